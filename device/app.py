@@ -1,0 +1,114 @@
+"""Wiring: the composition root of the kiosk process.
+
+Opens the store, builds the core, starts the drivers named in config (imported lazily,
+so device/ has no static dependency on drivers/ or ui/), the control socket and the
+ticker, then runs the Kivy UI or, headless, waits for SIGTERM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from device.config import Config
+from device.control import ControlServer, Handler
+from device.core import Core
+from device.intents import Tick
+from device.store import Store
+
+log = logging.getLogger("app")
+
+TICK_S = 0.25  # resolution of the rating timeout
+
+
+class KioskApp:
+    def __init__(self, config: Config, *, headless: bool = True) -> None:
+        self.config = config
+        self.headless = headless
+        self.stop_event = threading.Event()
+        self.store: Store | None = None
+        self.core: Core | None = None
+        self.drivers: list[Any] = []
+        self.control: ControlServer | None = None
+
+    def setup(self) -> Core:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+        core = self.core = Core(cfg, self.store)
+        registry = importlib.import_module("drivers.registry")
+        self.drivers = registry.build(cfg)
+        handlers: dict[str, Handler] = core_commands(core)
+        for driver in self.drivers:
+            try:
+                driver.start(core)
+            except Exception as exc:  # a missing device must not stop the counter
+                log.exception("driver %s failed to start", driver.name)
+                core.fault(driver.name, "start_failed", str(exc)[:200])
+                continue
+            handlers.update(driver.control_commands())
+        self.control = ControlServer(cfg.control_socket, handlers)
+        self.control.start()
+        core.start()
+        threading.Thread(target=self._tick, name="ticker", daemon=True).start()
+        log.info("kiosk ready device=%s control=%s db=%s", cfg.device.id,
+                 cfg.control_socket, cfg.db_path)
+        return core
+
+    def _tick(self) -> None:
+        assert self.core is not None
+        while not self.stop_event.wait(TICK_S):
+            try:
+                self.core.submit(Tick(time.time()))
+            except Exception:
+                log.exception("tick failed")
+
+    def run(self) -> int:
+        core = self.setup()
+        try:
+            if self.headless:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, lambda *_: self.stop_event.set())
+                self.stop_event.wait()
+            else:
+                ui = importlib.import_module("ui.app")
+                ui.run(core, self.config)
+        finally:
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        self.stop_event.set()
+        if self.control:
+            self.control.close()
+        for driver in reversed(self.drivers):
+            try:
+                driver.close()
+            except Exception:
+                log.exception("driver %s failed to close", driver.name)
+        if self.store:
+            self.store.close()
+        log.info("kiosk stopped")
+
+
+def core_commands(core: Core) -> dict[str, Handler]:
+    def state(_req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "state": state_view(core), "faults": dict(core.faults),
+                "unsent": core.store.count_unsent(), "head_seq": core.store.head()[0]}
+
+    def ping(_req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    return {"state": state, "ping": ping}
+
+
+def state_view(core: Core) -> dict[str, Any]:
+    """The state as JSON, without mirror values (personal data stays in the process)."""
+    s = core.state
+    view = s.persistable()
+    view["mirror"] = [{"key": m.key, "label": m.label, "status": m.status} for m in s.mirror]
+    return view

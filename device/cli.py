@@ -1,0 +1,197 @@
+"""The `kiosk` command: run the counter, drive a simulated one, read its events.
+
+    kiosk run [--config FILE] [--simulate] [--headless] [--state-dir DIR]
+    kiosk sim [--config FILE] [--state-dir DIR] press NAME | link JSON | state | pins | raw JSON
+    kiosk events [--config FILE] [--state-dir DIR] [--json] [--unsent] [--limit N]
+    kiosk check-config [--config FILE]
+
+Exit codes: 0 ok, 1 the command failed (e.g. no counter running), 2 bad configuration or
+bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from device import __version__
+from device.config import Config, load
+from device.errors import ConfigError, KioskError
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+# Subcommands other packages add; each module has register(parser) and main(args, config).
+EXTRA: dict[str, str] = {
+    "doctor": "device.doctor",
+    "screenshots": "ui.screenshots",
+}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=os.environ.get("KIOSK_CONFIG"),
+                   help="config.toml to use (default: $KIOSK_CONFIG, else embedded defaults)")
+    p.add_argument("--state-dir", help="override device.state_dir (database, control socket)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="counter-kiosk controller")
+    parser.add_argument("--version", action="version", version=f"counter-kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the counter")
+    _common(run)
+    run.add_argument("--simulate", action="store_true",
+                     help="simulated pins, printer, sign, link and scanner")
+    run.add_argument("--headless", action="store_true", help="no screen (no Kivy)")
+
+    sim = sub.add_parser("sim", help="drive a running simulated counter")
+    _common(sim)
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    press = sim_sub.add_parser("press", help="press a button: a rating level, away or next")
+    press.add_argument("button")
+    press.add_argument("--times", type=int, default=1, help="press it N times in a row")
+    link = sim_sub.add_parser("link", help="send one workstation-link JSON line")
+    link.add_argument("line")
+    scan = sim_sub.add_parser("scan", help="scan a QR code (its text)")
+    scan.add_argument("code")
+    sim_sub.add_parser("state", help="show the counter state")
+    sim_sub.add_parser("pins", help="show LED and button pin states")
+    sim_sub.add_parser("sign", help="show what the away sign shows")
+    raw = sim_sub.add_parser("raw", help="send a raw control request (JSON)")
+    raw.add_argument("request")
+
+    events = sub.add_parser("events", help="print stored events")
+    _common(events)
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--unsent", action="store_true", help="only events not yet sent")
+    events.add_argument("--limit", type=int, default=None, help="at most N (the newest)")
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    _common(check)
+
+    for name, module in EXTRA.items():
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ImportError:
+            continue
+        p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0] if mod.__doc__ else "")
+        _common(p)
+        mod.register(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load(args.config)
+        if getattr(args, "state_dir", None):
+            config = config.with_state_dir(args.state_dir)
+    except ConfigError as exc:
+        print(f"kiosk: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        if args.command == "run":
+            return _run(args, config)
+        if args.command == "sim":
+            return _sim(args, config)
+        if args.command == "events":
+            return _events(args, config)
+        if args.command == "check-config":
+            print(f"{config.source}: ok")
+            return EXIT_OK
+        mod = __import__(EXTRA[args.command], fromlist=["main"])
+        return int(mod.main(args, config))
+    except ConfigError as exc:
+        print(f"kiosk: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KioskError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    from device import logsetup
+    from device.app import KioskApp
+
+    if args.simulate:
+        config = config.simulated()
+    logsetup.setup(config.logging.level)
+    return KioskApp(config, headless=args.headless).run()
+
+
+def _sim(args: argparse.Namespace, config: Config) -> int:
+    from device.control import ControlClient
+
+    cmd = args.sim_command
+    requests: list[dict[str, Any]]
+    if cmd == "press":
+        requests = [{"cmd": "press", "button": args.button}] * max(1, args.times)
+    elif cmd == "link":
+        requests = [{"cmd": "link", "line": args.line}]
+    elif cmd == "scan":
+        requests = [{"cmd": "scan", "code": args.code}]
+    elif cmd == "raw":
+        try:
+            req = json.loads(args.request)
+        except json.JSONDecodeError:
+            print("kiosk sim raw: the request must be a JSON object", file=sys.stderr)
+            return EXIT_CONFIG
+        requests = [req]
+    else:
+        requests = [{"cmd": cmd}]
+    status = EXIT_OK
+    with ControlClient(config.control_socket) as client:
+        for req in requests:
+            reply = client.request(req)
+            print(json.dumps(reply, ensure_ascii=False))
+            if not reply.get("ok") or not reply.get("reply", {"ok": True}).get("ok", True):
+                status = EXIT_FAIL
+    if status != EXIT_OK:
+        print(f"kiosk sim {cmd}: refused (see the error above)", file=sys.stderr)
+    return status
+
+
+def _events(args: argparse.Namespace, config: Config) -> int:
+    path = config.db_path
+    if not path.exists():
+        print(f"kiosk events: no database at {path}. Fix: run the counter first, or pass the "
+              "--config/--state-dir it runs with.", file=sys.stderr)
+        return EXIT_FAIL
+    # Read-only: a technician's look must never write to the counter's database.
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        sql = "SELECT body, sent_at FROM events"
+        if args.unsent:
+            sql += " WHERE sent_at IS NULL"
+        sql += " ORDER BY seq DESC"
+        if args.limit:
+            sql += f" LIMIT {int(args.limit)}"
+        rows = conn.execute(sql).fetchall()[::-1]
+        unsent = conn.execute("SELECT count(*) FROM events WHERE sent_at IS NULL").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        print(f"kiosk events: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    finally:
+        conn.close()
+    for body, sent_at in rows:
+        ev = json.loads(body)
+        ev["sent_at"] = sent_at
+        if args.json:
+            print(json.dumps(ev, ensure_ascii=False))
+        else:
+            data = " ".join(f"{k}={v}" for k, v in ev["data"].items() if k != "callback_phone")
+            mark = "sent" if sent_at else "UNSENT"
+            print(f"{ev['seq']:>7} {ev['ts']} {mark:<6} {ev['type']:<24} {data}")
+    if not args.json:
+        print(f"-- {len(rows)} shown, {unsent} unsent in {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

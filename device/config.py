@@ -1,0 +1,492 @@
+"""The typed configuration: schema with defaults, loading and validation.
+
+``config.toml`` is read with :mod:`tomllib` into frozen dataclasses. Every value has a
+default, so the counter runs on embedded defaults with no file at all (simulation).
+Anything wrong in the file stops start-up with one :class:`ConfigError` whose message
+names the file, the line, the key and the fix. Nothing else is started on a bad config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from device.errors import ConfigError
+
+# An id that can stand as one MQTT topic level and one file name: no '/', '+', '#'.
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    site: str = "demo-site"
+    id: str = "demo-w01"
+    # Empty: $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/counter-kiosk.
+    state_dir: str = ""
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class WindowSection:
+    number: int = 1
+    name: str = "户籍业务窗口"
+    services: tuple[str, ...] = ()
+    hours: str = "周一至周五 9:00-12:00, 14:00-17:30；周六 9:00-12:00"
+    notice: str = ""
+    consult_phone: str = "12345"
+    complaint_phone: str = "12389"
+
+
+@dataclass(frozen=True)
+class OfficerEntry:
+    badge: str
+    name: str
+    phone: str = ""
+    role: str = "窗口民警"
+    photo: str = ""
+
+
+@dataclass(frozen=True)
+class StaffSection:
+    on_duty: str = "000001"
+    backup: str = "000002"
+    backup_window: int = 0
+    # Used when the officer presses the away button (the workstation can send its own).
+    away_reason: str = "临时离开"
+    away_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class RatingPins:
+    very_satisfied: int
+    satisfied: int
+    basic: int
+    unsatisfied: int
+    very_unsatisfied: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class GpioSection:
+    # mock: gpiozero's MockFactory (simulation); lgpio for Pi 5 and Pi 4 on Bookworm.
+    pin_factory: Literal["mock", "lgpio", "rpigpio", "native"] = "mock"
+    rating_pins: RatingPins = RatingPins(5, 6, 13, 19, 26)
+    rating_led_pins: RatingPins = RatingPins(12, 16, 20, 21, 25)
+    away_pin: int = 23
+    next_pin: int = 24
+    away_led_pin: int = 18
+    buzzer_pin: int = 22
+    bounce_ms: int = 50
+    stuck_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class PrinterSection:
+    transport: Literal["sim", "usb", "serial", "network"] = "sim"
+    # serial: a pyserial URL or device path; network: host[:port].
+    url: str = ""
+    usb_vendor: int = 0
+    usb_product: int = 0
+    paper_mm: Literal[58, 80] = 80
+    chinese: Literal["native", "raster"] = "native"
+    retry_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class SignSection:
+    # "sim://" simulates the DWIN sign; otherwise a pyserial URL (/dev/ttyUSB0, socket://...).
+    url: str = "sim://"
+    baudrate: int = 115200
+    crc: bool = False
+    retries: int = 3
+    reply_timeout_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class LinkSection:
+    # "sim://": lines come from `kiosk sim link`; "tcp://HOST:PORT" listens; else serial URL.
+    url: str = "sim://"
+    baudrate: int = 115200
+    max_line_bytes: int = 4096
+    max_lines_per_s: int = 50
+
+
+@dataclass(frozen=True)
+class ScannerSection:
+    url: str = "sim://"
+    baudrate: int = 9600
+
+
+@dataclass(frozen=True)
+class TimeoutsSection:
+    rating_s: float = 30.0
+    thanks_s: float = 5.0
+    idle_home_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SoundSection:
+    enabled: bool = True
+    # Empty: the clips shipped in ui/sounds. A site replaces clips by file name here.
+    dir: str = ""
+    player: Literal["sim", "aplay", "kivy"] = "sim"
+
+
+@dataclass(frozen=True)
+class MirrorSection:
+    mask_id_numbers: bool = True
+
+
+@dataclass(frozen=True)
+class QueueSection:
+    prefix: str = "A"
+    green_channel: tuple[str, ...] = ()
+    minutes_per_case: float = 8.0
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    # Sent events older than this are pruned from the local journal.
+    retention_days: int = 30
+    # Above this size telemetry (health, faults) is shed oldest first; ratings never.
+    max_db_mb: int = 512
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    host: str = ""  # empty: no broker, events stay in the outbox
+    port: int = 8883
+    tls: bool = True
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password_file: str = ""
+    topic_prefix: str = "kiosk/v1"
+    keepalive_s: int = 60
+    inflight: int = 20
+    batch: int = 1
+    health_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class UiSection:
+    fullscreen: bool = False
+    large_text: bool = False
+    max_fps: int = 30
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceSection = DeviceSection()
+    window: WindowSection = WindowSection()
+    staff: StaffSection = StaffSection()
+    roster: tuple[OfficerEntry, ...] = (
+        OfficerEntry("000001", "李明", "0755-8000 0001", "窗口民警", ""),
+        OfficerEntry("000002", "王芳", "0755-8000 0002", "B岗民警", ""),
+    )
+    gpio: GpioSection = GpioSection()
+    printer: PrinterSection = PrinterSection()
+    sign: SignSection = SignSection()
+    link: LinkSection = LinkSection()
+    scanner: ScannerSection = ScannerSection()
+    timeouts: TimeoutsSection = TimeoutsSection()
+    sound: SoundSection = SoundSection()
+    mirror: MirrorSection = MirrorSection()
+    queue: QueueSection = QueueSection()
+    store: StoreSection = StoreSection()
+    mqtt: MqttSection = MqttSection()
+    ui: UiSection = UiSection()
+    logging: LoggingSection = LoggingSection()
+    # Where the config came from (not a key in the file).
+    source: str = field(default="<embedded defaults>", compare=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return resolve_state_dir(self.device.state_dir)
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "kiosk.db"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.state_dir / "control.sock"
+
+    def officer(self, badge: str) -> OfficerEntry | None:
+        return next((o for o in self.roster if o.badge == badge), None)
+
+    def simulated(self) -> Config:
+        """The same config with every peripheral replaced by its simulator."""
+        return dataclasses.replace(
+            self,
+            gpio=dataclasses.replace(self.gpio, pin_factory="mock"),
+            printer=dataclasses.replace(self.printer, transport="sim"),
+            sign=dataclasses.replace(self.sign, url="sim://"),
+            link=dataclasses.replace(self.link, url="sim://"),
+            scanner=dataclasses.replace(self.scanner, url="sim://"),
+            sound=dataclasses.replace(self.sound, player="sim"),
+        )
+
+    def with_state_dir(self, path: str | Path) -> Config:
+        return dataclasses.replace(
+            self, device=dataclasses.replace(self.device, state_dir=str(path))
+        )
+
+
+def resolve_state_dir(configured: str) -> Path:
+    if configured:
+        return Path(configured).expanduser()
+    if os.environ.get("STATE_DIRECTORY"):
+        # systemd may pass several, colon-separated; ours is the first.
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "counter-kiosk"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load(path: str | Path | None) -> Config:
+    """Load and validate ``path``; ``None`` gives the embedded defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{p}: no such file. Fix: pass --config with the path of an existing "
+            "config.toml, or leave --config out to run on the embedded defaults."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text ({exc}). Fix: save the file as UTF-8.") from None
+    return loads(text, source=str(p))
+
+
+def loads(text: str, source: str = "config.toml") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib puts "(at line N, column M)" in the message already.
+        raise ConfigError(
+            f"{source}: not valid TOML: {exc}. Fix: correct the syntax at that line "
+            "(strings need quotes, tables are written [name])."
+        ) from None
+    lines = _KeyLines(text)
+    cfg = _build(Config, data, (), lines, source)
+    cfg = dataclasses.replace(cfg, source=source)
+    _check_semantics(cfg, lines, source)
+    return cfg
+
+
+class _KeyLines:
+    """Maps dotted key paths to the line they are written on (tomllib keeps no positions)."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]\s][^\]]*?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*)\s*=")
+    _INLINE = re.compile(r"([A-Za-z0-9_\-]+)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        counts: dict[tuple[str, ...], int] = {}
+        for no, raw in enumerate(text.splitlines(), start=1):
+            m = self._HEADER.match(raw)
+            if m:
+                name = tuple(part.strip().strip('"') for part in m.group(2).split("."))
+                if m.group(1) == "[[":
+                    idx = counts.get(name, 0)
+                    counts[name] = idx + 1
+                    table = (*name, str(idx))
+                else:
+                    table = name
+                self.lines.setdefault(table, no)
+                continue
+            k = self._KEY.match(raw)
+            if k:
+                key = tuple(part.strip() for part in k.group(1).split("."))
+                path = table + key
+                self.lines.setdefault(path, no)
+                rest = raw[k.end():]
+                if "{" in rest:  # inline table: its keys live on this line
+                    for sub in self._INLINE.findall(rest):
+                        self.lines.setdefault((*path, sub), no)
+
+    def line(self, path: tuple[str, ...]) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+
+def _where(source: str, lines: _KeyLines, path: tuple[str, ...]) -> tuple[str, int | None]:
+    line = lines.line(path)
+    return (f"{source}:{line}" if line else source), line
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _fail(source: str, lines: _KeyLines, path: tuple[str, ...], problem: str,
+          fix: str) -> ConfigError:
+    where, line = _where(source, lines, path)
+    key = _dotted(path)
+    return ConfigError(f"{where}: {key}: {problem}. Fix: {fix}", key=key, line=line)
+
+
+def _type_name(tp: Any) -> str:
+    names = {str: "a string in quotes", int: "a whole number", float: "a number",
+             bool: "true or false"}
+    if tp in names:
+        return names[tp]
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return str(tp)
+
+
+def _build(cls: type, data: Any, path: tuple[str, ...], lines: _KeyLines, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise _fail(source, lines, path, f"expected a table, got {type(data).__name__}",
+                    f"write it as [{_dotted(path)}] with keys below it")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else (
+                "valid keys here are " + ", ".join(sorted(fields)))
+            raise _fail(source, lines, (*path, key), "unknown key",
+                        f"remove it or correct the spelling; {hint}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise _fail(source, lines, path, f"missing required key '{name}'",
+                            f"add {name} = ... ({_type_name(hints[name])}) to this table")
+            continue
+        kwargs[name] = _convert(hints[name], data[name], (*path, name), lines, source)
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, path: tuple[str, ...], lines: _KeyLines, source: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path, lines, source)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(args[0], value, path, lines, source)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise _fail(source, lines, path, f"{value!r} is not allowed",
+                        "use " + " or ".join(repr(c) for c in choices))
+        return value
+    if origin is tuple:
+        (item_tp, _) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise _fail(source, lines, path, f"expected {_type_name(tp)}, got {value!r}",
+                        "write a list in square brackets, e.g. [\"a\", \"b\"]")
+        return tuple(_convert(item_tp, v, (*path, str(i)), lines, source)
+                     for i, v in enumerate(value))
+    ok = (
+        (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (tp is str and isinstance(value, str))
+    )
+    if not ok:
+        fix = f"write {path[-1]} = <{_type_name(tp)}>"
+        if isinstance(value, str) and tp in (int, float, bool):
+            fix = f"write the value without quotes, e.g. {path[-1]} = {value.strip() or 0}"
+        elif tp is str and not isinstance(value, str):
+            fix = f'put the value in quotes, e.g. {path[-1]} = "{value}"'
+        raise _fail(source, lines, path,
+                    f"expected {_type_name(tp)}, got {type(value).__name__} {value!r}", fix)
+    return float(value) if tp is float else value
+
+
+def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
+    for key in ("site", "id"):
+        value = getattr(cfg.device, key)
+        if not _ID_RE.match(value):
+            raise _fail(source, lines, ("device", key), f"{value!r} is not a valid id",
+                        "use 1-64 lower-case letters, digits, '-' or '_' (it becomes an MQTT "
+                        "topic level and a file name)")
+    pins: dict[int, str] = {}
+    g = cfg.gpio
+    named: list[tuple[tuple[str, ...], int]] = [
+        *((("gpio", "rating_pins", k), v) for k, v in g.rating_pins.as_dict().items()),
+        *((("gpio", "rating_led_pins", k), v) for k, v in g.rating_led_pins.as_dict().items()),
+        (("gpio", "away_pin"), g.away_pin), (("gpio", "next_pin"), g.next_pin),
+        (("gpio", "away_led_pin"), g.away_led_pin), (("gpio", "buzzer_pin"), g.buzzer_pin),
+    ]
+    for path, pin in named:
+        if not 0 <= pin <= 27:
+            raise _fail(source, lines, path, f"BCM pin {pin} does not exist on the 40-pin header",
+                        "use a BCM number from 0 to 27 (see docs/wiring.md)")
+        if pin in pins:
+            raise _fail(source, lines, path, f"BCM pin {pin} is already used by {pins[pin]}",
+                        "give every button, LED and buzzer its own pin")
+        pins[pin] = _dotted(path)
+    positive = [
+        (("gpio", "bounce_ms"), g.bounce_ms), (("gpio", "stuck_s"), g.stuck_s),
+        (("timeouts", "rating_s"), cfg.timeouts.rating_s),
+        (("timeouts", "thanks_s"), cfg.timeouts.thanks_s),
+        (("timeouts", "idle_home_s"), cfg.timeouts.idle_home_s),
+        (("link", "max_line_bytes"), cfg.link.max_line_bytes),
+        (("link", "max_lines_per_s"), cfg.link.max_lines_per_s),
+        (("mqtt", "inflight"), cfg.mqtt.inflight), (("mqtt", "batch"), cfg.mqtt.batch),
+        (("store", "retention_days"), cfg.store.retention_days),
+        (("staff", "away_minutes"), cfg.staff.away_minutes),
+        (("store", "max_db_mb"), cfg.store.max_db_mb),
+        (("ui", "max_fps"), cfg.ui.max_fps),
+    ]
+    for path, value in positive:
+        if value <= 0:
+            raise _fail(source, lines, path, f"must be greater than 0, got {value}",
+                        "use a positive value")
+    badges = [o.badge for o in cfg.roster]
+    for i, badge in enumerate(badges):
+        if badges.index(badge) != i:
+            raise _fail(source, lines, ("roster", str(i), "badge"),
+                        f"badge {badge!r} appears twice", "give each officer one [[roster]] entry")
+    if cfg.roster and cfg.officer(cfg.staff.on_duty) is None:
+        raise _fail(source, lines, ("staff", "on_duty"),
+                    f"no [[roster]] entry has badge {cfg.staff.on_duty!r}",
+                    "add that officer to [[roster]] or correct the badge number")
+    if cfg.printer.transport in ("serial", "network") and not cfg.printer.url:
+        raise _fail(source, lines, ("printer", "url"),
+                    f"transport {cfg.printer.transport!r} needs a url",
+                    'set url = "/dev/ttyUSB0" (serial) or "192.168.1.50:9100" (network)')
+    if cfg.printer.transport == "usb" and not (cfg.printer.usb_vendor and cfg.printer.usb_product):
+        raise _fail(source, lines, ("printer", "transport"),
+                    "transport 'usb' needs usb_vendor and usb_product",
+                    "set them from `lsusb` (e.g. usb_vendor = 0x0416, usb_product = 0x5011)")
+    if cfg.mqtt.host and cfg.mqtt.tls and not cfg.mqtt.ca_file:
+        raise _fail(source, lines, ("mqtt", "ca_file"), "TLS is on but no CA file is set",
+                    "set ca_file to the broker's CA certificate, or tls = false on a test bench")

@@ -1,0 +1,208 @@
+"""The core: serialises intents, commits their events, then tells the observers.
+
+Driver callbacks (GPIO, serial readers), the control socket and the UI all call
+:meth:`Core.submit` from their own threads. One lock serialises them: the counter
+computes the transition, the store commits it (WAL, synchronous=FULL), and only then are
+the observers (LEDs, buzzer, sound, sign, screen) called, in commit order. So no feedback
+ever confirms an event that is not on disk.
+
+Observers run under the lock and must be quick: set a pin, put on a queue, or schedule
+on Kivy's Clock. An observer that raises is logged and never breaks the counter.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from device import __version__
+from device.config import Config
+from device.counter import Counter, CounterSettings, Snapshot
+from device.events import Draft, Envelope, EventType
+from device.intents import Intent, Tick
+from device.store import Store, Writer
+
+log = logging.getLogger("core")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one submit did; observers get one per submit that changed or refused something."""
+
+    before: Snapshot
+    after: Snapshot
+    events: tuple[Envelope, ...]
+    refused: str = ""
+    intent: object = None
+    faults: dict[str, str] = field(default_factory=dict)
+    at_perf: float = 0.0  # time.perf_counter() when the commit returned (for benchmarks)
+
+
+Observer = Callable[[Change], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    events: tuple[Envelope, ...]
+    refused: str
+    state: Snapshot
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+
+class Core:
+    def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._observers: list[Observer] = []
+        self._local = threading.local()
+        self.faults: dict[str, str] = {}
+        staff = config.staff
+        backup = config.officer(staff.backup)
+        backup_text = backup.badge if backup else staff.backup
+        if staff.backup_window:
+            backup_text = f"{backup_text}; window {staff.backup_window}"
+        on_duty = config.officer(staff.on_duty)
+        self.counter = Counter(
+            CounterSettings(
+                device=config.device.id,
+                rating_s=config.timeouts.rating_s,
+                timezone=config.device.timezone,
+                on_duty=staff.on_duty,
+                away_reason=staff.away_reason,
+                away_minutes=staff.away_minutes,
+                away_phone=on_duty.phone if on_duty else "",
+                away_backup=backup_text,
+            ),
+            _restore(store),
+        )
+
+    # ------------------------------------------------------------------ observers
+
+    def subscribe(self, observer: Observer) -> None:
+        with self._lock:
+            self._observers.append(observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        with self._lock:
+            self._observers.remove(observer)
+
+    @property
+    def state(self) -> Snapshot:
+        return self.counter.state
+
+    # ------------------------------------------------------------------ intents
+
+    def start(self) -> Outcome:
+        """Record the boot (and resume a restored rating timeout if it already passed)."""
+        with self._lock:
+            s = self.counter.state
+            events = self._commit([Draft(EventType.DEVICE_BOOT, {
+                "version": __version__, "resumed_mode": s.mode.value,
+                "case_no": s.case_no})], None)
+            self._notify(Change(s, s, tuple(events), faults=dict(self.faults),
+                                at_perf=time.perf_counter()))
+        self.submit(Tick(self.clock()))
+        return Outcome(tuple(events), "", self.counter.state)
+
+    def submit(self, intent: Intent) -> Outcome:
+        with self._lock:
+            transition = self.counter.handle(intent, self.clock())
+            events: list[Envelope] = []
+            if not transition.refused and (transition.drafts or transition.persist):
+                state = transition.after.persistable() if transition.persist else None
+                try:
+                    events = self._commit(list(transition.drafts), state)
+                except Exception:
+                    # Not on disk, so not taken: put the state back and tell nobody.
+                    self.counter.state = transition.before
+                    raise
+            outcome = Outcome(tuple(events), transition.refused, transition.after)
+            self._local.last = outcome
+            if transition.refused:
+                log.info("refused %s: %s", type(intent).__name__, transition.refused)
+            if transition.refused or events or transition.before != transition.after or (
+                    transition.before.mirror != transition.after.mirror):
+                self._notify(Change(transition.before, transition.after, tuple(events),
+                                    transition.refused, intent, dict(self.faults),
+                                    time.perf_counter()))
+            return outcome
+
+    def record(self, drafts: Sequence[Draft], also: Sequence[Writer] = ()) -> list[Envelope]:
+        """Commit events that are not counter transitions (tickets, comments, slips)."""
+        with self._lock:
+            events = self._commit(list(drafts), None, also)
+            s = self.counter.state
+            self._notify(Change(s, s, tuple(events), faults=dict(self.faults),
+                                at_perf=time.perf_counter()))
+            return events
+
+    def last_outcome(self) -> Outcome | None:
+        """The outcome of the last submit made by this thread (for synchronous callers
+        such as the control socket driving a mock pin)."""
+        return getattr(self._local, "last", None)
+
+    def clear_last_outcome(self) -> None:
+        self._local.last = None
+
+    # ------------------------------------------------------------------ faults
+
+    def fault(self, component: str, fault: str, detail: str = "") -> None:
+        """A peripheral failed. Recorded once per component until it recovers."""
+        with self._lock:
+            if self.faults.get(component) == fault:
+                return
+            self.faults[component] = fault
+            log.warning("fault %s: %s %s", component, fault, detail)
+            self.record([Draft(EventType.DEVICE_FAULT,
+                               {"component": component, "fault": fault, "detail": detail})])
+
+    def recovered(self, component: str) -> None:
+        with self._lock:
+            fault = self.faults.pop(component, None)
+            if fault is None:
+                return
+            log.info("recovered %s (was %s)", component, fault)
+            self.record([Draft(EventType.DEVICE_RECOVERED,
+                               {"component": component, "fault": fault})])
+
+    # ------------------------------------------------------------------ internals
+
+    def _commit(self, drafts: list[Draft], state: dict | None,
+                also: Sequence[Writer] = ()) -> list[Envelope]:
+        events = self.store.append(drafts, state=state, also=also)
+        for ev in events:
+            log.info("event seq=%d %s %s", ev.seq, ev.type, _loggable(ev))
+        return events
+
+    def _notify(self, change: Change) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(change)
+            except Exception:
+                log.exception("observer %r failed", observer)
+
+
+def _restore(store: Store) -> Snapshot | None:
+    saved = store.load_state()
+    if saved is None:
+        return None
+    try:
+        return Snapshot.restore(saved)
+    except (TypeError, ValueError, KeyError):
+        log.exception("saved counter state unreadable; starting idle")
+        return None
+
+
+def _loggable(ev: Envelope) -> str:
+    # Events carry no mirror values; the callback phone is the one personal field.
+    data = {k: v for k, v in ev.data.items() if k != "callback_phone"}
+    return " ".join(f"{k}={v}" for k, v in data.items())
+

@@ -1,0 +1,402 @@
+"""The counter state machine: idle -> serving -> rating -> idle, and away.
+
+Pure and deterministic: :meth:`Counter.handle` takes an intent and the wall-clock time
+and returns a :class:`Transition` (events to commit, the new state, or a refusal). It
+does no I/O; :class:`device.core.Core` commits the events and then gives feedback.
+
+What every input does in every mode is the table in docs/counter-states.md; the short
+version:
+
+=============  ==================  ===================  ==================  ===============
+input          idle                serving              rating              away
+=============  ==================  ===================  ==================  ===============
+rating press   refused (no case)   refused (not yet)    rating.given, idle  refused
+away button    away.started        refused (end case)   away after rating   away.ended
+next button    case.started (auto) case.ended, rating   refused (rating)    refused
+case.start     case.started        refused (open case)  skipped + started   ended + started
+case.end       refused             case.ended, rating   refused             refused
+tick           -                   -                    timeout: skipped    -
+=============  ==================  ===================  ==================  ===============
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from device.events import Draft, EventType
+from device.intents import (
+    AwayClear,
+    AwaySet,
+    CaseEnd,
+    CaseStart,
+    Intent,
+    MirrorAnswer,
+    MirrorField,
+    Press,
+    RatingExtras,
+    SignIn,
+    SignOut,
+    Tick,
+)
+from device.rating import RatingLevel
+
+_CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
+_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+
+
+class Mode(StrEnum):
+    IDLE = "idle"
+    SERVING = "serving"
+    RATING = "rating"
+    AWAY = "away"
+
+
+@dataclass(frozen=True)
+class Away:
+    reason: str
+    return_at: str  # ISO 8601 with offset
+    phone: str
+    backup: str
+    since: str
+
+
+@dataclass(frozen=True)
+class MirrorEntry:
+    key: str
+    label: str
+    value: str
+    sensitive: bool
+    status: str = "pending"  # pending, confirmed, flagged
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the screen, LEDs and sign need to show. Immutable; a new one per change."""
+
+    mode: Mode = Mode.IDLE
+    officer: str = ""
+    case_no: str = ""
+    service: str = ""
+    case_started: str = ""
+    rating_deadline: float = 0.0
+    rated_case: str = ""  # the last case that got a rating (for "already rated" checks)
+    last_rating: str = ""
+    away: Away | None = None
+    away_after_rating: bool = False
+    auto_case_counter: int = 0
+    # Memory only: never persisted, never in an event (personal data).
+    mirror: tuple[MirrorEntry, ...] = field(default=(), compare=False)
+
+    def persistable(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("mirror")
+        return d
+
+    @classmethod
+    def restore(cls, d: dict[str, Any]) -> Snapshot:
+        known = {f.name for f in dataclasses.fields(cls)} - {"mirror"}
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["mode"] = Mode(kw.get("mode", "idle"))
+        if kw.get("away"):
+            kw["away"] = Away(**kw["away"])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Transition:
+    before: Snapshot
+    after: Snapshot
+    drafts: tuple[Draft, ...] = ()
+    refused: str = ""  # non-empty: nothing changed, this says why (shown to the user)
+
+    @property
+    def persist(self) -> bool:
+        """Whether the persisted part of the state changed."""
+        return self.before.persistable() != self.after.persistable()
+
+
+@dataclass(frozen=True)
+class CounterSettings:
+    device: str
+    rating_s: float
+    timezone: str
+    on_duty: str
+    away_reason: str
+    away_minutes: int
+    away_phone: str
+    away_backup: str
+
+
+class Counter:
+    def __init__(self, settings: CounterSettings, state: Snapshot | None = None) -> None:
+        self.settings = settings
+        self.state = state or Snapshot(officer=settings.on_duty)
+        self._tz = ZoneInfo(settings.timezone)
+
+    # ------------------------------------------------------------------ entry point
+
+    def handle(self, intent: Intent, now: float) -> Transition:
+        before = self.state
+        handler = _HANDLERS[type(intent)]
+        result = handler(self, intent, now)
+        if isinstance(result, str):
+            return Transition(before, before, (), refused=result)
+        after, drafts = result
+        self.state = after
+        return Transition(before, after, tuple(drafts))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _iso(self, now: float) -> str:
+        return datetime.fromtimestamp(now, self._tz).isoformat(timespec="seconds")
+
+    def _case_data(self, s: Snapshot, **extra: Any) -> dict[str, Any]:
+        return {"case_no": s.case_no, "service": s.service, "officer": s.officer, **extra}
+
+    def _start_case(self, s: Snapshot, case_no: str, service: str, now: float,
+                    drafts: list[Draft]) -> Snapshot:
+        s = dataclasses.replace(s, mode=Mode.SERVING, case_no=case_no, service=service,
+                                case_started=self._iso(now), mirror=(), rating_deadline=0.0)
+        drafts.append(Draft(EventType.CASE_STARTED, self._case_data(s)))
+        return s
+
+    def _end_case(self, s: Snapshot, now: float, drafts: list[Draft]) -> Snapshot:
+        started = datetime.fromisoformat(s.case_started).timestamp() if s.case_started else now
+        drafts.append(Draft(EventType.CASE_ENDED, self._case_data(
+            s, duration_s=round(max(0.0, now - started), 1),
+            mirror_flags=sum(1 for m in s.mirror if m.status == "flagged"))))
+        return dataclasses.replace(s, mode=Mode.RATING, mirror=(),
+                                   rating_deadline=now + self.settings.rating_s)
+
+    def _leave_rating(self, s: Snapshot, now: float, drafts: list[Draft]) -> Snapshot:
+        s = dataclasses.replace(s, mode=Mode.IDLE, rating_deadline=0.0, case_no="",
+                                service="", case_started="")
+        if s.away_after_rating:
+            s = self._go_away(s, None, now, drafts)
+        return s
+
+    def _skip_rating(self, s: Snapshot, reason: str, now: float, drafts: list[Draft]) -> Snapshot:
+        drafts.append(Draft(EventType.RATING_SKIPPED, self._case_data(s, reason=reason)))
+        return self._leave_rating(s, now, drafts)
+
+    def _go_away(self, s: Snapshot, req: AwaySet | None, now: float,
+                 drafts: list[Draft]) -> Snapshot:
+        st = self.settings
+        if req is None:
+            req = AwaySet(st.away_reason, self._iso(now + st.away_minutes * 60),
+                          st.away_phone, st.away_backup)
+        away = Away(reason=req.reason, return_at=self._return_at(req.return_at, now),
+                    phone=req.phone or st.away_phone, backup=req.backup or st.away_backup,
+                    since=self._iso(now))
+        drafts.append(Draft(EventType.AWAY_STARTED, {
+            "officer": s.officer, "reason": away.reason, "return_at": away.return_at,
+            "backup": away.backup}))
+        return dataclasses.replace(s, mode=Mode.AWAY, away=away, away_after_rating=False)
+
+    def _return_at(self, text: str, now: float) -> str:
+        """"HH:MM" means today (or tomorrow, if already past) in the counter's time zone."""
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+        if m:
+            local = datetime.fromtimestamp(now, self._tz)
+            at = local.replace(hour=int(m.group(1)), minute=int(m.group(2)), second=0,
+                               microsecond=0)
+            if at < local:
+                at += timedelta(days=1)
+            return at.isoformat(timespec="seconds")
+        return datetime.fromisoformat(text).astimezone(self._tz).isoformat(timespec="seconds")
+
+    def _come_back(self, s: Snapshot, now: float, drafts: list[Draft]) -> Snapshot:
+        assert s.away is not None
+        since = datetime.fromisoformat(s.away.since).timestamp()
+        drafts.append(Draft(EventType.AWAY_ENDED, {
+            "officer": s.officer, "reason": s.away.reason,
+            "duration_s": round(max(0.0, now - since), 1)}))
+        return dataclasses.replace(s, mode=Mode.IDLE, away=None)
+
+    # ------------------------------------------------------------------ handlers
+    # Each returns (new state, drafts) or a string: the reason it was refused.
+
+    def _press(self, p: Press, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        if p.button == "away":
+            return self._away_button(now)
+        if p.button == "next":
+            return self._next_button(now)
+        try:
+            level = RatingLevel(p.button)
+        except ValueError:
+            return f"unknown button {p.button!r}"
+        s = self.state
+        if s.mode is not Mode.RATING:
+            if s.rated_case and s.mode is Mode.IDLE and s.last_rating:
+                return f"case {s.rated_case} was already rated"
+            return {Mode.IDLE: "no case to rate", Mode.SERVING: "the case is still open",
+                    Mode.AWAY: "the counter is away"}[s.mode]
+        drafts = [Draft(EventType.RATING_GIVEN, self._case_data(
+            s, level=level.value, score=level.score, label=level.label,
+            unsatisfied=level.unsatisfied, source=p.source))]
+        s = dataclasses.replace(s, rated_case=s.case_no, last_rating=level.value)
+        return self._leave_rating(s, now, drafts), drafts
+
+    def _away_button(self, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        drafts: list[Draft] = []
+        if s.mode is Mode.AWAY:
+            return self._come_back(s, now, drafts), drafts
+        if s.mode is Mode.SERVING:
+            return "end the open case before going away"
+        if s.mode is Mode.RATING:
+            # The citizen may still rate; the board goes up as soon as they do.
+            return dataclasses.replace(s, away_after_rating=not s.away_after_rating), drafts
+        return self._go_away(s, None, now, drafts), drafts
+
+    def _next_button(self, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        drafts: list[Draft] = []
+        if s.mode is Mode.SERVING:
+            return self._end_case(s, now, drafts), drafts
+        if s.mode is Mode.IDLE:
+            # Standalone counter (no workstation link): number the case ourselves.
+            n = s.auto_case_counter + 1
+            day = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d")
+            case_no = f"{self.settings.device}-{day}-{n:04d}"
+            s = dataclasses.replace(s, auto_case_counter=n)
+            return self._start_case(s, case_no, "walk_in", now, drafts), drafts
+        if s.mode is Mode.RATING:
+            return "waiting for the citizen's rating"
+        return "the counter is away: press away to come back first"
+
+    def _sign_in(self, i: SignIn, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode in (Mode.SERVING, Mode.RATING):
+            return f"case {s.case_no} is open: end it before another officer signs in"
+        if s.officer == i.badge:
+            return f"officer {i.badge} is already signed in"
+        drafts: list[Draft] = []
+        if s.officer:
+            drafts.append(Draft(EventType.OFFICER_SIGNED_OUT, {"officer": s.officer}))
+        drafts.append(Draft(EventType.OFFICER_SIGNED_IN, {"officer": i.badge}))
+        return dataclasses.replace(s, officer=i.badge), drafts
+
+    def _sign_out(self, i: SignOut, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if not s.officer:
+            return "no officer is signed in"
+        if s.mode in (Mode.SERVING, Mode.RATING):
+            return f"case {s.case_no} is open: end it before signing out"
+        drafts = [Draft(EventType.OFFICER_SIGNED_OUT, {"officer": s.officer})]
+        return dataclasses.replace(s, officer=""), drafts
+
+    def _case_start(self, i: CaseStart, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        if not _CASE_RE.match(i.case_no):
+            return f"case_no {i.case_no!r} must be 1-40 letters, digits, '-' or '_'"
+        if not _SERVICE_RE.match(i.service):
+            return f"service {i.service!r} must be a catalogue code like 'id_card.renew'"
+        s = self.state
+        drafts: list[Draft] = []
+        if s.mode is Mode.SERVING:
+            return f"case {s.case_no} is still open: send case.end first"
+        if i.case_no in (s.case_no, s.rated_case):
+            return f"case {i.case_no} was already started"
+        if s.mode is Mode.RATING:
+            s = self._skip_rating(s, "next_case", now, drafts)
+        if s.mode is Mode.AWAY:
+            s = self._come_back(s, now, drafts)
+        return self._start_case(s, i.case_no, i.service, now, drafts), drafts
+
+    def _case_end(self, i: CaseEnd, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode is not Mode.SERVING:
+            return "no open case to end"
+        if i.case_no is not None and i.case_no != s.case_no:
+            return f"case {i.case_no} is not the open case ({s.case_no})"
+        drafts: list[Draft] = []
+        return self._end_case(s, now, drafts), drafts
+
+    def _mirror_field(self, i: MirrorField, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode is not Mode.SERVING:
+            return "mirror fields need an open case"
+        entry = MirrorEntry(i.key, i.label, i.value, i.sensitive)
+        others = tuple(m for m in s.mirror if m.key != i.key)
+        # A corrected value replaces the old one and needs confirming again.
+        return dataclasses.replace(s, mirror=(*others, entry)), []
+
+    def _mirror_answer(self, i: MirrorAnswer, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode is not Mode.SERVING:
+            return "no open case"
+        entry = next((m for m in s.mirror if m.key == i.key), None)
+        if entry is None:
+            return f"no mirror field {i.key!r}"
+        status = "confirmed" if i.ok else "flagged"
+        if entry.status == status:
+            return f"field {i.key!r} is already {status}"
+        mirror = tuple(dataclasses.replace(m, status=status) if m.key == i.key else m
+                       for m in s.mirror)
+        etype = EventType.MIRROR_CONFIRMED if i.ok else EventType.MIRROR_FLAGGED
+        # The key ("id_number") goes out, never the value.
+        drafts = [Draft(etype, {"case_no": s.case_no, "field": i.key})]
+        return dataclasses.replace(s, mirror=mirror), drafts
+
+    def _away_set(self, i: AwaySet, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode is Mode.SERVING:
+            return "end the open case before going away"
+        if s.mode is Mode.RATING:
+            return "waiting for the citizen's rating: set away again after it"
+        try:
+            self._return_at(i.return_at, now)
+        except ValueError:
+            return f"return_at {i.return_at!r} must be HH:MM or an ISO 8601 time"
+        drafts: list[Draft] = []
+        if s.mode is Mode.AWAY:
+            s = self._come_back(s, now, drafts)
+        return self._go_away(s, i, now, drafts), drafts
+
+    def _away_clear(self, i: AwayClear, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode is not Mode.AWAY:
+            return "the counter is not away"
+        drafts: list[Draft] = []
+        return self._come_back(s, now, drafts), drafts
+
+    def _tick(self, t: Tick, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if s.mode is Mode.RATING and now >= s.rating_deadline:
+            drafts: list[Draft] = []
+            return self._skip_rating(s, "timeout", now, drafts), drafts
+        return ""  # nothing to do; Core treats an empty refusal as a silent no-op
+
+    def _rating_extras(self, i: RatingExtras, now: float) -> tuple[Snapshot, list[Draft]] | str:
+        s = self.state
+        if i.case_no != s.rated_case or s.last_rating not in (
+                RatingLevel.UNSATISFIED, RatingLevel.VERY_UNSATISFIED):
+            return f"case {i.case_no} has no unsatisfied rating to add details to"
+        drafts = [Draft(EventType.RATING_DETAILS, {
+            "case_no": i.case_no, "reasons": list(i.reasons),
+            "callback_requested": bool(i.callback_phone),
+            # The citizen typed it so HQ can call back: the one personal datum we send,
+            # by their choice. It is not kept in the counter's state.
+            "callback_phone": i.callback_phone})]
+        return s, drafts
+
+
+_HANDLERS: dict[type, Any] = {
+    Press: Counter._press,
+    SignIn: Counter._sign_in,
+    SignOut: Counter._sign_out,
+    CaseStart: Counter._case_start,
+    CaseEnd: Counter._case_end,
+    MirrorField: Counter._mirror_field,
+    MirrorAnswer: Counter._mirror_answer,
+    AwaySet: Counter._away_set,
+    AwayClear: Counter._away_clear,
+    Tick: Counter._tick,
+    RatingExtras: Counter._rating_extras,
+}

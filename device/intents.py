@@ -1,0 +1,95 @@
+"""Intents: what drivers, the workstation link and the screen ask the counter to do.
+
+Drivers and the UI build these and hand them to :meth:`device.core.Core.submit`; they
+never change counter state themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from device.rating import RatingLevel
+
+# Names of the physical buttons, as `kiosk sim press NAME` and the GPIO map know them.
+OFFICER_BUTTONS = ("away", "next")
+BUTTONS = tuple(level.value for level in RatingLevel) + OFFICER_BUTTONS
+
+
+@dataclass(frozen=True)
+class Press:
+    """A physical button: a rating level name, "away" or "next"."""
+
+    button: str
+    source: str = "pad"  # pad (GPIO) or screen (touch button mirroring the pad)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    badge: str
+
+
+@dataclass(frozen=True)
+class SignOut:
+    pass
+
+
+@dataclass(frozen=True)
+class CaseStart:
+    case_no: str
+    service: str
+
+
+@dataclass(frozen=True)
+class CaseEnd:
+    case_no: str | None = None  # None: whatever case is open
+
+
+@dataclass(frozen=True)
+class MirrorField:
+    """A field the officer entered; shown to the citizen, kept in memory only."""
+
+    key: str
+    label: str
+    value: str
+    sensitive: bool = False  # an ID number: masked on screen when configured
+
+
+@dataclass(frozen=True)
+class MirrorAnswer:
+    key: str
+    ok: bool  # True: confirmed, False: flagged as wrong
+
+
+@dataclass(frozen=True)
+class AwaySet:
+    reason: str
+    return_at: str  # "HH:MM" local time or an ISO 8601 timestamp
+    phone: str = ""
+    backup: str = ""  # badge of the backup officer or "window N"
+
+
+@dataclass(frozen=True)
+class AwayClear:
+    pass
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: fires the rating timeout. ``now`` is wall-clock epoch seconds."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class RatingExtras:
+    """Optional follow-up to an unsatisfied rating: reason chips and a callback phone."""
+
+    case_no: str
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+    callback_phone: str = ""
+
+
+Intent = (
+    Press | SignIn | SignOut | CaseStart | CaseEnd | MirrorField | MirrorAnswer | AwaySet
+    | AwayClear | Tick | RatingExtras
+)

@@ -1,0 +1,67 @@
+"""Versioned schema migrations, applied in order, each once, each in one transaction.
+
+Applied migrations are recorded by name in ``schema_migrations``; a migration is never
+edited after it has shipped: add a new one instead. Names sort in the order they apply.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_core",
+        """
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        -- The journal and the outbox in one: sent_at NULL means not yet acknowledged by
+        -- the broker. Rows are pruned only after they were sent and retention passed.
+        CREATE TABLE events (
+            seq      INTEGER PRIMARY KEY,
+            id       TEXT NOT NULL UNIQUE,
+            type     TEXT NOT NULL,
+            ts       TEXT NOT NULL,
+            critical INTEGER NOT NULL,
+            body     TEXT NOT NULL,
+            sent_at  TEXT
+        );
+        CREATE INDEX events_unsent ON events(seq) WHERE sent_at IS NULL;
+        -- One row: the counter's state, written in the same transaction as its events,
+        -- so a restart resumes exactly where the last commit left it.
+        CREATE TABLE counter_state (
+            id   INTEGER PRIMARY KEY CHECK (id = 1),
+            body TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        "0002_print_jobs",
+        """
+        -- Durable print queue: a job is written with the event that asked for it and
+        -- marked printed only after the printer took all of it (never lost, never twice).
+        CREATE TABLE print_jobs (
+            id         INTEGER PRIMARY KEY,
+            kind       TEXT NOT NULL,
+            body       TEXT NOT NULL,
+            created_ts TEXT NOT NULL,
+            printed_ts TEXT,
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE INDEX print_jobs_pending ON print_jobs(id) WHERE printed_ts IS NULL;
+        """,
+    ),
+    (
+        "0003_site_content",
+        """
+        -- Site content from HQ (catalogue, roster, appointments, notices): one versioned
+        -- document per kind, replaced atomically by the sync process.
+        CREATE TABLE site_content (
+            kind       TEXT PRIMARY KEY,
+            version    TEXT NOT NULL,
+            body       TEXT NOT NULL,
+            updated_ts TEXT NOT NULL
+        );
+        """,
+    ),
+]

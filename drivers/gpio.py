@@ -1,0 +1,168 @@
+"""GPIO: the five-button rating pad, the officer's away and next buttons, their LEDs and
+the buzzer, through gpiozero with the pin factory chosen in config.
+
+``pin_factory = "mock"`` uses gpiozero's own MockFactory (simulation and tests: `kiosk sim
+press NAME` drives the mock pin, so the real gpiozero callback path runs). ``lgpio``
+works on a Pi 5 and a Pi 4 (Bookworm and later). Buttons are wired to ground with the
+internal pull-up (active low); see docs/wiring.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from device.config import GpioSection
+from device.core import Change, Core
+from device.counter import Mode
+from device.events import EventType
+from device.intents import BUTTONS, Press
+from drivers.base import BaseDriver, ControlHandler
+
+log = logging.getLogger("gpio")
+
+
+def make_pin_factory(name: str) -> Any:
+    """Build the gpiozero pin factory named in config (imported only when asked for)."""
+    if name == "mock":
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory()
+    if name == "lgpio":
+        from gpiozero.pins.lgpio import LGPIOFactory
+
+        return LGPIOFactory()
+    if name == "rpigpio":
+        from gpiozero.pins.rpigpio import RPiGPIOFactory
+
+        return RPiGPIOFactory()
+    if name == "native":
+        from gpiozero.pins.native import NativeFactory
+
+        return NativeFactory()
+    raise ValueError(f"unknown pin factory {name!r}")
+
+
+class ButtonPanel(BaseDriver):
+    """Rating pad + officer buttons + LEDs + buzzer on one pin factory."""
+
+    name = "gpio"
+
+    def __init__(self, cfg: GpioSection, pin_factory: Any = None,
+                 monotonic: Any = time.monotonic) -> None:
+        self.cfg = cfg
+        self.factory = pin_factory if pin_factory is not None else make_pin_factory(
+            cfg.pin_factory)
+        self._monotonic = monotonic
+        self._last_press: dict[str, float] = {}
+        self._press_lock = threading.Lock()
+        self.buttons: dict[str, Any] = {}
+        self.leds: dict[str, Any] = {}
+        self.away_led: Any = None
+        self.buzzer: Any = None
+
+    def pins(self) -> dict[str, int]:
+        return {**self.cfg.rating_pins.as_dict(), "away": self.cfg.away_pin,
+                "next": self.cfg.next_pin}
+
+    def start(self, core: Core) -> None:
+        from gpiozero import LED, Button, Buzzer
+
+        self.core = core
+        for name, pin in self.pins().items():
+            # Debounce in software (below) so the mock and real pins behave the same;
+            # hold_time detects a button stuck down.
+            button = Button(pin, pull_up=True, hold_time=self.cfg.stuck_s,
+                            pin_factory=self.factory)
+            button.when_pressed = lambda _d=None, n=name: self._pressed(n)
+            button.when_held = lambda _d=None, n=name: self._held(n)
+            button.when_released = lambda _d=None, n=name: self._released(n)
+            self.buttons[name] = button
+            if button.is_pressed:
+                core.fault(f"button.{name}", "stuck", f"pressed at start-up (BCM {pin})")
+        for name, pin in self.cfg.rating_led_pins.as_dict().items():
+            self.leds[name] = LED(pin, pin_factory=self.factory)
+        self.away_led = LED(self.cfg.away_led_pin, pin_factory=self.factory)
+        self.buzzer = Buzzer(self.cfg.buzzer_pin, pin_factory=self.factory)
+        core.subscribe(self.on_change)
+        self._show(core.state.mode, core.state.away is not None)
+
+    def close(self) -> None:
+        for dev in [*self.buttons.values(), *self.leds.values(), self.away_led, self.buzzer]:
+            if dev is not None:
+                dev.close()
+        self.buttons.clear()
+        self.leds.clear()
+
+    # ------------------------------------------------------------------ inputs
+
+    def _pressed(self, name: str) -> None:
+        now = self._monotonic()
+        with self._press_lock:
+            last = self._last_press.get(name)
+            if last is not None and now - last < self.cfg.bounce_ms / 1000:
+                return  # contact bounce
+            self._last_press[name] = now
+        if f"button.{name}" in self.core.faults:
+            return  # a stuck button fires nothing until it is released
+        self.core.submit(Press(name, source="pad"))
+
+    def _held(self, name: str) -> None:
+        self.core.fault(f"button.{name}", "stuck",
+                        f"held for more than {self.cfg.stuck_s:g} s")
+
+    def _released(self, name: str) -> None:
+        if f"button.{name}" in self.core.faults:
+            self.core.recovered(f"button.{name}")
+
+    # ------------------------------------------------------------------ feedback
+
+    def on_change(self, change: Change) -> None:
+        given = next((e for e in change.events if e.type == EventType.RATING_GIVEN), None)
+        if given is not None:
+            # Light only the chosen level: the citizen sees their press was taken.
+            level = str(given.data["level"])
+            for name, led in self.leds.items():
+                led.value = name == level
+        elif change.before.mode != change.after.mode:
+            self._show(change.after.mode, change.after.away is not None)
+        if change.refused and isinstance(change.intent, Press) and change.intent.button in (
+                "away", "next"):
+            # The officer's button did nothing: say so with a short double beep.
+            self.buzzer.blink(on_time=0.05, off_time=0.05, n=2, background=True)
+
+    def _show(self, mode: Mode, away: bool) -> None:
+        for led in self.leds.values():
+            led.value = mode is Mode.RATING  # lit pad = "please rate now"
+        self.away_led.value = away
+
+    # ------------------------------------------------------------------ simulation
+
+    def control_commands(self) -> dict[str, ControlHandler]:
+        if self.cfg.pin_factory != "mock":
+            return {}
+        return {"press": self._sim_press, "pins": self._sim_pins}
+
+    def _sim_press(self, req: dict[str, Any]) -> dict[str, Any]:
+        name = req.get("button")
+        if name not in self.buttons:
+            return {"ok": False, "error": f"unknown button {name!r}; buttons are "
+                    + ", ".join(BUTTONS)}
+        pin = self.factory.pin(self.pins()[name])
+        self.core.clear_last_outcome()
+        pin.drive_low()  # gpiozero's callback runs here, synchronously, on this thread
+        pin.drive_high()
+        outcome = self.core.last_outcome()
+        if outcome is None:
+            return {"ok": True, "taken": False, "reason": "debounced or ignored", "events": []}
+        return {"ok": True, "taken": outcome.ok, "reason": outcome.refused,
+                "events": [{"seq": e.seq, "type": e.type, "data": dict(e.data)}
+                           for e in outcome.events], "mode": outcome.state.mode.value}
+
+    def _sim_pins(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True,
+                "leds": {n: bool(led.value) for n, led in self.leds.items()},
+                "away_led": bool(self.away_led.value),
+                "buttons": {n: b.is_pressed for n, b in self.buttons.items()}}

@@ -1,0 +1,16 @@
+"""Build the drivers a config asks for. The one place that maps config to backends."""
+
+from __future__ import annotations
+
+from device.config import Config
+from drivers.base import Driver
+from drivers.gpio import ButtonPanel
+from drivers.link import SimLink
+
+
+def build(config: Config) -> list[Driver]:
+    """Drivers for ``config``, not yet started (``Config.simulated()`` picks simulators)."""
+    drivers: list[Driver] = [ButtonPanel(config.gpio)]
+    if config.link.url == "sim://":
+        drivers.append(SimLink(config.link.max_line_bytes))
+    return drivers

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Set up counter-kiosk on Debian 12 / Raspberry Pi OS and run it.
+#
+#   ./setup.sh demo   system packages + .venv, then one counter in simulation
+#   ./setup.sh test   system packages + .venv, then ruff, mypy and the whole test suite
+#   ./setup.sh deps   system packages + .venv only
+#
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode="${1:-demo}"
+shift || true
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# python3-venv for the venv; mosquitto for the sync tests; xvfb/xauth for the UI tests;
+# a CJK font so Chinese renders; the GL/SDL libraries Kivy's wheel loads at run time.
+APT_PACKAGES=(python3 python3-venv python3-dev mosquitto xvfb xauth fonts-wqy-microhei
+              libgl1 libegl1 libgles2 libmtdev1 libsdl2-2.0-0 sqlite3 git)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PY=/usr/bin/python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed-$(cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.lock
+  .venv/bin/python -m pip install -q --no-deps -e .
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+case "$mode" in
+  deps) ;;
+  demo)
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+      exec .venv/bin/kiosk run --config config.toml --simulate "$@"
+    else
+      echo "setup: no display here; running headless (drive it with .venv/bin/kiosk sim ...)"
+      exec .venv/bin/kiosk run --config config.toml --simulate --headless "$@"
+    fi
+    ;;
+  test)
+    .venv/bin/ruff check .
+    .venv/bin/mypy
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./setup.sh demo|test|deps" >&2
+    exit 2
+    ;;
+esac
