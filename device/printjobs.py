@@ -1,0 +1,64 @@
+"""Print jobs: what the counter asks the ticket printer to print, kept durably.
+
+A job is written to ``print_jobs`` in the same transaction as the event that asked for
+it, so a job the citizen was promised survives a crash. The printer driver prints
+pending jobs in order and marks each printed (with its completion event, e.g.
+``slip.printed``) in one transaction after the printer took all of it: never lost,
+never printed twice. The layout of each kind lives in drivers/printer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from device.store import Writer
+
+# ticket: queue ticket; checklist: one-time checklist slip (一次性告知单); notice: written
+# notice of missing materials; refusal: written refusal with reason and legal basis;
+# receipt: acceptance receipt with the promised date.
+JOB_KINDS = ("ticket", "checklist", "notice", "refusal", "receipt")
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    kind: str
+    data: dict[str, Any]
+    id: int = 0  # assigned by the store
+
+    def __post_init__(self) -> None:
+        if self.kind not in JOB_KINDS:
+            raise ValueError(f"unknown print job kind {self.kind!r}; kinds are {JOB_KINDS}")
+
+
+def enqueue(job: PrintJob) -> Writer:
+    """A store writer that adds ``job`` to the queue inside the caller's transaction."""
+
+    def write(conn: Any) -> None:
+        conn.execute(
+            "INSERT INTO print_jobs (kind, body, created_ts) VALUES (?, ?, ?)",
+            (job.kind, json.dumps(job.data, ensure_ascii=False),
+             datetime.now(UTC).isoformat(timespec="milliseconds")),
+        )
+
+    return write
+
+
+def mark_printed(job_id: int) -> Writer:
+    def write(conn: Any) -> None:
+        conn.execute(
+            "UPDATE print_jobs SET printed_ts = ? WHERE id = ? AND printed_ts IS NULL",
+            (datetime.now(UTC).isoformat(timespec="milliseconds"), job_id),
+        )
+
+    return write
+
+
+def pending(conn: Any, limit: int = 20) -> list[PrintJob]:
+    rows = conn.execute(
+        "SELECT id, kind, body FROM print_jobs WHERE printed_ts IS NULL ORDER BY id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [PrintJob(kind=k, data=json.loads(b), id=i) for i, k, b in rows]
