@@ -39,6 +39,10 @@ class Change:
     intent: object = None
     faults: dict[str, str] = field(default_factory=dict)
     at_perf: float = 0.0  # time.perf_counter() when the commit returned (for benchmarks)
+    # A message for the screen that is not an event (e.g. "this QR code is not an
+    # appointment of this station"); kind is "info" or "error".
+    notice: str = ""
+    notice_kind: str = ""
 
 
 Observer = Callable[[Change], None]
@@ -143,6 +147,13 @@ class Core:
             self._notify(Change(s, s, tuple(events), faults=dict(self.faults),
                                 at_perf=time.perf_counter()))
             return events
+
+    def announce(self, message: str, kind: str = "info") -> None:
+        """Tell the observers (screen, sound) something that changed no state."""
+        with self._lock:
+            s = self.counter.state
+            self._notify(Change(s, s, (), faults=dict(self.faults), notice=message,
+                                notice_kind=kind, at_perf=time.perf_counter()))
 
     def last_outcome(self) -> Outcome | None:
         """The outcome of the last submit made by this thread (for synchronous callers
