@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from device import sdnotify
 from device.config import Config
 from device.control import ControlServer, Handler
 from device.core import Core
@@ -23,6 +24,9 @@ from device.store import Store
 log = logging.getLogger("app")
 
 TICK_S = 0.25  # resolution of the rating timeout
+# The systemd watchdog is fed only while ticks get through the core: a core stuck this
+# long (a deadlock, a hung commit) stops the pings and systemd restarts the kiosk.
+HEARTBEAT_MAX_AGE_S = 15.0
 
 
 class KioskApp:
@@ -34,6 +38,8 @@ class KioskApp:
         self.core: Core | None = None
         self.drivers: list[Any] = []
         self.control: ControlServer | None = None
+        self.heartbeat = sdnotify.Heartbeat(HEARTBEAT_MAX_AGE_S)
+        self.watchdog: sdnotify.Watchdog | None = None
 
     def setup(self) -> Core:
         cfg = self.config
@@ -55,6 +61,9 @@ class KioskApp:
         self.control.start()
         core.start()
         threading.Thread(target=self._tick, name="ticker", daemon=True).start()
+        self.heartbeat.beat()
+        self.watchdog = sdnotify.start_service(
+            self.heartbeat.alive, status=f"counter {cfg.device.id} ready")
         log.info("kiosk ready device=%s control=%s db=%s", cfg.device.id,
                  cfg.control_socket, cfg.db_path)
         return core
@@ -64,6 +73,7 @@ class KioskApp:
         while not self.stop_event.wait(TICK_S):
             try:
                 self.core.submit(Tick(time.time()))
+                self.heartbeat.beat()
             except Exception:
                 log.exception("tick failed")
 
@@ -83,6 +93,8 @@ class KioskApp:
 
     def close(self) -> None:
         self.stop_event.set()
+        if self.watchdog:
+            self.watchdog.stop()
         if self.control:
             self.control.close()
         for driver in reversed(self.drivers):
