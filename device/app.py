@@ -19,6 +19,7 @@ from device.config import Config
 from device.control import ControlServer, Handler
 from device.core import Core
 from device.intents import Tick
+from device.queue import QueueDesk
 from device.store import Store
 
 log = logging.getLogger("app")
@@ -46,6 +47,8 @@ class KioskApp:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
         core = self.core = Core(cfg, self.store)
+        # Before the drivers: the scanner and the next button need core.queue.
+        core.queue = QueueDesk(core, cfg)
         registry = importlib.import_module("drivers.registry")
         self.drivers = registry.build(cfg)
         handlers: dict[str, Handler] = core_commands(core)

@@ -43,6 +43,8 @@ class WindowSection:
     notice: str = ""
     consult_phone: str = "12345"
     complaint_phone: str = "12389"
+    # The comment book's QR code opens this page on the citizen's phone (with a reference).
+    comment_url: str = "https://hq.example.gov.cn/comment"
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ class QueueSection:
     prefix: str = "A"
     green_channel: tuple[str, ...] = ()
     minutes_per_case: float = 8.0
+    # A few demo appointment codes when HQ has sent none (forced on by --simulate).
+    demo_appointments: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,7 @@ class Config:
             link=dataclasses.replace(self.link, url="sim://"),
             scanner=dataclasses.replace(self.scanner, url="sim://"),
             sound=dataclasses.replace(self.sound, player="sim"),
+            queue=dataclasses.replace(self.queue, demo_appointments=True),
         )
 
     def with_state_dir(self, path: str | Path) -> Config:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from device import __version__
 from device.config import Config
@@ -24,6 +26,9 @@ from device.counter import Counter, CounterSettings, Snapshot
 from device.events import Draft, Envelope, EventType
 from device.intents import Intent, Tick
 from device.store import Store, Writer
+
+if TYPE_CHECKING:
+    from device.queue import QueueDesk
 
 log = logging.getLogger("core")
 
@@ -60,6 +65,9 @@ class Outcome:
 
 
 class Core:
+    # The queue desk, attached by device/app.py right after the core is built.
+    queue: QueueDesk
+
     def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time):
         self.config = config
         self.store = store
@@ -67,6 +75,9 @@ class Core:
         self._lock = threading.RLock()
         self._observers: list[Observer] = []
         self._local = threading.local()
+        # Work an observer asked to run after the current notification round (see defer).
+        self._notifying = 0
+        self._deferred: list[Callable[[], None]] = []
         self.faults: dict[str, str] = {}
         staff = config.staff
         backup = config.officer(staff.backup)
@@ -163,6 +174,26 @@ class Core:
     def clear_last_outcome(self) -> None:
         self._local.last = None
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the core lock across a read-then-record, e.g. numbering a queue ticket.
+
+        Always take this before any lock of your own: observers run under it, so the
+        opposite order could deadlock."""
+        with self._lock:
+            yield
+
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run ``work`` once every observer has seen the current change (or now, if no
+        notification is in progress). Lets an observer react with a new commit (the queue
+        calls the next ticket when a case starts) without the others seeing the two
+        changes out of commit order."""
+        with self._lock:
+            if self._notifying:
+                self._deferred.append(work)
+            else:
+                work()
+
     # ------------------------------------------------------------------ faults
 
     def fault(self, component: str, fault: str, detail: str = "") -> None:
@@ -194,11 +225,21 @@ class Core:
         return events
 
     def _notify(self, change: Change) -> None:
-        for observer in list(self._observers):
+        self._notifying += 1
+        try:
+            for observer in list(self._observers):
+                try:
+                    observer(change)
+                except Exception:
+                    log.exception("observer %r failed", observer)
+        finally:
+            self._notifying -= 1
+        while not self._notifying and self._deferred:
+            work = self._deferred.pop(0)
             try:
-                observer(change)
+                work()
             except Exception:
-                log.exception("observer %r failed", observer)
+                log.exception("deferred %r failed", work)
 
 
 def _restore(store: Store) -> Snapshot | None:

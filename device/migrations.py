@@ -64,4 +64,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0010_queue",
+        """
+        -- Queue tickets of this counter, numbered per local day (A001, A002, ...).
+        -- priority: 0 normal, 1 appointment, 2 green channel; called in priority order,
+        -- then in the order issued. A ticket is written with its ticket.issued event.
+        CREATE TABLE queue_tickets (
+            id          INTEGER PRIMARY KEY,
+            day         TEXT NOT NULL,
+            number      TEXT NOT NULL,
+            service     TEXT NOT NULL,
+            grp         TEXT NOT NULL DEFAULT '',
+            priority    INTEGER NOT NULL DEFAULT 0,
+            appointment TEXT NOT NULL DEFAULT '',
+            issued_ts   REAL NOT NULL,
+            called_ts   REAL,
+            UNIQUE (day, number)
+        );
+        CREATE INDEX queue_waiting ON queue_tickets(day, priority, id) WHERE called_ts IS NULL;
+        -- One check-in per appointment code: a second scan gets "already checked in".
+        CREATE TABLE appointment_checkins (
+            code      TEXT PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES queue_tickets(id),
+            ts        REAL NOT NULL
+        );
+        """,
+    ),
 ]

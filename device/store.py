@@ -279,6 +279,11 @@ class Store:
         with self._lock:
             return self.conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read on the kiosk's connection (queue, catalogue, ratings), under its lock."""
+        with self._lock:
+            return [tuple(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
+
     def data_version(self) -> int:
         with self._lock:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])

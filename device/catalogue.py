@@ -1,0 +1,225 @@
+"""The service catalogue (办事指南): what each service needs, costs and takes, with a version.
+
+The project ships ``catalogue_default.toml``; HQ replaces it over MQTT and the sync process
+stores the replacement as ``site_content`` kind ``"catalogue"`` (the same fields, as JSON).
+:class:`CatalogueSource` prefers a valid stored replacement and falls back to the shipped
+default, and notices a new one by polling ``PRAGMA data_version`` (cheap: no query unless
+another connection committed).
+
+Everything from outside goes through :func:`parse_catalogue`, which raises only
+:class:`~device.errors.ParseError` naming the service and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from device.errors import ParseError
+from device.store import Store
+
+log = logging.getLogger("catalogue")
+
+DEFAULT_PATH = Path(__file__).with_name("catalogue_default.toml")
+_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Fee:
+    item: str
+    yuan: float
+    basis: str
+
+    @property
+    def amount_text(self) -> str:
+        if self.yuan == 0:
+            return "免费"
+        return f"{self.yuan:g} 元"
+
+
+@dataclass(frozen=True)
+class Service:
+    code: str
+    name: str
+    category: str
+    summary: str
+    conditions: tuple[str, ...]
+    materials: tuple[str, ...]
+    process: tuple[str, ...]
+    time_limit: str
+    fees: tuple[Fee, ...]
+    basis: tuple[str, ...]
+    authority: str
+    forms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    title: str
+    consult_phone: str
+    services: tuple[Service, ...]
+    source: str = "default"  # "default" (shipped) or "hq" (site_content)
+
+    def get(self, code: str) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def name(self, code: str) -> str:
+        s = self.get(code)
+        return s.name if s else code
+
+    def only(self, codes: tuple[str, ...]) -> tuple[Service, ...]:
+        """The services of this window (all of them when the window lists none)."""
+        if not codes:
+            return self.services
+        return tuple(s for s in self.services if s.code in codes)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _str(d: dict[str, Any], key: str, where: str, *, required: bool = True,
+         limit: int = 2000) -> str:
+    v = d.get(key)
+    if v is None:
+        if required:
+            raise ParseError(f"catalogue {where}: missing field {key!r}")
+        return ""
+    if not isinstance(v, str):
+        raise ParseError(f"catalogue {where}: field {key!r} must be a string")
+    if len(v) > limit:
+        raise ParseError(f"catalogue {where}: field {key!r} is longer than {limit} characters")
+    return v
+
+
+def _strs(d: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    v = d.get(key, [])
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ParseError(f"catalogue {where}: field {key!r} must be a list of strings")
+    return tuple(v)
+
+
+def _fees(d: dict[str, Any], where: str) -> tuple[Fee, ...]:
+    raw = d.get("fees", [])
+    if not isinstance(raw, list):
+        raise ParseError(f"catalogue {where}: 'fees' must be a list of tables")
+    fees = []
+    for i, f in enumerate(raw):
+        w = f"{where} fees[{i}]"
+        if not isinstance(f, dict):
+            raise ParseError(f"catalogue {w}: must be a table with item, yuan, basis")
+        yuan = f.get("yuan")
+        if isinstance(yuan, bool) or not isinstance(yuan, int | float) or yuan < 0:
+            raise ParseError(f"catalogue {w}: 'yuan' must be a number >= 0")
+        fees.append(Fee(_str(f, "item", w, limit=200), float(yuan),
+                        _str(f, "basis", w, limit=400)))
+    return tuple(fees)
+
+
+def parse_catalogue(data: Any, *, source: str = "hq") -> Catalogue:
+    """A catalogue from a decoded TOML/JSON document; :class:`ParseError` if malformed."""
+    if not isinstance(data, dict):
+        raise ParseError("catalogue: the document must be an object with version and services")
+    version = _str(data, "version", "document", limit=64)
+    if not version.strip():
+        raise ParseError("catalogue document: 'version' must not be empty")
+    raw = data.get("services")
+    if not isinstance(raw, list) or not raw:
+        raise ParseError("catalogue document: 'services' must be a non-empty list")
+    services: list[Service] = []
+    seen: set[str] = set()
+    for i, s in enumerate(raw):
+        if not isinstance(s, dict):
+            raise ParseError(f"catalogue services[{i}]: must be a table")
+        code = _str(s, "code", f"services[{i}]", limit=64)
+        where = f"service {code!r}"
+        if not _CODE_RE.match(code):
+            raise ParseError(f"catalogue {where}: code must look like 'id_card.renew'")
+        if code in seen:
+            raise ParseError(f"catalogue {where}: code appears twice")
+        seen.add(code)
+        services.append(Service(
+            code=code,
+            name=_str(s, "name", where, limit=60),
+            category=_str(s, "category", where, required=False, limit=60),
+            summary=_str(s, "summary", where, required=False),
+            conditions=_strs(s, "conditions", where),
+            materials=_strs(s, "materials", where),
+            process=_strs(s, "process", where),
+            time_limit=_str(s, "time_limit", where, required=False),
+            fees=_fees(s, where),
+            basis=_strs(s, "basis", where),
+            authority=_str(s, "authority", where, required=False),
+            forms=_strs(s, "forms", where),
+        ))
+        if not services[-1].materials:
+            raise ParseError(f"catalogue {where}: 'materials' must list at least one item")
+    return Catalogue(
+        version=version,
+        title=_str(data, "title", "document", required=False, limit=60) or "办事指南",
+        consult_phone=_str(data, "consult_phone", "document", required=False, limit=30),
+        services=tuple(services),
+        source=source,
+    )
+
+
+def load_default(path: Path = DEFAULT_PATH) -> Catalogue:
+    with path.open("rb") as fh:
+        return parse_catalogue(tomllib.load(fh), source="default")
+
+
+def parse_content_body(body: str) -> Catalogue:
+    """A site_content body as the sync process stores it (JSON)."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ParseError(f"catalogue: site content is not JSON: {exc}") from None
+    return parse_catalogue(data, source="hq")
+
+
+class CatalogueSource:
+    """The catalogue in force: the stored HQ copy if valid, else the shipped default."""
+
+    def __init__(self, store: Store | None, default: Catalogue | None = None) -> None:
+        self.store = store
+        self.default = default or load_default()
+        self.problem = ""  # why a stored catalogue was rejected (for the technician)
+        self._version = -1
+        self._current = self.default
+
+    def current(self) -> Catalogue:
+        """Re-read only when another connection committed since the last call."""
+        if self.store is None:
+            return self.default
+        dv = self.store.data_version()
+        if dv != self._version:
+            self._version = dv
+            self._current = self._read()
+        return self._current
+
+    def reload(self) -> Catalogue:
+        self._version = -1
+        return self.current()
+
+    def _read(self) -> Catalogue:
+        assert self.store is not None
+        rows = self.store.query(
+            "SELECT version, body FROM site_content WHERE kind = 'catalogue'")
+        if not rows:
+            self.problem = ""
+            return self.default
+        try:
+            cat = parse_content_body(rows[0][1])
+        except ParseError as exc:
+            if self.problem != str(exc):
+                log.error("stored catalogue %s rejected, using the shipped default: %s",
+                          rows[0][0], exc)
+            self.problem = str(exc)
+            return self.default
+        self.problem = ""
+        return cat

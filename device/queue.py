@@ -1,0 +1,282 @@
+"""The queue desk: tickets, appointment check-in, green-channel priority, calling.
+
+Lives in the core (not the UI) so the screen, the QR scanner driver, the workstation and
+the officer's next button all see one queue. ``device/app.py`` builds a :class:`QueueDesk`
+right after the :class:`~device.core.Core` and attaches it as ``core.queue``.
+
+* Tickets are numbered per local day: ``{prefix}001``, ``{prefix}002``, ...
+* Order: green-channel groups (priority 2) first, then checked-in appointments
+  (priority 1), then everyone else (0); within a priority, in the order issued.
+* Every ticket is written with its ``ticket.issued`` event and its print job in one
+  transaction (``core.record``), so a printed number is always on disk.
+* Calling: when the officer's next button (or the workstation's ``call_next``, which the
+  link turns into the same press) opens a case, the desk calls the next waiting ticket
+  (``ticket.called``) right after every observer saw the ``case.started`` change
+  (:meth:`Core.defer`), so the screen, the voice and the sign announce it in commit order.
+  A case opened by the workstation's ``case_start`` (its own case number) calls nothing:
+  the workstation runs its own queue in that set-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from device import printjobs
+from device.catalogue import CatalogueSource
+from device.config import Config
+from device.core import Change, Core
+from device.errors import StateError
+from device.events import Draft, EventType
+from device.intents import Press
+
+log = logging.getLogger("queue")
+
+# Green-channel groups a site may open in config (queue.green_channel); labels for the screen.
+GROUP_LABELS: dict[str, str] = {
+    "migrant_worker": "农民工",
+    "student": "学生",
+    "veteran": "退役军人",
+    "elderly": "老年人",
+    "disabled": "残疾人",
+    "military": "现役军人",
+}
+PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
+
+# Used only when HQ sent no appointments and queue.demo_appointments is on (simulation).
+DEMO_APPOINTMENTS: tuple[dict[str, str], ...] = (
+    {"code": "20261001", "service": "id_card.renew", "date": "", "slot": "09:00-09:30"},
+    {"code": "20261002", "service": "hukou.birth", "date": "", "slot": "10:00-10:30"},
+    {"code": "20261003", "service": "id_card.lost", "date": "", "slot": "14:00-14:30"},
+)
+_CODE_RE = re.compile(r"^[0-9A-Za-z]{4,32}$")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    number: str
+    service: str
+    service_name: str
+    group: str
+    priority: int
+    appointment: str
+    issued_ts: float
+    people_ahead: int = 0
+    est_wait_min: int = 0
+    called_ts: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    ok: bool
+    message: str  # Chinese, for the screen
+    ticket: Ticket | None = None
+
+
+_COLUMNS = "id, number, service, grp, priority, appointment, issued_ts, called_ts"
+
+
+class QueueDesk:
+    def __init__(self, core: Core, config: Config, *,
+                 catalogue: CatalogueSource | None = None) -> None:
+        self.core = core
+        self.config = config
+        self.catalogue = catalogue or CatalogueSource(core.store)
+        self._tz = ZoneInfo(config.device.timezone)
+        self.called: Ticket | None = self._last_called()
+        core.subscribe(self._on_change)
+
+    # ------------------------------------------------------------------ reading
+
+    def today(self) -> str:
+        return datetime.fromtimestamp(self.core.clock(), self._tz).strftime("%Y-%m-%d")
+
+    def waiting(self) -> list[Ticket]:
+        """Today's waiting tickets in the order they will be called."""
+        rows = self.core.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
+            "ORDER BY priority DESC, id", (self.today(),))
+        return [self._ticket(r, ahead=i) for i, r in enumerate(rows)]
+
+    def people_ahead(self, ticket: Ticket | None = None, *, priority: int = 0) -> int:
+        """How many are called before ``ticket``; without one, before a new ticket of
+        ``priority`` issued now."""
+        if ticket is None:
+            sql = "priority >= ?"
+            params: tuple[Any, ...] = (priority,)
+        else:
+            sql = "(priority > ? OR (priority = ? AND id < ?))"
+            params = (ticket.priority, ticket.priority, ticket.id)
+        row = self.core.store.query(
+            f"SELECT count(*) FROM queue_tickets WHERE day = ? AND called_ts IS NULL AND {sql}",
+            (self.today(), *params))
+        return int(row[0][0])
+
+    def est_wait_min(self, people_ahead: int) -> int:
+        """Minutes until a ticket with ``people_ahead`` is called (config's minutes per case)."""
+        return math.ceil(people_ahead * self.config.queue.minutes_per_case)
+
+    def groups(self) -> list[tuple[str, str]]:
+        """The green-channel groups open at this counter, with their labels."""
+        return [(g, GROUP_LABELS.get(g, g)) for g in self.config.queue.green_channel]
+
+    # ------------------------------------------------------------------ tickets
+
+    def issue_ticket(self, service: str, group: str | None = None) -> Ticket:
+        """A new ticket for ``service`` (a catalogue code), with a print job."""
+        group = group or ""
+        if group and group not in self.config.queue.green_channel:
+            raise StateError(f"green-channel group {group!r} is not open at this counter "
+                             f"(queue.green_channel = {list(self.config.queue.green_channel)})")
+        priority = PRIORITY_GREEN if group else PRIORITY_NORMAL
+        return self._issue(service, group, priority, appointment="", extra=[])
+
+    def _issue(self, service: str, group: str, priority: int, *, appointment: str,
+               extra: list[Draft]) -> Ticket:
+        catalogue = self.catalogue.current()
+        if catalogue.get(service) is None:
+            raise StateError(f"service {service!r} is not in catalogue {catalogue.version}")
+        with self.core.exclusive():
+            now = self.core.clock()
+            day = self.today()
+            count = self.core.store.query(
+                "SELECT count(*) FROM queue_tickets WHERE day = ?", (day,))[0][0]
+            number = f"{self.config.queue.prefix}{int(count) + 1:03d}"
+            ahead = self.people_ahead(priority=priority)
+            wait = self.est_wait_min(ahead)
+            name = catalogue.name(service)
+            ids: list[int] = []
+
+            def insert(conn: sqlite3.Connection) -> None:
+                cur = conn.execute(
+                    "INSERT INTO queue_tickets (day, number, service, grp, priority, "
+                    "appointment, issued_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (day, number, service, group, priority, appointment, now))
+                ids.append(int(cur.lastrowid or 0))
+                if appointment:
+                    conn.execute("INSERT INTO appointment_checkins (code, ticket_id, ts) "
+                                 "VALUES (?, ?, ?)", (appointment, ids[0], now))
+
+            job = printjobs.PrintJob("ticket", {
+                "number": number, "service_name": name, "people_ahead": ahead,
+                "est_wait_min": wait, "window": self.config.window.number,
+                "issued_at": datetime.fromtimestamp(now, self._tz).isoformat(
+                    timespec="seconds")})
+            drafts = [*extra, Draft(EventType.TICKET_ISSUED, {
+                "number": number, "service": service, "group": group, "priority": priority,
+                "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait})]
+            self.core.record(drafts, also=[insert, printjobs.enqueue(job)])
+            return Ticket(ids[0], number, service, name, group, priority, appointment, now,
+                          ahead, wait)
+
+    # ------------------------------------------------------------------ appointments
+
+    def appointments(self) -> list[dict[str, Any]]:
+        """Appointments HQ sent (site_content "appointments"), or the demo set."""
+        rows = self.core.store.query(
+            "SELECT body FROM site_content WHERE kind = 'appointments'")
+        if rows:
+            try:
+                data = json.loads(rows[0][0])
+                items = data.get("appointments", []) if isinstance(data, dict) else data
+                if isinstance(items, list):
+                    return [a for a in items if isinstance(a, dict)]
+            except (json.JSONDecodeError, AttributeError):
+                pass
+            log.error("stored appointments are not a JSON list; none can check in")
+            return []
+        return [dict(a) for a in DEMO_APPOINTMENTS] if self.config.queue.demo_appointments else []
+
+    def check_in(self, code: str, source: str = "screen") -> CheckIn:
+        """Check in appointment ``code``: a priority ticket, or a reason in Chinese.
+
+        The QR scanner driver passes ``source="scanner"``; then a refusal is also
+        announced to the screen (Core.announce), since nobody is looking at a return value.
+        """
+        result = self._check_in(code.strip(), source)
+        if not result.ok and source != "screen":
+            self.core.announce(result.message, "error")
+        return result
+
+    def _check_in(self, code: str, source: str) -> CheckIn:
+        if not _CODE_RE.match(code):
+            return CheckIn(False, "预约码格式不正确，请核对后重新输入")
+        appt = next((a for a in self.appointments() if str(a.get("code", "")) == code), None)
+        if appt is None:
+            return CheckIn(False, f"未找到预约码 {code}，请核对后重试，或直接取号")
+        date = str(appt.get("date", "") or "")
+        if date and date != self.today():
+            return CheckIn(False, f"该预约的日期是 {date}，不是今天，请按预约日期前来")
+        with self.core.exclusive():
+            done = self.core.store.query(
+                "SELECT t.number FROM appointment_checkins c JOIN queue_tickets t "
+                "ON t.id = c.ticket_id WHERE c.code = ?", (code,))
+            if done:
+                return CheckIn(False, f"该预约已签到，您的号码是 {done[0][0]}")
+            service = str(appt.get("service", ""))
+            if self.catalogue.current().get(service) is None:
+                return CheckIn(False, "该预约的业务不在本窗口办理，请到咨询台询问")
+            checked = Draft(EventType.APPOINTMENT_CHECKED_IN, {
+                "code": code, "service": service, "source": source,
+                "slot": str(appt.get("slot", ""))})
+            ticket = self._issue(service, "", PRIORITY_APPOINTMENT, appointment=code,
+                                 extra=[checked])
+        return CheckIn(True, f"签到成功，您的号码是 {ticket.number}", ticket)
+
+    # ------------------------------------------------------------------ calling
+
+    def call_next(self) -> Ticket | None:
+        """Call the first waiting ticket (ticket.called); None when nobody waits."""
+        with self.core.exclusive():
+            rows = self.core.store.query(
+                f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
+                "ORDER BY priority DESC, id LIMIT 1", (self.today(),))
+            if not rows:
+                return None
+            now = self.core.clock()
+            t = self._ticket(rows[0], ahead=0)
+            ticket = Ticket(t.id, t.number, t.service, t.service_name, t.group, t.priority,
+                            t.appointment, t.issued_ts, 0, 0, now)
+
+            def mark(conn: sqlite3.Connection) -> None:
+                conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?",
+                             (now, ticket.id))
+
+            self.called = ticket
+            self.core.record([Draft(EventType.TICKET_CALLED, {
+                "number": ticket.number, "service": ticket.service,
+                "window": self.config.window.number, "priority": ticket.priority,
+                "waited_s": round(max(0.0, now - ticket.issued_ts), 1)})], also=[mark])
+            return ticket
+
+    def _on_change(self, change: Change) -> None:
+        intent = change.intent
+        if (isinstance(intent, Press) and intent.button == "next"
+                and any(e.type == EventType.CASE_STARTED for e in change.events)):
+            self.core.defer(self._call_for_case)
+
+    def _call_for_case(self) -> None:
+        ticket = self.call_next()
+        log.info("next button: %s", f"called {ticket.number}" if ticket else "nobody waiting")
+
+    # ------------------------------------------------------------------ internals
+
+    def _last_called(self) -> Ticket | None:
+        rows = self.core.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NOT NULL "
+            "ORDER BY called_ts DESC, id DESC LIMIT 1", (self.today(),))
+        return self._ticket(rows[0], ahead=0) if rows else None
+
+    def _ticket(self, row: tuple[Any, ...], *, ahead: int) -> Ticket:
+        tid, number, service, grp, priority, appointment, issued_ts, called_ts = row
+        return Ticket(int(tid), number, service, self.catalogue.current().name(service), grp,
+                      int(priority), appointment, float(issued_ts), ahead,
+                      self.est_wait_min(ahead), called_ts)

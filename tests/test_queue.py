@@ -1,0 +1,173 @@
+"""The queue desk on a real SQLite file: numbering, priorities, check-in, calling."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+
+import pytest
+
+from device.comments import monthly_satisfaction, submit_comment
+from device.config import Config
+from device.core import Change, Core
+from device.errors import ParseError, StateError
+from device.intents import CaseStart, Press
+from device.queue import QueueDesk
+from device.store import Store
+
+
+def _events(store: Store, etype: str) -> list[dict]:
+    return [json.loads(b) for (b,) in store.query(
+        "SELECT body FROM events WHERE type = ? ORDER BY seq", (etype,))]
+
+
+def _jobs(store: Store) -> list[tuple[str, dict]]:
+    return [(k, json.loads(b)) for k, b in store.query(
+        "SELECT kind, body FROM print_jobs ORDER BY id")]
+
+
+@pytest.fixture
+def green_config(config: Config) -> Config:
+    return dataclasses.replace(config, queue=dataclasses.replace(
+        config.queue, green_channel=("migrant_worker", "veteran")))
+
+
+@pytest.fixture
+def desk(core: Core, config: Config) -> QueueDesk:
+    core.queue = QueueDesk(core, config)
+    return core.queue
+
+
+def test_tickets_are_numbered_per_day_with_event_and_print_job(desk, store, clock):
+    a = desk.issue_ticket("id_card.renew")
+    b = desk.issue_ticket("hukou.birth")
+    assert (a.number, a.people_ahead, a.est_wait_min) == ("A001", 0, 0)
+    assert (b.number, b.people_ahead, b.est_wait_min) == ("A002", 1, 8)
+    issued = _events(store, "ticket.issued")
+    assert [e["data"]["number"] for e in issued] == ["A001", "A002"]
+    assert issued[1]["data"]["service"] == "hukou.birth"
+    kind, data = _jobs(store)[1]
+    assert kind == "ticket"
+    assert data["number"] == "A002" and data["service_name"] == "出生登记"
+    assert data["people_ahead"] == 1 and data["est_wait_min"] == 8 and data["window"] == 1
+    assert data["issued_at"].startswith("2026-11-26T09:00")
+    clock.advance(86400)  # the next day starts again at 001
+    assert desk.issue_ticket("id_card.renew").number == "A001"
+
+
+def test_unknown_service_and_closed_group_are_refused(desk, store):
+    with pytest.raises(StateError, match="not in catalogue"):
+        desk.issue_ticket("no.such")
+    with pytest.raises(StateError, match="not open"):
+        desk.issue_ticket("id_card.renew", group="student")
+    assert _events(store, "ticket.issued") == []
+
+
+def test_green_channel_and_appointments_go_first(core, store, green_config):
+    desk = QueueDesk(core, green_config)
+    normal = desk.issue_ticket("id_card.renew")
+    appt = desk.check_in("20261001")
+    green = desk.issue_ticket("id_card.first", group="veteran")
+    assert appt.ok and appt.ticket is not None
+    assert appt.ticket.people_ahead == 0  # ahead of the normal ticket
+    assert green.people_ahead == 0 and green.priority == 2
+    assert desk.people_ahead(normal) == 2
+    assert [t.number for t in desk.waiting()] == ["A003", "A002", "A001"]
+    assert [desk.call_next().number for _ in range(3)] == ["A003", "A002", "A001"]
+    assert desk.call_next() is None
+    called = _events(store, "ticket.called")
+    assert [e["data"]["number"] for e in called] == ["A003", "A002", "A001"]
+    assert called[0]["data"]["window"] == 1
+
+
+def test_check_in_refusals_say_why_in_chinese(core, store, config, desk):
+    assert "格式" in desk.check_in("12").message
+    assert "未找到" in desk.check_in("99999999").message
+    first = desk.check_in(" 20261002 ")
+    assert first.ok and first.ticket and first.ticket.service == "hukou.birth"
+    again = desk.check_in("20261002")
+    assert not again.ok and first.ticket.number in again.message
+    rows = _events(store, "appointment.checked_in")
+    assert len(rows) == 1 and rows[0]["data"]["code"] == "20261002"
+    assert rows[0]["data"]["source"] == "screen"
+
+
+def test_scanner_refusal_is_announced_to_the_screen(core, desk):
+    seen: list[Change] = []
+    core.subscribe(seen.append)
+    result = desk.check_in("99999999", source="scanner")
+    assert not result.ok
+    assert [c.notice for c in seen if c.notice] == [result.message]
+    assert seen[-1].notice_kind == "error"
+
+
+def test_appointments_from_hq_replace_the_demo_set(core, store, desk, config):
+    other = sqlite3.connect(config.db_path)  # the sync process's own connection
+    body = {"version": "7", "appointments": [
+        {"code": "55550001", "service": "id_card.lost", "date": "2026-11-26"},
+        {"code": "55550002", "service": "id_card.lost", "date": "2026-11-27"}]}
+    with other:
+        other.execute("INSERT INTO site_content VALUES ('appointments', '7', ?, 'now')",
+                      (json.dumps(body),))
+    other.close()
+    assert not desk.check_in("20261001").ok  # demo codes are gone
+    assert desk.check_in("55550001").ok
+    tomorrow = desk.check_in("55550002")
+    assert not tomorrow.ok and "2026-11-27" in tomorrow.message
+
+
+def test_demo_appointments_only_when_enabled(core, config):
+    real = dataclasses.replace(config, queue=dataclasses.replace(
+        config.queue, demo_appointments=False))
+    assert not QueueDesk(core, real).check_in("20261001").ok
+
+
+def test_next_button_calls_the_next_ticket_after_case_started(core, store, desk):
+    desk.issue_ticket("id_card.renew")
+    order: list[str] = []
+    core.subscribe(lambda ch: order.extend(e.type for e in ch.events))
+    core.submit(Press("next"))  # standalone: opens a case, calls A001
+    assert order == ["case.started", "ticket.called"]
+    assert desk.called is not None and desk.called.number == "A001"
+    seqs = [e["seq"] for e in _events(store, "case.started") + _events(store, "ticket.called")]
+    assert seqs == sorted(seqs)
+
+
+def test_workstation_case_start_calls_nothing(core, store, desk):
+    desk.issue_ticket("id_card.renew")
+    core.submit(CaseStart("WS-1", "id_card.renew"))
+    assert _events(store, "ticket.called") == []
+    core.submit(Press("next"))  # ends the case: nothing called either
+    assert _events(store, "ticket.called") == []
+
+
+def test_next_with_empty_queue_records_only_the_case(core, store, desk):
+    core.submit(Press("next"))
+    assert len(_events(store, "case.started")) == 1
+    assert _events(store, "ticket.called") == []
+
+
+def test_last_called_survives_a_restart(core, config, store, desk):
+    desk.issue_ticket("id_card.renew")
+    desk.call_next()
+    again = QueueDesk(core, config)
+    assert again.called is not None and again.called.number == "A001"
+
+
+def test_comment_and_monthly_satisfaction(core, store, config, clock):
+    for level in ("very_satisfied", "basic", "unsatisfied"):
+        core.submit(Press("next"))
+        core.submit(Press("next"))
+        core.submit(Press(level))
+    sat = monthly_satisfaction(store, config.device.timezone, clock())
+    assert (sat.satisfied, sat.total, sat.text) == (2, 3, "66.7%")
+    ev = submit_comment(core, ["praise", "waiting_time"], "13800138000", ref="ab12")
+    row = _events(store, "comment.submitted")[0]
+    assert row["id"] == ev.id
+    assert row["data"]["categories"] == ["praise", "waiting_time"]
+    assert row["data"]["callback_requested"] is True
+    with pytest.raises(ParseError, match="phone"):
+        submit_comment(core, ["praise"], "123")
+    with pytest.raises(ParseError, match="unknown"):
+        submit_comment(core, ["nope"])
