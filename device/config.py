@@ -112,6 +112,10 @@ class SignSection:
     crc: bool = False
     retries: int = 3
     reply_timeout_s: float = 0.5
+    # Gone or not answering: try again this often. Everything is resent this often too
+    # (a sign that was power-cycled is blank and says nothing).
+    retry_s: float = 2.0
+    refresh_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,15 @@ class LinkSection:
     baudrate: int = 115200
     max_line_bytes: int = 4096
     max_lines_per_s: int = 50
+    retry_s: float = 2.0  # serial port gone (USB unplugged): reopen this often
 
 
 @dataclass(frozen=True)
 class ScannerSection:
     url: str = "sim://"
     baudrate: int = 9600
+    max_line_bytes: int = 512  # a longer scan is discarded (no QR payload of ours is)
+    retry_s: float = 2.0  # serial port gone (USB unplugged): reopen this often
 
 
 @dataclass(frozen=True)
