@@ -6,6 +6,7 @@ from device.config import Config
 from drivers.base import Driver
 from drivers.gpio import ButtonPanel
 from drivers.link import SimLink
+from drivers.sound import Sound
 
 
 def build(config: Config) -> list[Driver]:
@@ -13,4 +14,5 @@ def build(config: Config) -> list[Driver]:
     drivers: list[Driver] = [ButtonPanel(config.gpio)]
     if config.link.url == "sim://":
         drivers.append(SimLink(config.link.max_line_bytes))
+    drivers.append(Sound(config.sound, config.window.number))
     return drivers
