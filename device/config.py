@@ -102,6 +102,17 @@ class PrinterSection:
     paper_mm: Literal[58, 80] = 80
     chinese: Literal["native", "raster"] = "native"
     retry_s: float = 5.0
+    # Printer-side details (docs/printer.md): the ROM font's character set (older ROMs
+    # carry GB2312 only), QR drawn by the printer (GS ( k) or sent as an image, the CJK
+    # font for raster text ("" = search fonts-wqy-microhei, zenhei, noto-cjk) and fonts
+    # for rare characters it lacks (empty = fonts-hanazono if installed).
+    rom_charset: Literal["gbk", "gb2312"] = "gbk"
+    qr: Literal["native", "raster"] = "native"
+    font: str = ""
+    fallback_fonts: tuple[str, ...] = ()
+    baudrate: int = 19200
+    # How long to wait for a DLE EOT reply; no reply means status unknown, never "ok".
+    status_timeout_s: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from device.config import Config
 from drivers.base import Driver
 from drivers.gpio import ButtonPanel
 from drivers.link import SimLink
+from drivers.printer import PrinterDriver
 from drivers.sound import Sound
 
 
@@ -15,4 +16,5 @@ def build(config: Config) -> list[Driver]:
     if config.link.url == "sim://":
         drivers.append(SimLink(config.link.max_line_bytes))
     drivers.append(Sound(config.sound, config.window.number))
+    drivers.append(PrinterDriver(config.printer, config.state_dir))
     return drivers
