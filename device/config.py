@@ -199,6 +199,9 @@ class MqttSection:
     inflight: int = 20
     batch: int = 1
     health_interval_s: float = 60.0
+    # An event older than this when it is sent is flagged replayed (user property).
+    replay_after_s: float = 60.0
+    client_id: str = ""  # empty: the device id
 
 
 @dataclass(frozen=True)

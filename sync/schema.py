@@ -1,0 +1,196 @@
+"""A small JSON Schema subset validator for downlink payloads.
+
+The schemas below are plain JSON Schema (draft-07 subset: type, properties, required,
+additionalProperties, items, enum, pattern, min/maxLength, min/maxItems, minimum,
+maximum), so docs/asyncapi.yaml carries the very same dicts (a test checks that) and a
+broker-side or HQ-side tool can validate with any JSON Schema library. The Pi needs no
+extra dependency for it: this module checks the subset in a few lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from device.errors import ParseError
+
+Schema = Mapping[str, Any]
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
+    "integer": (int,), "number": (int, float), "null": (type(None),),
+}
+
+
+def validate(value: Any, schema: Schema, path: str = "$") -> None:
+    """Raise :class:`ParseError` naming the first place ``value`` breaks ``schema``."""
+    tp = schema.get("type")
+    if tp is not None:
+        ok = isinstance(value, _TYPES[tp])
+        if tp in ("integer", "number") and isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise ParseError(f"{path}: expected {tp}, got {_kind(value)}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise ParseError(f"{path}: {value!r} is not one of {list(schema['enum'])}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            raise ParseError(f"{path}: shorter than {schema['minLength']} characters")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            raise ParseError(f"{path}: longer than {schema['maxLength']} characters")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            raise ParseError(f"{path}: {value[:40]!r} does not match {schema['pattern']}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise ParseError(f"{path}: {value} is below {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise ParseError(f"{path}: {value} is above {schema['maximum']}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            raise ParseError(f"{path}: needs at least {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            raise ParseError(f"{path}: more than {schema['maxItems']} items")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                validate(item, schema["items"], f"{path}[{i}]")
+    if isinstance(value, dict):
+        props: Mapping[str, Schema] = schema.get("properties", {})
+        for key in schema.get("required", ()):
+            if key not in value:
+                raise ParseError(f"{path}: missing required field {key!r}")
+        if schema.get("additionalProperties") is False:
+            extra = sorted(k for k in value if k not in props)
+            if extra:
+                raise ParseError(f"{path}: unknown field {extra[0]!r}; allowed: "
+                                 + ", ".join(sorted(props)))
+        for key, sub in props.items():
+            if key in value:
+                validate(value[key], sub, f"{path}.{key}")
+
+
+def _kind(value: Any) -> str:
+    for name, types in _TYPES.items():
+        if isinstance(value, types) and not (name in ("integer", "number")
+                                             and isinstance(value, bool)):
+            return name
+    return type(value).__name__
+
+
+def _s(max_len: int, min_len: int = 0, **kw: Any) -> dict[str, Any]:
+    return {"type": "string", "minLength": min_len, "maxLength": max_len, **kw}
+
+
+def _strings(max_items: int, max_len: int) -> dict[str, Any]:
+    return {"type": "array", "maxItems": max_items, "items": _s(max_len)}
+
+
+def _obj(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "additionalProperties": False,
+            "properties": props}
+
+
+# An id that can stand as a topic level (same rule as device.config's site/device ids).
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+VERSION = _s(64, 1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
+TIMESTAMP = _s(40, 10, pattern=r"^\d{4}-\d{2}-\d{2}")
+
+# Site content, one schema per kind. No personal data: appointments carry a booking
+# code, a service and a slot, never a name or an ID number.
+CONTENT_SCHEMAS: dict[str, dict[str, Any]] = {
+    # The fields device/catalogue.py reads (parse_catalogue checks them again on the Pi).
+    "catalogue": _obj(["version", "services"], {
+        "version": VERSION,
+        "published_at": TIMESTAMP,
+        "title": _s(60),
+        "consult_phone": _s(30),
+        "services": {"type": "array", "minItems": 1, "maxItems": 500, "items": _obj(
+            ["code", "name", "materials"], {
+                "code": _s(64, 1, pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$"),
+                "name": _s(60, 1),
+                "category": _s(60),
+                "summary": _s(2000),
+                "conditions": _strings(100, 2000),
+                "materials": {**_strings(100, 2000), "minItems": 1},
+                "process": _strings(100, 2000),
+                "time_limit": _s(2000),
+                "fees": {"type": "array", "maxItems": 50, "items": _obj(
+                    ["item", "yuan", "basis"], {
+                        "item": _s(200), "yuan": {"type": "number", "minimum": 0},
+                        "basis": _s(400)})},
+                "basis": _strings(100, 2000),
+                "authority": _s(2000),
+                "forms": _strings(100, 2000),
+            })},
+    }),
+    "roster": _obj(["version", "officers"], {
+        "version": VERSION,
+        "published_at": TIMESTAMP,
+        "officers": {"type": "array", "maxItems": 500, "items": _obj(["badge", "name"], {
+            "badge": _s(20, 1),
+            "name": _s(60, 1),
+            "role": _s(60),
+            "phone": _s(30),
+            "photo": _s(200),
+            "windows": {"type": "array", "maxItems": 100,
+                        "items": {"type": "integer", "minimum": 0, "maximum": 9999}},
+        })},
+    }),
+    "appointments": _obj(["version", "date", "appointments"], {
+        "version": VERSION,
+        "published_at": TIMESTAMP,
+        "date": _s(10, 10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+        "appointments": {"type": "array", "maxItems": 5000, "items": _obj(
+            ["code", "service", "slot"], {
+                "code": _s(64, 1),
+                "service": _s(64, 1),
+                "slot": _s(11, 5, pattern=r"^\d{2}:\d{2}(-\d{2}:\d{2})?$"),
+                "channel": {"type": "string",
+                            "enum": ["online", "phone", "wechat", "window"]},
+                "window": {"type": "integer", "minimum": 0, "maximum": 9999},
+            })},
+    }),
+    "notices": _obj(["version", "notices"], {
+        "version": VERSION,
+        "published_at": TIMESTAMP,
+        "notices": {"type": "array", "maxItems": 100, "items": _obj(["id", "text"], {
+            "id": _s(64, 1),
+            "text": _s(2000, 1),
+            "level": {"type": "string", "enum": ["info", "warning", "urgent"]},
+            "from": TIMESTAMP,
+            "until": TIMESTAMP,
+        })},
+    }),
+}
+
+# Device commands: every request has an id (echoed in the result) and named arguments.
+_REQ_ID = _s(64, 1)
+COMMAND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ping": _obj(["id"], {"id": _REQ_ID}),
+    "publish_state": _obj(["id"], {"id": _REQ_ID}),
+    "publish_health": _obj(["id"], {"id": _REQ_ID}),
+    # HQ saw a gap: send the events from_seq..to_seq again (if the journal still has them).
+    "resend": _obj(["id", "from_seq"], {
+        "id": _REQ_ID,
+        "from_seq": {"type": "integer", "minimum": 1},
+        "to_seq": {"type": "integer", "minimum": 1},
+    }),
+}
+
+CONTENT_RESULT_SCHEMA: dict[str, Any] = _obj(["kind", "ok", "applied", "ts"], {
+    "kind": {"type": "string", "enum": sorted(CONTENT_SCHEMAS)},
+    "version": _s(64),
+    "ok": {"type": "boolean"},
+    "applied": {"type": "boolean"},
+    "error": _s(500),
+    "ts": TIMESTAMP,
+})
+
+COMMAND_RESULT_SCHEMA: dict[str, Any] = _obj(["name", "ok", "ts"], {
+    "id": _s(64),
+    "name": _s(64),
+    "ok": {"type": "boolean"},
+    "error": _s(500),
+    "result": {"type": "object"},
+    "ts": TIMESTAMP,
+})

@@ -1,0 +1,517 @@
+"""kiosk-sync: drains the SQLite outbox to the broker and applies HQ's downlink.
+
+Its own process, its own SQLite connection. The outbox (``events.sent_at IS NULL``) is
+the only source of truth: paho keeps its session in memory, so each connection starts
+clean and simply publishes every unsent row again. A row is marked sent only after its
+PUBACK arrived with a reason code below 128 (paho#715: ``publish()`` succeeds even when
+the broker's ACL refuses the topic). Duplicates after a reconnect are expected; HQ
+dedupes on the event id.
+
+One thread (``run``) owns the database and all decisions; paho's network thread only
+queues acks and downlink messages and wakes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import sqlite3
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from device.config import Config
+from device.errors import KioskError, ParseError, SyncError
+from device.events import Draft, EventType
+from device.store import OpenReport, Store, connect, migrate
+from sync import downlink, health
+from sync.topics import CONTENT_KINDS, Topics
+
+log = logging.getLogger("sync")
+
+MAX_PENDING = 1000  # messages handed to paho and not yet acknowledged
+MARK_EVERY_S = 0.02  # group PUBACKs into one commit (synchronous=FULL costs an fsync)
+MARK_MAX = 512
+HOUSEKEEP_S = 30.0
+
+
+class SyncStore(Store):
+    """The kiosk's store as the sync process opens it: no integrity check and no
+    move-aside (that is the kiosk's job at start-up; a second process must never move
+    the file from under it), the same outbox, prune and shed methods."""
+
+    def __init__(self, path: Path, *, site: str, device: str) -> None:
+        import sqlite_utils
+
+        self.path = Path(path)
+        self.site = site
+        self.device = device
+        self._lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.open_report = OpenReport()
+        self.conn = connect(self.path)
+        self.db = sqlite_utils.Database(self.conn)
+        migrate(self.conn)
+
+
+@dataclass
+class Stats:
+    published: int = 0
+    acked: int = 0
+    refused: int = 0
+    connections: int = 0
+    content_applied: int = 0
+    content_rejected: int = 0
+    commands: int = 0
+
+
+def _epoch(ts: str) -> float:
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def make_client(cfg: Config, client_id: str) -> mqtt.Client:
+    """A paho client with TLS and credentials from ``[mqtt]`` (not yet connected)."""
+    m = cfg.mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+    if m.tls:
+        for key in ("ca_file", "cert_file", "key_file"):
+            value = getattr(m, key)
+            if value and not Path(value).is_file():
+                raise SyncError(f"mqtt.{key} = {value!r}: no such file. Fix: install the "
+                                "device's certificate files or correct the path.")
+        client.tls_set(ca_certs=m.ca_file or None, certfile=m.cert_file or None,
+                       keyfile=m.key_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if m.username:
+        password = None
+        if m.password_file:
+            try:
+                password = Path(m.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SyncError(f"mqtt.password_file = {m.password_file!r}: {exc.strerror}. "
+                                "Fix: provision the device's password file (mode 0600).") from None
+        client.username_pw_set(m.username, password)
+    # Must be set before connect (pitfalls: paho ignores it afterwards).
+    client.max_inflight_messages_set(max(1, m.inflight))
+    return client
+
+
+class Syncer:
+    """The uplink/downlink worker. ``run(stop)`` blocks until ``stop`` is set."""
+
+    def __init__(self, cfg: Config, *, db_path: Path | None = None,
+                 clock: Callable[[], float] = time.time,
+                 reconnect_min_s: float = 0.2, reconnect_max_s: float = 10.0,
+                 poll_s: float = 0.05) -> None:
+        self.cfg = cfg
+        self.topics = Topics(cfg.mqtt.topic_prefix, cfg.device.site, cfg.device.id)
+        self.db_path = Path(db_path or cfg.db_path)
+        self.store = SyncStore(self.db_path, site=cfg.device.site, device=cfg.device.id)
+        self.conn: sqlite3.Connection = self.store.conn
+        self.clock = clock
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.poll_s = poll_s
+        self.stats = Stats()
+        self.connected = threading.Event()  # for tests and the CLI's --drain
+        self._wake = threading.Event()
+        self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._lost = threading.Event()
+        self._client: mqtt.Client | None = None
+        self._pending: dict[int, list[int]] = {}
+        self._pending_count = 0
+        self._cursor = 0
+        self._more = True
+        self._to_mark: list[int] = []
+        self._first_unmarked = 0.0
+        self._head_at_connect = 0
+        self._generation = 0
+        self._data_version = -1
+        self._last_state: dict[str, Any] | None = None
+        self._next_health = 0.0
+        self._next_housekeep = 0.0
+        self._shed_fault_open = False
+        self._props = {flag: self._publish_props(flag) for flag in (False, True)}
+
+    # ------------------------------------------------------------------ paho callbacks
+    # (paho's network thread: queue and wake, never touch the database here)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason_code: Any,
+                    _p: Any) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            self._lost.set()
+        else:
+            self.connected.set()
+        self._wake.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        self.connected.clear()
+        self._lost.set()
+        self._wake.set()
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason_code: Any, _p: Any) -> None:
+        self._acks.put((mid, int(reason_code.value)))
+        self._wake.set()
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.put((msg.topic, bytes(msg.payload)))
+        self._wake.set()
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = self.reconnect_min_s
+        self._housekeep()
+        while not stop.is_set():
+            try:
+                self._connect()
+            except (OSError, SyncError, ValueError) as exc:
+                if isinstance(exc, SyncError):
+                    raise
+                log.warning("cannot reach the broker at %s:%s (%s); retrying in %.1fs",
+                            self.cfg.mqtt.host, self.cfg.mqtt.port, exc, backoff)
+                self._teardown()
+                stop.wait(backoff)
+                backoff = min(self.reconnect_max_s, backoff * 2)
+                continue
+            if self._session(stop):
+                backoff = self.reconnect_min_s
+            else:
+                stop.wait(backoff)
+                backoff = min(self.reconnect_max_s, backoff * 2)
+        self._shutdown()
+
+    def _connect(self) -> None:
+        m = self.cfg.mqtt
+        client = make_client(self.cfg, m.client_id or self.cfg.device.id)
+        client.will_set(self.topics.state, json.dumps(health.offline_state()), qos=1,
+                        retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self._lost.clear()
+        self.connected.clear()
+        self._client = client
+        client.connect(m.host, m.port, keepalive=m.keepalive_s, clean_start=True)
+        client.loop_start()
+
+    def _session(self, stop: threading.Event) -> bool:
+        """One connection's life; returns whether it got as far as CONNACK."""
+        deadline = time.monotonic() + max(5.0, self.cfg.mqtt.keepalive_s)
+        while not self.connected.is_set() and not self._lost.is_set():
+            if stop.is_set() or time.monotonic() > deadline:
+                self._teardown()
+                return False
+            self._wake.wait(0.1)
+            self._wake.clear()
+        if not self.connected.is_set():
+            self._teardown()
+            return False
+        self._on_session_start()
+        while not stop.is_set() and not self._lost.is_set():
+            self._step()
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+        self._drain_acks()
+        self._flush_marks(force=True)
+        if self._lost.is_set():
+            log.warning("connection to the broker lost; %d unacknowledged messages will be "
+                        "sent again", self._pending_count)
+        if not stop.is_set():
+            self._teardown()
+        return True
+
+    def _on_session_start(self) -> None:
+        assert self._client is not None
+        self._generation += 1
+        self.stats.connections += 1
+        self._pending.clear()
+        self._pending_count = 0
+        self._cursor = 0
+        self._more = True
+        self._head_at_connect = int(self.conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+        subs = [(self.topics.content(k), 1) for k in CONTENT_KINDS]
+        subs.append((self.topics.commands, 1))
+        self._client.subscribe(subs)
+        self._last_state = None
+        self._publish_state()
+        self._next_health = 0.0
+        log.info("connected to %s:%s as %s (connection %d, %d unsent)", self.cfg.mqtt.host,
+                 self.cfg.mqtt.port, self.cfg.device.id, self._generation,
+                 self.store.count_unsent())
+
+    def _step(self) -> None:
+        self._drain_acks()
+        self._flush_marks()
+        self._handle_inbox()
+        dv = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        changed = dv != self._data_version
+        self._data_version = dv
+        if changed:
+            self._more = True
+            self._publish_state()
+        if self._more and self._pending_count < MAX_PENDING:
+            self._publish_unsent()
+        now = time.monotonic()
+        if now >= self._next_health:
+            self._next_health = now + self.cfg.mqtt.health_interval_s
+            self._publish_health()
+        if now >= self._next_housekeep:
+            self._housekeep()
+
+    # ------------------------------------------------------------------ uplink
+
+    @staticmethod
+    def _publish_props(replayed: bool) -> Properties:
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = "application/json"
+        if replayed:
+            # Outside the hashed envelope, so the chain still verifies at HQ.
+            props.UserProperty = ("replayed", "true")
+        return props
+
+    def _publish_unsent(self) -> None:
+        client = self._client
+        assert client is not None
+        room = MAX_PENDING - self._pending_count
+        batch = max(1, self.cfg.mqtt.batch)
+        rows = self.conn.execute(
+            "SELECT seq, ts, body FROM events WHERE sent_at IS NULL AND seq > ? "
+            "ORDER BY seq LIMIT ?", (self._cursor, room * batch)).fetchall()
+        self._more = len(rows) == room * batch
+        if not rows:
+            return
+        now = self.clock()
+        replay_after = self.cfg.mqtt.replay_after_s
+        reconnected = self._generation > 1
+        topic = self.topics.events
+        for i in range(0, len(rows), batch):
+            chunk = rows[i:i + batch]
+            first_seq, first_ts = chunk[0][0], chunk[0][1]
+            replayed = (reconnected and first_seq <= self._head_at_connect) or (
+                now - _epoch(first_ts) > replay_after)
+            # A batch is a JSON array of the stored envelopes, byte for byte.
+            payload = chunk[0][2] if batch == 1 else "[" + ",".join(r[2] for r in chunk) + "]"
+            info = client.publish(topic, payload.encode("utf-8"), qos=1,
+                                  properties=self._props[replayed])
+            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+                log.warning("publish refused locally: %s", mqtt.error_string(info.rc))
+                self._more = True
+                return
+            self._pending[info.mid] = [r[0] for r in chunk]
+            self._pending_count += 1
+            self._cursor = chunk[-1][0]
+            self.stats.published += 1
+
+    def _drain_acks(self) -> None:
+        while True:
+            try:
+                mid, rc = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            seqs = self._pending.pop(mid, None)
+            if seqs is None:
+                continue  # state, health or a result message
+            self._pending_count -= 1
+            if rc >= 128:
+                # Refused (ACL, quota, payload): the rows stay unsent; the next connection
+                # tries again. Logged, never marked.
+                self.stats.refused += 1
+                log.error("broker refused events seq %d..%d on %s: reason code %d",
+                          seqs[0], seqs[-1], self.topics.events, rc)
+                continue
+            self.stats.acked += 1
+            if not self._to_mark:
+                self._first_unmarked = time.monotonic()
+            self._to_mark.extend(seqs)
+
+    def _flush_marks(self, *, force: bool = False) -> None:
+        if not self._to_mark:
+            return
+        if not force and len(self._to_mark) < MARK_MAX and (
+                time.monotonic() - self._first_unmarked < MARK_EVERY_S):
+            return
+        seqs, self._to_mark = self._to_mark, []
+        self.store.mark_sent(seqs)
+
+    # ------------------------------------------------------------------ state and health
+
+    def _publish_state(self) -> None:
+        if self._client is None or not self.connected.is_set():
+            return
+        doc = health.state(self.conn, online=True, now=self.clock())
+        comparable = {k: v for k, v in doc.items() if k != "ts"}
+        if comparable == self._last_state:
+            return
+        self._last_state = comparable
+        self._client.publish(self.topics.state, json.dumps(doc, ensure_ascii=False), qos=1,
+                             retain=True)
+
+    def _publish_health(self) -> None:
+        if self._client is None:
+            return
+        doc = health.health(self.conn, self.db_path, self.clock())
+        doc["inflight"] = self._pending_count
+        doc["connection"] = self._generation
+        self._client.publish(self.topics.health, json.dumps(doc, ensure_ascii=False), qos=0)
+
+    def _housekeep(self) -> None:
+        """Retention and the disk limit: prune sent rows, then shed telemetry if needed."""
+        self._next_housekeep = time.monotonic() + HOUSEKEEP_S
+        try:
+            self.store.prune_sent(self.cfg.store.retention_days)
+            self.check_disk()
+        except KioskError as exc:
+            log.error("housekeeping failed: %s", exc)
+        except sqlite3.Error as exc:
+            log.error("housekeeping failed: %s", exc)
+
+    def check_disk(self) -> int:
+        """Above ``store.max_db_mb``: shed unsent telemetry oldest first (never a rating,
+        comment or case) and record a device.fault. Returns how many events were shed."""
+        limit = self.cfg.store.max_db_mb * 1024 * 1024
+        if self.store.size_bytes() <= limit:
+            if self._shed_fault_open:
+                self._shed_fault_open = False
+                self.store.append([Draft(EventType.DEVICE_RECOVERED, {
+                    "component": "store", "fault": "db_full"})])
+            return 0
+        shed = self.store.shed_telemetry(int(limit * 0.9))
+        still_full = self.store.size_bytes() > limit
+        if shed or (still_full and not self._shed_fault_open):
+            self._shed_fault_open = True
+            self.store.append([Draft(EventType.DEVICE_FAULT, {
+                "component": "store", "fault": "db_full", "shed_events": shed,
+                "limit_mb": self.cfg.store.max_db_mb, "still_full": still_full,
+                "detail": "telemetry shed oldest first; ratings and comments kept"})])
+            log.error("database above %d MB: shed %d telemetry events%s",
+                      self.cfg.store.max_db_mb, shed,
+                      "; still full of events that are never shed" if still_full else "")
+        return shed
+
+    # ------------------------------------------------------------------ downlink
+
+    def _handle_inbox(self) -> None:
+        while True:
+            try:
+                topic, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.handle_message(topic, payload)
+            except Exception:  # a bug here must not stop the uplink
+                log.exception("downlink message on %s failed", topic)
+
+    def handle_message(self, topic: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        """Validate and apply one downlink message; returns (result topic, result) it sent."""
+        t = self.topics
+        for kind in CONTENT_KINDS:
+            if topic == t.content(kind):
+                return self._content(kind, payload)
+        prefix = t.root + "/cmd/"
+        if topic.startswith(prefix) and "/" not in topic[len(prefix):]:
+            return self._command(topic[len(prefix):], payload)
+        log.warning("message on unexpected topic %s ignored", topic)
+        return None
+
+    def _content(self, kind: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        if not payload:
+            return None  # HQ cleared the retained message: keep what we have
+        try:
+            doc = downlink.parse_content(kind, payload)
+            applied = downlink.apply_content(self.conn, kind, doc)
+            result = downlink.content_result(kind, doc["version"], applied=applied)
+            if applied:
+                self.stats.content_applied += 1
+                log.info("%s version %s applied", kind, doc["version"])
+                self._publish_state()
+        except ParseError as exc:
+            self.stats.content_rejected += 1
+            log.warning("%s rejected: %s", kind, exc)
+            result = downlink.content_result(kind, None, applied=False, error=str(exc))
+        except sqlite3.Error as exc:
+            result = downlink.content_result(kind, None, applied=False,
+                                             error=f"could not store it: {exc}")
+        return self._reply(self.topics.content_result(kind), result)
+
+    def _command(self, name: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        self.stats.commands += 1
+        safe_name = name if name.replace("_", "").isalnum() and len(name) <= 64 else "invalid"
+        try:
+            doc = downlink.parse_command(name, payload)
+        except ParseError as exc:
+            result = downlink.command_result(safe_name, downlink.request_id(payload),
+                                             error=str(exc))
+            return self._reply(self.topics.command_result(safe_name), result)
+        out: dict[str, Any] = {}
+        if name == "ping":
+            out = {"head_seq": self.store.head()[0], "unsent": self.store.count_unsent()}
+        elif name == "publish_state":
+            self._last_state = None
+            self._publish_state()
+        elif name == "publish_health":
+            self._publish_health()
+        elif name == "resend":
+            to_seq = doc.get("to_seq", doc["from_seq"] + 100_000)
+            with self.store.transaction() as conn:
+                cur = conn.execute(
+                    "UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
+                    "AND sent_at IS NOT NULL", (doc["from_seq"], to_seq))
+            out = {"requeued": cur.rowcount}
+            self._cursor = min(self._cursor, doc["from_seq"] - 1)
+            self._more = True
+        return self._reply(self.topics.command_result(name),
+                           downlink.command_result(name, doc["id"], result=out))
+
+    def _reply(self, topic: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if self._client is not None:
+            self._client.publish(topic, json.dumps(result, ensure_ascii=False), qos=1)
+        return topic, result
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _teardown(self) -> None:
+        client, self._client = self._client, None
+        self.connected.clear()
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            client.disconnect()
+        with contextlib.suppress(Exception):
+            client.loop_stop()
+
+    def _shutdown(self) -> None:
+        """Clean stop: acks in, marks committed, state online=false (a Will is only sent
+        when the connection dies, not on a clean disconnect)."""
+        client = self._client
+        if client is not None and self.connected.is_set():
+            self._drain_acks()
+            self._flush_marks(force=True)
+            info = client.publish(self.topics.state, json.dumps(health.offline_state()),
+                                  qos=1, retain=True)
+            with contextlib.suppress(Exception):
+                info.wait_for_publish(timeout=2.0)
+            self._drain_acks()
+            self._flush_marks(force=True)
+        self._teardown()
+
+    def close(self) -> None:
+        self.store.close()

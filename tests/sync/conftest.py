@@ -1,0 +1,253 @@
+"""Fixtures for the sync and HQ tests: a real Mosquitto, outboxes, a collector, checks.
+
+The broker is `/usr/sbin/mosquitto -c conf` on 127.0.0.1 and a free port; it counts as
+up when it logs "running" (read from its stdout with a deadline, no sleeping).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pwd
+import queue
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from device.config import Config, MqttSection
+from device.events import Draft, EventType, seal, verify_chain
+from device.store import Store
+from sync.collector import BrokerOptions, Collector
+from sync.hq_store import HqStore
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mosquitto:
+    """One broker process; ``restart`` keeps the port and the persistence file."""
+
+    def __init__(self, workdir: Path, extra: str = "", port: int | None = None) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra = extra
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+
+    def conf(self) -> Path:
+        path = self.workdir / "mosquitto.conf"
+        path.write_text(
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"  # as root it would switch users
+            f"per_listener_settings false\n"
+            f"listener {self.port} 127.0.0.1\n"
+            f"persistence true\npersistence_location {self.workdir}/\n"
+            "autosave_interval 0\n"
+            "max_inflight_messages 1000\nmax_queued_messages 0\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
+            "log_type information\n"
+            + (self.extra or "allow_anonymous true\n"))
+        return path
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf())],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lines: queue.Queue[str] = queue.Queue()
+        self.lines = lines
+        proc = self.proc
+
+        def pump() -> None:
+            # stderr: unbuffered, so each log line arrives as it is written.
+            assert proc.stderr is not None
+            for raw in proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip()
+                self.log.append(line)
+                lines.put(line)
+            lines.put("")  # EOF
+
+        threading.Thread(target=pump, daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError("mosquitto did not start: " + "\n".join(self.log)) from None
+            if not line:
+                raise RuntimeError("mosquitto exited: " + "\n".join(self.log))
+            if " running" in line:
+                return
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()  # SIGTERM: mosquitto saves its persistence file
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    if not os.path.exists(MOSQUITTO):
+        pytest.skip("mosquitto is not installed (setup.sh installs it)")
+    b = Mosquitto(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+def device_config(tmp_path: Path, port: int, *, device: str = "w01", site: str = "s1",
+                  **mqtt: object) -> Config:
+    cfg = Config().with_state_dir(tmp_path / f"state-{device}").simulated()
+    m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port, tls=False,
+                            health_interval_s=3600.0, **mqtt)  # type: ignore[arg-type]
+    return dataclasses.replace(cfg, mqtt=m, device=dataclasses.replace(
+        cfg.device, site=site, id=device))
+
+
+def fill_outbox(cfg: Config, n: int, *, per_commit: int = 500,
+                start: datetime | None = None, span: timedelta | None = None,
+                unsatisfied_every: int = 0) -> list[str]:
+    """Append ``n`` events to the device's store; returns their ids.
+
+    With ``start``/``span`` the events are sealed with timestamps spread over that span
+    (a backlog written while the network was down), chained exactly as the store does.
+    """
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    ids: list[str] = []
+    try:
+        done = 0
+        while done < n:
+            k = min(per_commit, n - done)
+            drafts = []
+            for i in range(done, done + k):
+                if unsatisfied_every and i % unsatisfied_every == 0:
+                    drafts.append(Draft(EventType.RATING_GIVEN, {
+                        "case_no": f"C{i}", "service": "id_card.renew", "officer": "000001",
+                        "level": "unsatisfied", "score": 2, "unsatisfied": True}))
+                else:
+                    drafts.append(Draft(EventType.TICKET_ISSUED,
+                                        {"number": f"A{i % 1000:03d}", "service": "hukou"}))
+            if start is None:
+                ids.extend(e.id for e in store.append(drafts))
+            else:
+                assert span is not None
+                with store.transaction() as conn:
+                    seq, prev = store._head(conn)
+                    for j, d in enumerate(drafts):
+                        seq += 1
+                        when = start + span * ((done + j) / max(1, n))
+                        env = seal(d, site=cfg.device.site, device=cfg.device.id, seq=seq,
+                                   prev=prev, ts=when)
+                        conn.execute("INSERT INTO events (seq, id, type, ts, critical, body) "
+                                     "VALUES (?, ?, ?, ?, 1, ?)",
+                                     (env.seq, env.id, env.type, env.ts, env.to_json()))
+                        prev = env.hash
+                        ids.append(env.id)
+                    store._set_head(conn, seq, prev)
+            done += k
+    finally:
+        store.close()
+    return ids
+
+
+def device_events(cfg: Config) -> list[dict[str, object]]:
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    try:
+        return store.events()
+    finally:
+        store.close()
+
+
+def unsent(cfg: Config) -> int:
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    try:
+        return store.count_unsent()
+    finally:
+        store.close()
+
+
+@dataclasses.dataclass
+class Hq:
+    db_path: Path
+    store: HqStore
+    collector: Collector
+
+    def count(self) -> int:
+        reader = HqStore.open(str(self.db_path))
+        try:
+            return reader.count()
+        finally:
+            reader.close()
+
+    def wait_count(self, n: int, timeout: float = 60.0) -> bool:
+        return self.collector.wait_for(lambda c: self.count() >= n, timeout)
+
+    def assert_complete(self, cfg: Config, expected_ids: list[str] | None = None) -> None:
+        """Every event of the device exactly once, no seq gap, the chain verifies."""
+        reader = HqStore.open(str(self.db_path))
+        try:
+            dev = cfg.device.id
+            local = device_events(cfg)
+            ids = expected_ids if expected_ids is not None else [str(e["id"]) for e in local]
+            rows = reader.db.all("SELECT id, body FROM hq_events WHERE device = ? ORDER BY seq",
+                                 (dev,))
+            got = [r[0] for r in rows]
+            assert len(got) == len(set(got))
+            assert set(got) == set(ids), (len(got), len(ids))
+            import json
+
+            evs = [json.loads(r[1]) for r in rows]
+            assert verify_chain(evs) == []
+            (status,) = [d for d in reader.integrity() if d["device"] == dev]
+            assert status["gaps"] == []
+            assert status["problems"] == 0
+            assert status["verified_seq"] == status["max_seq"] == len(ids)
+        finally:
+            reader.close()
+
+
+@pytest.fixture
+def hq_factory(tmp_path: Path) -> Iterator[Callable[..., Hq]]:
+    made: list[Hq] = []
+
+    def make(port: int, client_id: str = "hq-test-1", db: Path | None = None) -> Hq:
+        path = db or tmp_path / "hq.db"
+        store = HqStore.open(str(path))
+        col = Collector(store, BrokerOptions(port=port, client_id=client_id))
+        col.start()
+        assert col.subscribed.wait(10), "collector did not subscribe"
+        hq = Hq(path, store, col)
+        made.append(hq)
+        return hq
+
+    yield make
+    for hq in made:
+        with contextlib.suppress(Exception):
+            hq.collector.stop()
+        hq.store.close()
+
+
+@pytest.fixture
+def hq(broker: Mosquitto, hq_factory: Callable[..., Hq]) -> Hq:
+    return hq_factory(broker.port)
