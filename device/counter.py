@@ -48,6 +48,7 @@ from device.rating import RatingLevel
 
 _CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+RECENT_CASES = 32  # how many ended case numbers a new case_start is checked against
 
 
 class Mode(StrEnum):
@@ -87,6 +88,10 @@ class Snapshot:
     rating_deadline: float = 0.0
     rated_case: str = ""  # the last case that got a rating (for "already rated" checks)
     last_rating: str = ""
+    detailed_case: str = ""  # the last case whose unsatisfied rating got its details
+    # Cases ended lately: a workstation that re-sends case_start for one of them (a retry
+    # after a link glitch) must not open a second round and a second rating.
+    recent_cases: tuple[str, ...] = ()
     away: Away | None = None
     away_after_rating: bool = False
     auto_case_counter: int = 0
@@ -105,6 +110,7 @@ class Snapshot:
         kw["mode"] = Mode(kw.get("mode", "idle"))
         if kw.get("away"):
             kw["away"] = Away(**kw["away"])
+        kw["recent_cases"] = tuple(kw.get("recent_cases", ()))
         return cls(**kw)
 
 
@@ -172,7 +178,8 @@ class Counter:
             s, duration_s=round(max(0.0, now - started), 1),
             mirror_flags=sum(1 for m in s.mirror if m.status == "flagged"))))
         return dataclasses.replace(s, mode=Mode.RATING, mirror=(),
-                                   rating_deadline=now + self.settings.rating_s)
+                                   rating_deadline=now + self.settings.rating_s,
+                                   recent_cases=(*s.recent_cases, s.case_no)[-RECENT_CASES:])
 
     def _leave_rating(self, s: Snapshot, now: float, drafts: list[Draft]) -> Snapshot:
         s = dataclasses.replace(s, mode=Mode.IDLE, rating_deadline=0.0, case_no="",
@@ -209,7 +216,10 @@ class Counter:
             if at < local:
                 at += timedelta(days=1)
             return at.isoformat(timespec="seconds")
-        return datetime.fromisoformat(text).astimezone(self._tz).isoformat(timespec="seconds")
+        at = datetime.fromisoformat(text)
+        if at.tzinfo is None:  # a workstation's local time means the counter's zone
+            at = at.replace(tzinfo=self._tz)
+        return at.astimezone(self._tz).isoformat(timespec="seconds")
 
     def _come_back(self, s: Snapshot, now: float, drafts: list[Draft]) -> Snapshot:
         assert s.away is not None
@@ -301,9 +311,12 @@ class Counter:
         drafts: list[Draft] = []
         if s.mode is Mode.SERVING:
             return f"case {s.case_no} is still open: send case.end first"
-        if i.case_no in (s.case_no, s.rated_case):
+        if i.case_no == s.case_no or i.case_no in s.recent_cases:
             return f"case {i.case_no} was already started"
         if s.mode is Mode.RATING:
+            # A new case means the officer is at the counter: a deferred away is dropped
+            # rather than recorded as an away of zero seconds.
+            s = dataclasses.replace(s, away_after_rating=False)
             s = self._skip_rating(s, "next_case", now, drafts)
         if s.mode is Mode.AWAY:
             s = self._come_back(s, now, drafts)
@@ -378,13 +391,17 @@ class Counter:
         if i.case_no != s.rated_case or s.last_rating not in (
                 RatingLevel.UNSATISFIED, RatingLevel.VERY_UNSATISFIED):
             return f"case {i.case_no} has no unsatisfied rating to add details to"
+        if s.detailed_case == i.case_no:
+            # One set of details per case, like the rating itself (a double tap on the
+            # screen's send button must not open two work orders at HQ).
+            return f"details for case {i.case_no} were already sent"
         drafts = [Draft(EventType.RATING_DETAILS, {
             "case_no": i.case_no, "reasons": list(i.reasons),
             "callback_requested": bool(i.callback_phone),
             # The citizen typed it so HQ can call back: the one personal datum we send,
             # by their choice. It is not kept in the counter's state.
             "callback_phone": i.callback_phone})]
-        return s, drafts
+        return dataclasses.replace(s, detailed_case=i.case_no), drafts
 
 
 _HANDLERS: dict[type, Any] = {

@@ -1,0 +1,489 @@
+"""The counter state machine: every input in every mode, one rating per case, no personal
+data in persisted state or events.
+
+The table at the top of device/counter.py and docs/counter-states.md is what these cells
+check; a change to one must change the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
+from device.events import EventType
+from device.intents import (
+    AwayClear,
+    AwaySet,
+    CaseEnd,
+    CaseStart,
+    Intent,
+    MirrorAnswer,
+    MirrorField,
+    Press,
+    RatingExtras,
+    SignIn,
+    SignOut,
+    Tick,
+)
+from device.rating import RatingLevel
+from tests.conftest import T0
+
+SETTINGS = CounterSettings(
+    device="w01", rating_s=30.0, timezone="Asia/Shanghai", on_duty="000001",
+    away_reason="临时离开", away_minutes=15, away_phone="0755-8000 0001",
+    away_backup="000002; window 2",
+)
+SECRET_NAME = "张三丰"
+SECRET_ID = "440301199001011234"
+
+
+def counter_in(mode: str) -> Counter:
+    """A counter brought to ``mode`` through its own inputs (never by poking state)."""
+    c = Counter(SETTINGS)
+    steps: list[Intent] = []
+    if mode in ("serving", "rating", "rating_away", "idle_rated", "idle_unsatisfied"):
+        steps += [CaseStart("C-1", "id_card.renew"),
+                  MirrorField("name", "姓名", SECRET_NAME),
+                  MirrorField("id_number", "身份证号", SECRET_ID, sensitive=True)]
+    if mode in ("rating", "rating_away", "idle_rated", "idle_unsatisfied"):
+        steps.append(CaseEnd())
+    if mode == "rating_away":
+        steps.append(Press("away"))
+    if mode == "idle_rated":
+        steps.append(Press("satisfied"))
+    if mode == "idle_unsatisfied":
+        steps.append(Press("unsatisfied"))
+    if mode == "away":
+        steps.append(Press("away"))
+    for intent in steps:
+        t = c.handle(intent, T0)
+        assert not t.refused, (intent, t.refused)
+    return c
+
+
+def types(t: Transition) -> list[str]:
+    return [str(d.type) for d in t.drafts]
+
+
+LATE = T0 + SETTINGS.rating_s + 1
+R = Press("satisfied")
+
+# (start mode, input, now, mode after, event types, refusal text ("" = taken))
+CELLS = [
+    # ---------------------------------------------------------------- idle
+    ("idle", R, T0, "idle", [], "no case to rate"),
+    ("idle", Press("away"), T0, "away", ["away.started"], ""),
+    ("idle", Press("next"), T0, "serving", ["case.started"], ""),
+    ("idle", CaseStart("C-2", "hukou.birth"), T0, "serving", ["case.started"], ""),
+    ("idle", CaseEnd(), T0, "idle", [], "no open case to end"),
+    ("idle", SignIn("000002"), T0, "idle", ["officer.signed_out", "officer.signed_in"], ""),
+    ("idle", SignIn("000001"), T0, "idle", [], "already signed in"),
+    ("idle", SignOut(), T0, "idle", ["officer.signed_out"], ""),
+    ("idle", MirrorField("name", "姓名", "x"), T0, "idle", [], "need an open case"),
+    ("idle", MirrorAnswer("name", True), T0, "idle", [], "no open case"),
+    ("idle", AwaySet("开会", "10:30"), T0, "away", ["away.started"], ""),
+    ("idle", AwayClear(), T0, "idle", [], "not away"),
+    ("idle", Tick(LATE), LATE, "idle", [], ""),
+    ("idle", RatingExtras("C-1", ("态度",)), T0, "idle", [], "no unsatisfied rating"),
+    ("idle_rated", R, T0, "idle", [], "case C-1 was already rated"),
+    ("idle_rated", Press("very_unsatisfied"), T0, "idle", [], "already rated"),
+    ("idle_rated", RatingExtras("C-1", ("态度",)), T0, "idle", [], "no unsatisfied rating"),
+    ("idle_unsatisfied", RatingExtras("C-1", ("态度",)), T0, "idle", ["rating.details"], ""),
+    ("idle_unsatisfied", RatingExtras("C-9"), T0, "idle", [], "no unsatisfied rating"),
+    # ---------------------------------------------------------------- serving
+    ("serving", R, T0, "serving", [], "the case is still open"),
+    ("serving", Press("away"), T0, "serving", [], "end the open case before going away"),
+    ("serving", Press("next"), T0, "rating", ["case.ended"], ""),
+    ("serving", CaseStart("C-2", "hukou.birth"), T0, "serving", [], "send case.end first"),
+    ("serving", CaseEnd(), T0, "rating", ["case.ended"], ""),
+    ("serving", CaseEnd("C-1"), T0, "rating", ["case.ended"], ""),
+    ("serving", CaseEnd("C-9"), T0, "serving", [], "C-9 is not the open case (C-1)"),
+    ("serving", SignIn("000002"), T0, "serving", [], "end it before another officer"),
+    ("serving", SignOut(), T0, "serving", [], "end it before signing out"),
+    ("serving", MirrorField("phone", "电话", "138"), T0, "serving", [], ""),
+    ("serving", MirrorAnswer("name", True), T0, "serving", ["mirror.confirmed"], ""),
+    ("serving", MirrorAnswer("name", False), T0, "serving", ["mirror.flagged"], ""),
+    ("serving", MirrorAnswer("nope", True), T0, "serving", [], "no mirror field 'nope'"),
+    ("serving", AwaySet("开会", "10:30"), T0, "serving", [], "end the open case"),
+    ("serving", AwayClear(), T0, "serving", [], "not away"),
+    ("serving", Tick(LATE), LATE, "serving", [], ""),
+    ("serving", RatingExtras("C-1"), T0, "serving", [], "no unsatisfied rating"),
+    # ---------------------------------------------------------------- rating
+    ("rating", R, T0, "idle", ["rating.given"], ""),
+    ("rating", Press("away"), T0, "rating", [], ""),  # deferred: see test below
+    ("rating", Press("next"), T0, "rating", [], "waiting for the citizen's rating"),
+    ("rating", CaseStart("C-2", "hukou.birth"), T0, "serving",
+     ["rating.skipped", "case.started"], ""),
+    ("rating", CaseStart("C-1", "hukou.birth"), T0, "rating", [], "already started"),
+    ("rating", CaseEnd(), T0, "rating", [], "no open case to end"),
+    ("rating", SignIn("000002"), T0, "rating", [], "end it before another officer"),
+    ("rating", SignOut(), T0, "rating", [], "end it before signing out"),
+    ("rating", MirrorField("name", "姓名", "x"), T0, "rating", [], "need an open case"),
+    ("rating", MirrorAnswer("name", True), T0, "rating", [], "no open case"),
+    ("rating", AwaySet("开会", "10:30"), T0, "rating", [], "set away again after it"),
+    ("rating", AwayClear(), T0, "rating", [], "not away"),
+    ("rating", Tick(T0 + 1), T0 + 1, "rating", [], ""),
+    ("rating", Tick(LATE), LATE, "idle", ["rating.skipped"], ""),
+    ("rating", RatingExtras("C-1"), T0, "rating", [], "no unsatisfied rating"),
+    ("rating_away", R, T0, "away", ["rating.given", "away.started"], ""),
+    ("rating_away", Tick(LATE), LATE, "away", ["rating.skipped", "away.started"], ""),
+    ("rating_away", CaseStart("C-2", "hukou.birth"), T0, "serving",
+     ["rating.skipped", "case.started"], ""),
+    ("rating_away", Press("away"), T0, "rating", [], ""),  # toggles the deferral off
+    # ---------------------------------------------------------------- away
+    ("away", R, T0, "away", [], "the counter is away"),
+    ("away", Press("away"), T0, "idle", ["away.ended"], ""),
+    ("away", Press("next"), T0, "away", [], "press away to come back first"),
+    ("away", CaseStart("C-2", "hukou.birth"), T0, "serving", ["away.ended", "case.started"], ""),
+    ("away", CaseEnd(), T0, "away", [], "no open case to end"),
+    ("away", SignIn("000002"), T0, "away", ["officer.signed_out", "officer.signed_in"], ""),
+    ("away", SignOut(), T0, "away", ["officer.signed_out"], ""),
+    ("away", MirrorField("name", "姓名", "x"), T0, "away", [], "need an open case"),
+    ("away", MirrorAnswer("name", True), T0, "away", [], "no open case"),
+    ("away", AwaySet("开会", "10:30"), T0, "away", ["away.ended", "away.started"], ""),
+    ("away", AwayClear(), T0, "idle", ["away.ended"], ""),
+    ("away", Tick(LATE), LATE, "away", [], ""),
+    ("away", RatingExtras("C-1"), T0, "away", [], "no unsatisfied rating"),
+]
+
+
+@pytest.mark.parametrize(
+    ("start", "intent", "now", "mode", "events", "refused"), CELLS,
+    ids=[f"{c[0]}-{type(c[1]).__name__}{'-' + c[1].button if isinstance(c[1], Press) else ''}"
+         f"-{i}" for i, c in enumerate(CELLS)])
+def test_cell(start: str, intent: Intent, now: float, mode: str, events: list[str],
+              refused: str) -> None:
+    c = counter_in(start)
+    before = c.state
+    t = c.handle(intent, now)
+    assert t.after.mode == Mode(mode)
+    assert c.state.mode == Mode(mode)
+    assert types(t) == events
+    if refused:
+        assert refused in t.refused
+        assert c.state == before and c.state.mirror == before.mirror  # refused: no change
+    else:
+        assert not t.refused
+
+
+def test_every_mode_and_input_kind_has_a_cell() -> None:
+    kinds = {Press, SignIn, SignOut, CaseStart, CaseEnd, MirrorField, MirrorAnswer, AwaySet,
+             AwayClear, Tick, RatingExtras}
+    for mode in ("idle", "serving", "rating", "away"):
+        covered = {type(c[1]) for c in CELLS if c[0] == mode}
+        assert covered == kinds, (mode, kinds - covered)
+        buttons = {c[1].button for c in CELLS if c[0] == mode and isinstance(c[1], Press)}
+        assert buttons == {"satisfied", "away", "next"}, mode
+
+
+# ------------------------------------------------------------------ event contents
+
+
+def test_rating_given_carries_the_level_and_the_case() -> None:
+    c = counter_in("rating")
+    t = c.handle(Press("very_unsatisfied"), T0 + 5)
+    (d,) = t.drafts
+    assert d.type is EventType.RATING_GIVEN
+    assert dict(d.data) == {"case_no": "C-1", "service": "id_card.renew", "officer": "000001",
+                            "level": "very_unsatisfied", "score": 1, "label": "非常不满意",
+                            "unsatisfied": True, "source": "pad"}
+    assert c.state.rated_case == "C-1" and c.state.case_no == ""
+
+
+@pytest.mark.parametrize("level", list(RatingLevel))
+def test_every_level_is_a_rating(level: RatingLevel) -> None:
+    c = counter_in("rating")
+    t = c.handle(Press(level.value), T0)
+    assert types(t) == ["rating.given"]
+    assert t.drafts[0].data["level"] == level.value
+    assert t.drafts[0].data["score"] == {"very_satisfied": 5, "satisfied": 4, "basic": 3,
+                                         "unsatisfied": 2, "very_unsatisfied": 1}[level.value]
+
+
+def test_unknown_button_is_refused() -> None:
+    c = counter_in("rating")
+    t = c.handle(Press("excellent"), T0)
+    assert "unknown button 'excellent'" in t.refused and c.state.mode is Mode.RATING
+
+
+def test_case_ended_reports_duration_and_flag_count() -> None:
+    c = counter_in("serving")
+    c.handle(MirrorAnswer("name", False), T0 + 10)
+    t = c.handle(CaseEnd(), T0 + 125)
+    (d,) = t.drafts
+    assert d.data["duration_s"] == 125.0 and d.data["mirror_flags"] == 1
+    assert c.state.rating_deadline == T0 + 125 + SETTINGS.rating_s
+
+
+def test_timeout_skips_with_reason() -> None:
+    c = counter_in("rating")
+    t = c.handle(Tick(LATE), LATE)
+    assert t.drafts[0].data["reason"] == "timeout" and t.drafts[0].data["case_no"] == "C-1"
+    t = c.handle(CaseStart("C-2", "a.b"), LATE)
+    assert t.drafts[0].type is EventType.CASE_STARTED  # nothing left to skip
+
+
+def test_next_case_while_rating_skips_with_reason() -> None:
+    c = counter_in("rating")
+    t = c.handle(CaseStart("C-2", "hukou.birth"), T0)
+    assert t.drafts[0].data == {"case_no": "C-1", "service": "id_card.renew",
+                                "officer": "000001", "reason": "next_case"}
+    assert t.drafts[1].data["case_no"] == "C-2"
+
+
+def test_standalone_next_numbers_cases_per_device_and_day() -> None:
+    c = Counter(SETTINGS)
+    numbers = []
+    for _ in range(3):
+        numbers.append(c.handle(Press("next"), T0).drafts[0].data["case_no"])
+        c.handle(Press("next"), T0)
+        c.handle(Press("basic"), T0)
+    assert numbers == ["w01-20261126-0001", "w01-20261126-0002", "w01-20261126-0003"]
+
+
+def test_away_during_rating_is_deferred_until_the_rating() -> None:
+    c = counter_in("rating")
+    t = c.handle(Press("away"), T0)
+    assert t.drafts == () and c.state.away_after_rating and t.persist
+    t = c.handle(Press("basic"), T0 + 3)
+    assert types(t) == ["rating.given", "away.started"]
+    assert c.state.mode is Mode.AWAY and not c.state.away_after_rating
+
+
+def test_away_button_uses_configured_reason_return_and_backup() -> None:
+    c = Counter(SETTINGS)
+    t = c.handle(Press("away"), T0)
+    assert dict(t.drafts[0].data) == {
+        "officer": "000001", "reason": "临时离开", "return_at": "2026-11-26T09:15:00+08:00",
+        "backup": "000002; window 2"}
+    assert c.state.away is not None and c.state.away.phone == "0755-8000 0001"
+    t = c.handle(Press("away"), T0 + 600)
+    assert dict(t.drafts[0].data) == {"officer": "000001", "reason": "临时离开",
+                                      "duration_s": 600.0}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("10:30", "2026-11-26T10:30:00+08:00"),  # later today
+    ("08:00", "2026-11-27T08:00:00+08:00"),  # already past: tomorrow
+    ("2026-11-26T11:00", "2026-11-26T11:00:00+08:00"),  # naive: the counter's zone
+    ("2026-11-26T03:00:00Z", "2026-11-26T11:00:00+08:00"),
+])
+def test_away_set_return_time(text: str, expected: str) -> None:
+    c = Counter(SETTINGS)
+    t = c.handle(AwaySet("开会", text, "110", "window 3"), T0)
+    assert t.drafts[0].data["return_at"] == expected
+    assert c.state.away is not None
+    assert (c.state.away.phone, c.state.away.backup) == ("110", "window 3")
+
+
+@pytest.mark.parametrize("text", ["25:00", "tomorrow", "10:3", ""])
+def test_away_set_bad_return_time_is_refused(text: str) -> None:
+    c = Counter(SETTINGS)
+    t = c.handle(AwaySet("开会", text), T0)
+    assert "must be HH:MM or an ISO 8601 time" in t.refused and c.state.mode is Mode.IDLE
+
+
+@pytest.mark.parametrize(("case_no", "service", "problem"), [
+    ("C 1", "a.b", "case_no"), ("", "a.b", "case_no"), ("x" * 41, "a.b", "case_no"),
+    ("C-1", "Bad Service", "service"), ("C-1", "", "service"),
+])
+def test_bad_case_numbers_and_services_are_refused(case_no: str, service: str,
+                                                   problem: str) -> None:
+    c = Counter(SETTINGS)
+    t = c.handle(CaseStart(case_no, service), T0)
+    assert t.refused.startswith(problem) and c.state.mode is Mode.IDLE
+
+
+def test_rating_details_once_per_case() -> None:
+    c = counter_in("idle_unsatisfied")
+    t = c.handle(RatingExtras("C-1", ("态度", "等待久"), "13800138000"), T0)
+    assert dict(t.drafts[0].data) == {"case_no": "C-1", "reasons": ["态度", "等待久"],
+                                      "callback_requested": True,
+                                      "callback_phone": "13800138000"}
+    t = c.handle(RatingExtras("C-1", ("态度",)), T0)
+    assert "already sent" in t.refused and t.drafts == ()
+    assert "13800138000" not in json.dumps(c.state.persistable())
+
+
+def test_mirror_correction_needs_confirming_again() -> None:
+    c = counter_in("serving")
+    c.handle(MirrorAnswer("name", True), T0)
+    t = c.handle(MirrorAnswer("name", True), T0)
+    assert "already confirmed" in t.refused
+    c.handle(MirrorField("name", "姓名", "张三"), T0)
+    entry = next(m for m in c.state.mirror if m.key == "name")
+    assert (entry.value, entry.status) == ("张三", "pending")
+    t = c.handle(MirrorAnswer("name", True), T0)
+    assert types(t) == ["mirror.confirmed"]
+    assert dict(t.drafts[0].data) == {"case_no": "C-1", "field": "name"}
+
+
+def test_mirror_is_cleared_when_the_case_ends() -> None:
+    c = counter_in("serving")
+    assert len(c.state.mirror) == 2
+    c.handle(CaseEnd(), T0)
+    assert c.state.mirror == ()
+
+
+# ------------------------------------------------------------------ one rating per case
+
+
+def test_resent_case_start_of_an_earlier_case_is_refused() -> None:
+    # The workstation retries case_start for C-1 after C-2: no second round for C-1.
+    c = counter_in("idle_rated")
+    for intent in (CaseStart("C-2", "a.b"), CaseEnd(), Press("basic")):
+        assert not c.handle(intent, T0).refused
+    t = c.handle(CaseStart("C-1", "a.b"), T0)
+    assert "case C-1 was already started" in t.refused and c.state.mode is Mode.IDLE
+
+
+def test_bounce_and_repeated_presses_give_one_rating() -> None:
+    c = counter_in("rating")
+    given = []
+    for level in ["satisfied", "satisfied", "very_satisfied", "unsatisfied", "satisfied"]:
+        given += [d for d in c.handle(Press(level), T0).drafts
+                  if d.type is EventType.RATING_GIVEN]
+    assert len(given) == 1 and given[0].data["level"] == "satisfied"
+    assert c.handle(Tick(LATE), LATE).drafts == ()  # no late skip after the rating
+
+
+# ------------------------------------------------------------------ persistence
+
+
+def test_snapshot_round_trips_without_the_mirror() -> None:
+    for mode in ("idle", "serving", "rating", "rating_away", "away", "idle_unsatisfied"):
+        s = counter_in(mode).state
+        text = json.dumps(s.persistable(), ensure_ascii=False)
+        assert SECRET_NAME not in text and SECRET_ID not in text
+        back = Snapshot.restore(json.loads(text))
+        assert back == s and back.mirror == ()
+
+
+def test_restore_ignores_unknown_keys_and_fills_new_ones() -> None:
+    # An older or newer build's saved state must not stop the counter.
+    s = Snapshot.restore({"mode": "serving", "case_no": "C-7", "from_the_future": 1})
+    assert s.mode is Mode.SERVING and s.case_no == "C-7" and s.detailed_case == ""
+
+
+# ------------------------------------------------------------------ random sequences
+
+MIRROR_VALUES = st.sampled_from([SECRET_NAME, SECRET_ID, "广东省深圳市福田区"])
+INTENTS = st.one_of(
+    st.builds(Press, st.sampled_from([*(lv.value for lv in RatingLevel), "away", "next"])),
+    st.builds(CaseStart, st.sampled_from(["C-1", "C-2", "C-3", "C-4", "bad no"]),
+              st.sampled_from(["id_card.renew", "hukou.birth"])),
+    st.builds(CaseEnd, st.sampled_from([None, "C-1", "C-2"])),
+    st.builds(SignIn, st.sampled_from(["000001", "000002"])),
+    st.just(SignOut()),
+    st.builds(MirrorField, st.sampled_from(["name", "id_number"]), st.just("label"),
+              MIRROR_VALUES, st.booleans()),
+    st.builds(MirrorAnswer, st.sampled_from(["name", "id_number"]), st.booleans()),
+    st.builds(AwaySet, st.just("开会"), st.sampled_from(["10:30", "08:00", "nonsense"])),
+    st.just(AwayClear()),
+    st.builds(RatingExtras, st.sampled_from(["C-1", "C-2"]), st.just(("态度",))),
+    st.just("tick"),
+)
+
+
+class CounterMachine(RuleBasedStateMachine):
+    """Random input sequences; the event stream and state must keep their invariants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = Counter(SETTINGS)
+        self.now = T0
+        self.events: list[tuple[str, dict]] = []
+
+    @rule(case_no=st.sampled_from(["C-1", "C-2", "C-3"]),
+          last=st.sampled_from([Press("satisfied"), Press("unsatisfied"), "tick"]))
+    def whole_case(self, case_no: str, last: Intent | str) -> None:
+        # A realistic round, so case numbers come back often enough to matter.
+        self.step(CaseStart(case_no, "id_card.renew"), 1.0)
+        self.step(CaseEnd(), 60.0)
+        self.step(last, 31.0)
+
+    @rule(intent=INTENTS, dt=st.floats(0, 40))
+    def random_input(self, intent: Intent | str, dt: float) -> None:
+        self.step(intent, dt)
+
+    def step(self, intent: Intent | str, dt: float) -> None:
+        self.now += dt
+        if intent == "tick":
+            intent = Tick(self.now)
+        before = self.c.state
+        t = self.c.handle(intent, self.now)  # type: ignore[arg-type]
+        if t.refused:
+            assert t.drafts == () and self.c.state == before
+        for d in t.drafts:
+            self.events.append((str(d.type), dict(d.data)))
+        # Personal data: never in an event, never in what is persisted.
+        text = json.dumps([t.after.persistable(), [dict(d.data) for d in t.drafts]],
+                          ensure_ascii=False)
+        for secret in (SECRET_NAME, SECRET_ID, "广东省深圳市福田区"):
+            assert secret not in text
+        assert Snapshot.restore(json.loads(json.dumps(t.after.persistable()))) == t.after
+
+    @invariant()
+    def mode_is_consistent(self) -> None:
+        s = self.c.state
+        assert (s.away is not None) == (s.mode is Mode.AWAY)
+        assert bool(s.case_no) == (s.mode in (Mode.SERVING, Mode.RATING))
+        assert (s.rating_deadline > 0) == (s.mode is Mode.RATING)
+        assert not s.away_after_rating or s.mode is Mode.RATING
+        assert not s.mirror or s.mode is Mode.SERVING
+
+    @invariant()
+    def event_stream_is_well_formed(self) -> None:
+        open_case = ""  # started, not ended
+        awaiting = ""  # ended, not yet rated or skipped
+        outcomes: dict[str, int] = {}
+        away = False
+        for etype, data in self.events:
+            if etype == "case.started":
+                assert not open_case and not awaiting
+                open_case = data["case_no"]
+            elif etype == "case.ended":
+                assert data["case_no"] == open_case
+                open_case, awaiting = "", data["case_no"]
+            elif etype in ("rating.given", "rating.skipped"):
+                assert data["case_no"] == awaiting  # only an ended case is rated
+                outcomes[awaiting] = outcomes.get(awaiting, 0) + 1
+                awaiting = ""
+            elif etype == "away.started":
+                assert not away and not open_case and not awaiting
+                away = True
+            elif etype == "away.ended":
+                assert away
+                away = False
+            elif etype in ("mirror.confirmed", "mirror.flagged"):
+                assert data["case_no"] == open_case
+        assert all(n == 1 for n in outcomes.values())  # one rating (or skip) per case
+
+
+TestCounterMachine = CounterMachine.TestCase
+TestCounterMachine.settings = settings(max_examples=150, stateful_step_count=40,
+                                       deadline=None,
+                                       suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_t0_is_nine_in_the_morning_in_shanghai() -> None:
+    # The fixtures above rely on it (return times, case numbers).
+    local = datetime.fromtimestamp(T0, UTC).astimezone(
+        __import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    assert (local.hour, local.minute, local.date().isoformat()) == (9, 0, "2026-11-26")
+
+
+def test_transition_persist_flags_only_persisted_changes() -> None:
+    c = counter_in("serving")
+    t = c.handle(MirrorField("phone", "电话", "138"), T0)
+    assert not t.persist  # the mirror is memory only
+    t = c.handle(CaseEnd(), T0)
+    assert t.persist
+    assert dataclasses.replace(t.after, mirror=()).persistable() == t.after.persistable()
