@@ -270,15 +270,15 @@ done
 
 # ----------------------------------------------------------------------------- 5. config
 
-if [ ! -e "$ROOT$ETC/config.toml" ]; then
+if [ "$ROLE" = hq ]; then
+  [ -e "$ROOT$ETC/hq.env" ] || put "$SRC/systemd/hq.env" "$ETC/hq.env" 0640 "root:$USER_NAME"
+elif [ ! -e "$ROOT$ETC/config.toml" ]; then
   tmp="$(mktemp)"
   cp "$SRC/config.toml" "$tmp"
-  if [ "$ROLE" = pi ]; then
-    # On a Pi: real GPIO and a full-screen UI. Serial ports, printer and broker stay
-    # simulated/empty until the technician sets them (kiosk doctor says which).
-    sed -i -e 's/^pin_factory = "mock"/pin_factory = "lgpio"/' \
-           -e 's/^fullscreen = false/fullscreen = true/' "$tmp"
-  fi
+  # On a Pi: real GPIO and a full-screen UI. Serial ports, printer and broker stay
+  # simulated/empty until the technician sets them (kiosk doctor says which).
+  sed -i -e 's/^pin_factory = "mock"/pin_factory = "lgpio"/' \
+         -e 's/^fullscreen = false/fullscreen = true/' "$tmp"
   put "$tmp" "$ETC/config.toml" 0640 "root:$USER_NAME"
   rm -f "$tmp"
 fi

@@ -217,6 +217,8 @@ def test_hq_role_installs_the_collector_only(root, py):
     assert not (root / "etc/udev/rules.d/99-counter-kiosk.rules").exists()
     uid, gid = ids(root, "kiosk-hq")
     assert owner_mode(root / "var/lib/counter-kiosk-hq") == (uid, gid, 0o750)
+    assert owner_mode(root / "etc/counter-kiosk/hq.env") == (0, gid, 0o640)
+    assert not (root / "etc/counter-kiosk/config.toml").exists()
     rel = root / OPT / os.readlink(root / OPT / "current")
     assert "--system-site-packages" not in (rel / "venv.log").read_text()
     before = manifest(root)

@@ -118,11 +118,29 @@ def test_units_are_notify_services_with_a_watchdog_and_no_privileges(unit):
 
 def test_exec_lines_run_the_console_scripts_from_pyproject():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    for unit, script in zip(UNITS, CONSOLE_SCRIPTS, strict=True):
+    for script in CONSOLE_SCRIPTS:
         assert script in scripts
-        command = f"{EXEC.format(script)} run" if script == "kiosk" else EXEC.format(script)
-        assert unit_settings(unit)["ExecStart"] == [
-            f"{command} --config /etc/counter-kiosk/config.toml"]
+    config = "--config /etc/counter-kiosk/config.toml"
+    assert unit_settings("kiosk.service")["ExecStart"] == [f"{EXEC.format('kiosk')} run {config}"]
+    assert unit_settings("kiosk-sync.service")["ExecStart"] == [
+        f"{EXEC.format('kiosk-sync')} {config}"]
+    # kiosk-hq takes its broker and database from hq.env (its CLI has no --config).
+    assert unit_settings("kiosk-hq.service")["ExecStart"] == [
+        f"{EXEC.format('kiosk-hq')} collect --db ${{KIOSK_HQ_DB}} $KIOSK_HQ_ARGS"]
+    assert unit_settings("kiosk-hq.service")["EnvironmentFile"] == ["/etc/counter-kiosk/hq.env"]
+
+
+def test_the_hq_env_template_gives_the_collector_valid_arguments():
+    import shlex
+
+    from sync.cli import build_hq_parser
+
+    env = dict(line.split("=", 1) for line in (SYSTEMD / "hq.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    args = build_hq_parser().parse_args(
+        ["collect", "--db", "/var/lib/counter-kiosk-hq/hq.db", *shlex.split(env["KIOSK_HQ_ARGS"])])
+    assert args.tls and args.ca == "/etc/counter-kiosk/ca.crt"
+    assert int(env["KIOSK_HQ_PORT"]) == 8883
 
 
 def test_kiosk_gets_its_devices_by_allow_list_and_sync_gets_none():
