@@ -67,6 +67,10 @@ def native_ok(ch: str, charset: str = "gbk") -> bool:
         return False
 
 
+# Never at the start of a line (GB/T 15834 and common typesetting practice).
+NO_LINE_START = frozenset("，。、；：！？）】》」』”’…—,.;:!?)]%")
+
+
 def char_columns(ch: str) -> int:
     """Width in ROM-font columns (12 dots): ASCII 1, everything else 2."""
     return 1 if ord(ch) < 0x80 else 2
@@ -187,14 +191,21 @@ def wrap_raster(text: str, width: float, fonts: Fonts, px: int,
     """Greedy wrap by measured width; continuation lines get ``hang`` dots less room."""
     lines: list[str] = []
     cur, cur_w, room = "", 0.0, width
+    widths: list[float] = []
     for ch in text:
         w = _font(fonts.for_char(ch, px), px).getlength(ch)
         if cur and cur_w + w > room:
-            lines.append(cur)
-            cur, cur_w, room = "", 0.0, width - hang
-            if ch == " ":
+            if ch in NO_LINE_START and len(cur) > 1:
+                lines.append(cur[:-1])
+                cur, widths = cur[-1], widths[-1:]
+            else:
+                lines.append(cur)
+                cur, widths = "", []
+            cur_w, room = sum(widths), width - hang
+            if ch == " " and not cur:
                 continue
         cur += ch
+        widths.append(w)
         cur_w += w
     if cur or not lines:
         lines.append(cur)

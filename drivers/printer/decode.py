@@ -20,6 +20,7 @@ from device.errors import ParseError
 class Item:
     kind: str   # init align bold size cn_on cn_off text lf raster qr cut feed status clear
     value: Any = None
+    at: int = -1  # start offset of real-time commands (status, clear) in the buffer
 
 
 class Incomplete(Exception):
@@ -152,11 +153,11 @@ def parse(buf: bytes, *, partial: bool = False) -> tuple[list[Item], int]:
                 _need(buf, i + 3)
                 flush_text()
                 if buf[i + 1] == 0x04:
-                    items.append(Item("status", buf[i + 2]))
+                    items.append(Item("status", buf[i + 2], i))
                     i += 3
                 elif buf[i + 1] == 0x14:
                     _need(buf, i + 9)
-                    items.append(Item("clear"))
+                    items.append(Item("clear", None, i))
                     i += 9
                 else:
                     raise ParseError(f"unknown command DLE {buf[i + 1]:#04x} at byte {i}")

@@ -23,6 +23,7 @@ from device.config import PrinterSection
 from device.printjobs import PrintJob
 from drivers.printer import commands as cmd
 from drivers.printer.chinese import (
+    NO_LINE_START,
     Fonts,
     RasterLine,
     char_columns,
@@ -299,9 +300,13 @@ def wrap_columns(text: str, columns: int, hang: int = 0) -> list[str]:
     for ch in text:
         w = char_columns(ch)
         if cur and used + w > room:
+            carry = ""
+            if ch in NO_LINE_START and len(cur.strip()) > 1:
+                cur, carry = cur[:-1], cur[-1]  # the punctuation takes its character along
             lines.append(cur)
-            cur, used, room = " " * hang, hang, columns
-            if ch == " ":
+            cur = " " * hang + carry
+            used, room = hang + sum(char_columns(c) for c in carry), columns
+            if ch == " " and not carry:
                 continue
         cur += ch
         used += w
