@@ -119,9 +119,16 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# The envelope fields the hash covers (with ``prev``): all of them but ``hash`` itself.
+HASHED_FIELDS = ("v", "id", "site", "device", "seq", "ts", "type", "data")
+
+
 def chain_hash(prev: str, body: Mapping[str, Any]) -> str:
-    """Hash of an event: covers the previous hash and every field but ``hash`` itself."""
-    fields = {k: v for k, v in body.items() if k not in ("hash", "prev")}
+    """Hash of an event: covers the previous hash and every envelope field but ``hash``.
+
+    Keys outside the envelope (a store row's ``sent_at``, a collector's ``received_at``)
+    are not part of the event and do not change its hash."""
+    fields = {k: body[k] for k in HASHED_FIELDS if k in body}
     h = hashlib.sha256()
     h.update(prev.encode("ascii"))
     h.update(canonical_json(fields).encode("utf-8"))

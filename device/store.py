@@ -301,7 +301,9 @@ class Store:
             )
 
     def prune_sent(self, older_than_days: int) -> int:
-        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat()
+        # The same text form as sent_at (milliseconds, "Z"), so the string comparison holds.
+        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
         with self.transaction() as conn:
             cur = conn.execute(
                 "DELETE FROM events WHERE sent_at IS NOT NULL AND sent_at < ?", (cutoff,)
