@@ -3,17 +3,30 @@
 Every line gets exactly one reply line: ``{"ok": true, ...}`` or ``{"ok": false,
 "error": "..."}`` naming the problem. Invalid lines change nothing. The protocol is in
 docs/workstation-link.md.
+
+Backends (``link.url``): ``sim://`` (lines from `kiosk sim link`), ``tcp://HOST:PORT``
+(listens; one workstation at a time, a new connection replaces the old one) and any other
+pyserial URL or device path (USB CDC; reopened after an unplug). Both real backends run
+the same :class:`LinkSession`: lines longer than ``link.max_line_bytes`` are discarded up
+to the next newline (never buffered whole) and answered with an error; lines beyond
+``link.max_lines_per_s`` are answered with a rate error and not applied.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
+import socket
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from device.config import LinkSection
 from device.core import Core
-from device.errors import ParseError
+from device.errors import DriverError, ParseError
 from device.intents import (
     AwayClear,
     AwaySet,
@@ -26,6 +39,7 @@ from device.intents import (
     SignOut,
 )
 from drivers.base import BaseDriver, ControlHandler
+from drivers.serialport import Opener, PortGone, SerialPort, keep_open, url_opener
 
 log = logging.getLogger("link")
 
@@ -145,3 +159,269 @@ class SimLink(BaseDriver):
         if not isinstance(line, str):
             return {"ok": False, "error": "link needs a 'line' (one JSON object as text)"}
         return {"ok": True, "reply": handle_line(self.core, line, self.max_line_bytes)}
+
+
+# --------------------------------------------------------------------------- line framing
+
+
+class TooLong:
+    """Stands for a line that went over the limit (its bytes were dropped)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+class LineSplitter:
+    """Bytes in, whole lines out (without the terminator); at most ``max_bytes`` of one
+    line are ever buffered. A longer line yields one :class:`TooLong` as soon as it goes
+    over, and its remaining bytes are dropped up to the next terminator."""
+
+    def __init__(self, max_bytes: int, terminators: bytes = b"\n") -> None:
+        self.max_bytes = max_bytes
+        self._seps = re.compile(b"[" + re.escape(terminators) + b"]")
+        self._buf = bytearray()
+        self._discarding = False
+
+    def feed(self, data: bytes) -> list[bytes | TooLong]:
+        out: list[bytes | TooLong] = []
+        pos = 0
+        while True:
+            m = self._seps.search(data, pos)
+            piece = data[pos:m.start()] if m else data[pos:]
+            if self._discarding:
+                if m is None:
+                    return out
+                self._discarding = False
+            elif len(self._buf) + len(piece) > self.max_bytes:
+                self._buf.clear()
+                out.append(TooLong(self.max_bytes))
+                if m is None:
+                    self._discarding = True
+                    return out
+            elif m is None:
+                self._buf += piece
+                return out
+            else:
+                out.append(bytes(self._buf) + piece)
+                self._buf.clear()
+            pos = m.end()
+
+
+class RateLimiter:
+    """A token bucket: ``per_s`` lines a second on average, bursts of up to ``per_s``."""
+
+    def __init__(self, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_s = float(per_s)
+        self._clock = clock
+        self._tokens = self.per_s
+        self._at = clock()
+
+    def allow(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.per_s, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+def _reply_bytes(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+class LinkSession:
+    """One workstation connection's protocol state: bytes in, reply bytes out."""
+
+    def __init__(self, core: Core, cfg: LinkSection,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.core = core
+        self.cfg = cfg
+        self.splitter = LineSplitter(cfg.max_line_bytes)
+        self.limiter = RateLimiter(cfg.max_lines_per_s, clock)
+
+    def process(self, data: bytes) -> bytes:
+        out = bytearray()
+        for line in self.splitter.feed(data):
+            if isinstance(line, TooLong):
+                log.warning("link: discarded a line longer than %d bytes", line.limit)
+                out += _reply_bytes({"ok": False, "error": (
+                    f"line longer than {line.limit} bytes: discarded up to the next "
+                    "newline, nothing applied (link.max_line_bytes)")})
+                continue
+            line = line.rstrip(b"\r")
+            if not line.strip():
+                continue  # an empty line (keep-alive) gets no reply
+            if not self.limiter.allow():
+                out += _reply_bytes({"ok": False, "error": (
+                    f"too many lines: more than {self.cfg.max_lines_per_s} per second "
+                    "(link.max_lines_per_s); this line was not applied, send it again")})
+                continue
+            try:
+                reply = handle_line(self.core, line, self.cfg.max_line_bytes)
+            except Exception:  # the store failed: not recorded, say so
+                log.exception("link: line could not be applied")
+                reply = {"ok": False, "error": "internal error: the line was not recorded; "
+                         "send it again"}
+            out += _reply_bytes(reply)
+        return bytes(out)
+
+
+# --------------------------------------------------------------------------- serial
+
+
+class SerialLink(BaseDriver):
+    """USB CDC (or any pyserial URL): read lines, write replies, reopen after an unplug."""
+
+    name = "link"
+
+    def __init__(self, cfg: LinkSection, opener: Opener | None = None) -> None:
+        self.cfg = cfg
+        self.port = SerialPort("link", opener or url_opener(cfg.url, cfg.baudrate))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Set while the port is open and read (pyserial drops what came before open).
+        self.connected = threading.Event()
+
+    def start(self, core: Core) -> None:
+        self.core = core
+        self._thread = threading.Thread(target=self._run, name="link", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.port.close()
+
+    def _run(self) -> None:
+        session: LinkSession | None = None
+        while not self._stop.is_set():
+            if not keep_open(self.port, self.core, "link"):
+                session = None
+                self._stop.wait(self.cfg.retry_s)
+                continue
+            if session is None:
+                session = LinkSession(self.core, self.cfg)  # a fresh line buffer
+                self.connected.set()
+            try:
+                data = self.port.read(4096)
+                if data:
+                    replies = session.process(data)
+                    if replies:
+                        self.port.write(replies)
+            except PortGone:
+                self.connected.clear()
+                session = None  # keep_open raises link "gone" on the next turn
+
+
+# --------------------------------------------------------------------------- TCP
+
+
+def parse_tcp_url(url: str) -> tuple[str, int]:
+    """"tcp://0.0.0.0:7301" -> ("0.0.0.0", 7301); raises DriverError if malformed."""
+    m = re.fullmatch(r"tcp://(\[[^\]]+\]|[^:/\[\]]+):(\d{1,5})/?", url)
+    if not m or int(m.group(2)) > 65535:
+        raise DriverError(f"link.url {url!r} must look like tcp://HOST:PORT "
+                          "(e.g. tcp://0.0.0.0:7301)")
+    return m.group(1).strip("[]"), int(m.group(2))
+
+
+class TcpLink(BaseDriver):
+    """Listens on tcp://HOST:PORT. One workstation at a time: a new connection replaces
+    the old one (a PC that rebooted must not be locked out by its own dead socket)."""
+
+    name = "link"
+
+    def __init__(self, cfg: LinkSection) -> None:
+        self.cfg = cfg
+        self._listener: socket.socket | None = None
+        self._conn: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.connections = 0  # accepted so far (tests, health)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound address (the real port when the config said port 0)."""
+        assert self._listener is not None
+        host, port = self._listener.getsockname()[:2]
+        return host, port
+
+    def start(self, core: Core) -> None:
+        self.core = core
+        # Checked here, not at build: a bad URL is a driver fault, the counter still runs.
+        host, port = parse_tcp_url(self.cfg.url)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        lst = socket.socket(family, socket.SOCK_STREAM)
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            lst.bind((host, port))
+        except OSError as exc:
+            lst.close()
+            raise DriverError(f"link: cannot listen on {host}:{port}: {exc}. Fix: choose "
+                              "a free port in link.url, or stop what holds it") from None
+        lst.listen(2)
+        lst.settimeout(0.2)  # so the accept loop sees close()
+        self._listener = lst
+        t = threading.Thread(target=self._accept, name="link-accept", daemon=True)
+        t.start()
+        self._threads.append(t)
+        log.info("link: listening on %s:%d", *self.address)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._drop(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._listener is not None:
+            self._listener.close()
+
+    def _drop(self, replacement: socket.socket | None) -> None:
+        with self._lock:
+            old, self._conn = self._conn, replacement
+        if old is not None:
+            with contextlib.suppress(OSError):
+                old.shutdown(socket.SHUT_RDWR)  # wakes its reader, which closes it
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                conn, peer = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            conn.settimeout(1.0)
+            self.connections += 1
+            log.info("link: workstation %s connected", peer[0])
+            self._drop(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), name="link-conn",
+                                 daemon=True)
+            t.start()
+            self._threads = [x for x in self._threads if x.is_alive()] + [t]
+
+    def _serve(self, conn: socket.socket) -> None:
+        session = LinkSession(self.core, self.cfg)
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                replies = session.process(data)
+                if replies:
+                    conn.sendall(replies)
+        except OSError as exc:
+            log.info("link: connection ended: %s", exc)
+        finally:
+            with self._lock:
+                if self._conn is conn:
+                    self._conn = None
+            conn.close()
+            log.info("link: workstation disconnected")

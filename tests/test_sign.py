@@ -5,6 +5,7 @@ missing OK, and an unplug/replug of the USB adapter."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 
 import pytest
@@ -159,7 +160,7 @@ def test_view_of_every_counter_state(core: Core, config: Config, clock) -> None:
 def test_every_field_fits_its_vp_slot() -> None:
     # Fields must not overlap in the display's VP memory (0x40 words apart).
     slots = sorted((v.vp, v.size) for v in VARS_BY_NAME.values())
-    for (vp, size), (nxt, _) in zip(slots, slots[1:], strict=False):
+    for (vp, size), (nxt, _) in itertools.pairwise(slots):
         assert vp + size // 2 <= nxt and size % 2 == 0
 
 

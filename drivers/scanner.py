@@ -1,0 +1,268 @@
+"""The QR scanner: appointment check-in from a serial (virtual COM) scanner in line mode.
+
+The scanner sends each code as one line ended by CR or LF (both, or CR LF, work). An
+appointment QR code of this project reads (docs/scanner.md)::
+
+    CK1|<site>|<appointment code>|<yyyymmdd>|<check>
+
+``site`` is the station id (``device.site``), the code 4-32 letters or digits, the date
+the appointment's day, and ``check`` one character ``0-9A-Z``: CRC-16/MODBUS of the UTF-8
+text before the last ``|``, modulo 36. Anything else (a URL, a payment code, another
+station's or another day's appointment, a misprinted code) is refused with a clear
+Chinese message on the screen (:meth:`Core.announce`, kind "error") and changes nothing.
+
+A valid code goes to ``check_in(code)``: by default the core's queue desk
+(``core.queue.check_in(code, source="scanner")``), looked up when the code arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from device.config import Config
+from device.core import Core
+from device.errors import ParseError
+from drivers.base import BaseDriver, ControlHandler
+from drivers.link import LineSplitter, TooLong
+from drivers.serialport import Opener, PortGone, SerialPort, keep_open, url_opener
+from drivers.sign import crc16_modbus
+
+log = logging.getLogger("scanner")
+
+PREFIX = "CK1"
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_SCAN = 512
+_SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_CODE_RE = re.compile(r"^[0-9A-Za-z]{4,32}$")
+_AIM_RE = re.compile(rb"^\][A-Za-z][0-9A-Za-z]")  # "]Q1": a symbology id some scanners add
+
+# What the citizen reads on the screen.
+MSG_UNKNOWN = "无法识别的二维码，请出示本站的预约二维码，或在屏幕上输入预约码"
+MSG_URL = "这是一个网址二维码，不是预约码。请出示本站的预约二维码"
+MSG_VERSION = "预约二维码版本不受支持，请重新获取预约二维码"
+MSG_CHECK = "预约二维码校验失败，请重新扫描，或在屏幕上输入预约码"
+MSG_SITE = "这不是本办理点的预约码，请到预约的办理点签到"
+MSG_NO_QUEUE = "预约签到暂不可用，请到窗口办理"
+MSG_FAILED = "签到失败，请到窗口办理"
+
+
+class ScanError(ParseError):
+    """A scan that is not an appointment of this station; ``screen`` says so in Chinese."""
+
+    def __init__(self, message: str, screen: str) -> None:
+        super().__init__(message)
+        self.screen = screen
+
+
+@dataclass(frozen=True)
+class AppointmentScan:
+    site: str
+    code: str
+    date: str  # yyyymmdd
+
+
+def check_char(body: str) -> str:
+    """The check character for ``CK1|site|code|yyyymmdd``."""
+    return ALPHABET[crc16_modbus(body.encode("utf-8")) % 36]
+
+
+def make_payload(site: str, code: str, date: str) -> str:
+    """The QR text for an appointment (what HQ's booking system puts in the code)."""
+    body = f"{PREFIX}|{site}|{code}|{date}"
+    return f"{body}|{check_char(body)}"
+
+
+def parse_scan(line: bytes) -> AppointmentScan:
+    """Parse one scanned line. Raises :class:`ScanError` (a ParseError) for anything that
+    is not a well-formed appointment code of this format."""
+    if not isinstance(line, bytes | bytearray):
+        raise ScanError("a scan must be bytes", MSG_UNKNOWN)
+    if len(line) > MAX_SCAN:
+        raise ScanError(f"scan longer than {MAX_SCAN} bytes", MSG_UNKNOWN)
+    raw = bytes(line).strip(b" \t\r\n\x00")
+    if _AIM_RE.match(raw):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScanError("scan is not UTF-8 text", MSG_UNKNOWN) from None
+    lower = text.lower()
+    if lower.startswith(("http://", "https://", "www.", "weixin://", "alipays://")):
+        raise ScanError("scan is a URL, not an appointment code", MSG_URL)
+    parts = text.split("|")
+    if parts[0] != PREFIX:
+        if re.fullmatch(r"CK\d+", parts[0]):
+            raise ScanError(f"appointment code version {parts[0]!r} is not supported "
+                            f"(this counter reads {PREFIX})", MSG_VERSION)
+        raise ScanError(f"scan does not start with {PREFIX}|", MSG_UNKNOWN)
+    if len(parts) != 5:
+        raise ScanError(f"{PREFIX} code needs 5 fields separated by '|', got {len(parts)}",
+                        MSG_UNKNOWN)
+    _, site, code, date, check = parts
+    if not _SITE_RE.match(site):
+        raise ScanError(f"site {site!r} is not a station id", MSG_UNKNOWN)
+    if not _CODE_RE.match(code):
+        raise ScanError(f"appointment code {code!r} must be 4-32 letters or digits",
+                        MSG_UNKNOWN)
+    if not re.fullmatch(r"\d{8}", date):
+        raise ScanError(f"date {date!r} must be yyyymmdd", MSG_UNKNOWN)
+    try:
+        datetime.strptime(date, "%Y%m%d")
+    except ValueError:
+        raise ScanError(f"date {date!r} is not a calendar date", MSG_UNKNOWN) from None
+    body = text.rsplit("|", 1)[0]
+    if check != check_char(body):
+        raise ScanError(f"check character {check!r} is wrong (expected one of {ALPHABET})",
+                        MSG_CHECK)
+    return AppointmentScan(site, code, date)
+
+
+def check_scan(scan: AppointmentScan, site: str, today: str) -> None:
+    """Refuse another station's or another day's appointment (``today`` is yyyymmdd)."""
+    if scan.site != site:
+        raise ScanError(f"appointment is for site {scan.site!r}, this is {site!r}", MSG_SITE)
+    if scan.date != today:
+        d = scan.date
+        when = f"{d[:4]}年{int(d[4:6])}月{int(d[6:])}日"
+        raise ScanError(f"appointment is for {scan.date}, today is {today}",
+                        f"该预约的日期是{when}，不是今天，请按预约日期前来")
+
+
+CheckIn = Callable[[str], object]
+
+
+class ScannerDriver(BaseDriver):
+    """Reads scans (serial, or `kiosk sim scan CODE`) and checks appointments in."""
+
+    name = "scanner"
+
+    def __init__(self, config: Config, opener: Opener | None = None,
+                 check_in: CheckIn | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.cfg = config.scanner
+        self.simulated = self.cfg.url == "sim://" and opener is None
+        self.port = SerialPort("scanner", opener or url_opener(self.cfg.url, self.cfg.baudrate))
+        self.check_in = check_in
+        self._clock = clock
+        self._tz = ZoneInfo(config.device.timezone)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+
+    def start(self, core: Core) -> None:
+        self.core = core
+        if not self.simulated:
+            self._thread = threading.Thread(target=self._run, name="scanner", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.port.close()
+
+    def _run(self) -> None:
+        splitter: LineSplitter | None = None
+        while not self._stop.is_set():
+            if not keep_open(self.port, self.core, "scanner"):
+                splitter = None
+                self._stop.wait(self.cfg.retry_s)
+                continue
+            if splitter is None:
+                splitter = LineSplitter(self.cfg.max_line_bytes, b"\r\n")
+                self.connected.set()
+            try:
+                data = self.port.read(1024)
+            except PortGone:
+                self.connected.clear()
+                splitter = None
+                continue
+            for line in splitter.feed(data):
+                if isinstance(line, TooLong):
+                    self._refuse(ScanError(f"scan longer than {line.limit} bytes",
+                                           MSG_UNKNOWN))
+                elif line.strip():
+                    self.handle_scan(line)
+
+    # ------------------------------------------------------------------ one scan
+
+    def today(self) -> str:
+        return datetime.fromtimestamp(self._clock(), self._tz).strftime("%Y%m%d")
+
+    def _refuse(self, exc: ScanError) -> dict[str, Any]:
+        log.info("scanner: refused a scan: %s", exc)
+        self.core.announce(exc.screen, "error")
+        return {"ok": False, "error": str(exc), "screen": exc.screen}
+
+    def handle_scan(self, line: bytes) -> dict[str, Any]:
+        """Parse, check and check in one scanned line; the reply says what happened."""
+        try:
+            scan = parse_scan(line)
+            check_scan(scan, self.config.device.site, self.today())
+        except ScanError as exc:
+            return self._refuse(exc)
+        check_in = self.check_in or self._queue_check_in()
+        if check_in is None:
+            log.warning("scanner: no queue desk to check %s in", scan.code)
+            self.core.announce(MSG_NO_QUEUE, "error")
+            return {"ok": False, "error": "no queue desk (core.queue) to check in with",
+                    "screen": MSG_NO_QUEUE}
+        try:
+            result = check_in(scan.code)
+        except Exception:
+            log.exception("scanner: check-in of %s failed", scan.code)
+            self.core.announce(MSG_FAILED, "error")
+            return {"ok": False, "error": "check-in failed", "screen": MSG_FAILED}
+        ok = bool(getattr(result, "ok", True))
+        message = str(getattr(result, "message", "") or "")
+        ticket = getattr(getattr(result, "ticket", None), "number", None)
+        if ok and message:
+            # The queue announces refusals itself for non-screen sources; say the good
+            # news too, since the citizen is looking at the screen, not at a reply.
+            self.core.announce(message, "info")
+        return {"ok": ok, "code": scan.code, "message": message, "ticket": ticket}
+
+    def _queue_check_in(self) -> CheckIn | None:
+        queue = getattr(self.core, "queue", None)
+        if queue is None or not hasattr(queue, "check_in"):
+            return None
+        return lambda code: queue.check_in(code, source="scanner")
+
+    # ------------------------------------------------------------------ simulation
+
+    def control_commands(self) -> dict[str, ControlHandler]:
+        if not self.simulated:
+            return {}
+        return {"scan": self._sim_scan}
+
+    def _sim_scan(self, req: dict[str, Any]) -> dict[str, Any]:
+        code = req.get("code")
+        if not isinstance(code, str):
+            return {"ok": False, "error": "scan needs a 'code' (the QR code's text)"}
+        return {"ok": True, "reply": self.handle_scan(code.encode("utf-8"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m drivers.scanner SITE CODE [YYYYMMDD]`` prints an appointment QR text."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (2, 3):
+        print("usage: python -m drivers.scanner SITE CODE [YYYYMMDD]", file=sys.stderr)
+        return 2
+    date = args[2] if len(args) == 3 else datetime.now(ZoneInfo("Asia/Shanghai")).strftime(
+        "%Y%m%d")
+    print(make_payload(args[0], args[1], date))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
