@@ -162,13 +162,13 @@ class FakeSerialPrinter:
                 if self.answer:
                     os.write(self.master, bytes([status_byte(
                         it.value, offline=self.paper is Paper.OUT, paper=self.paper)]))
-        # Everything but the real-time commands (status query 3 bytes, clear 9) is paper.
+        # Everything but the real-time commands (status query 3 bytes, clear 10) is paper.
         body = bytearray()
         pos = 0
         for it in items:
             if it.kind in ("status", "clear"):
                 body += data[pos:it.at]
-                pos = it.at + (3 if it.kind == "status" else 9)
+                pos = it.at + (3 if it.kind == "status" else 10)
         body += data[pos:]
         if self.paper is Paper.OUT:
             return

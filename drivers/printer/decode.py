@@ -155,10 +155,10 @@ def parse(buf: bytes, *, partial: bool = False) -> tuple[list[Item], int]:
                 if buf[i + 1] == 0x04:
                     items.append(Item("status", buf[i + 2], i))
                     i += 3
-                elif buf[i + 1] == 0x14:
-                    _need(buf, i + 9)
+                elif buf[i + 1] == 0x14:  # DLE DC4 fn d1..d7 (fn 8: clear buffers)
+                    _need(buf, i + 10)
                     items.append(Item("clear", None, i))
-                    i += 9
+                    i += 10
                 else:
                     raise ParseError(f"unknown command DLE {buf[i + 1]:#04x} at byte {i}")
             elif b < 0x20 or b == 0x7F:

@@ -186,6 +186,7 @@ class PrintWorker:
             raise PrinterError(after.fault, f"during job {job.id} ({job.kind}); "
                                "it will be printed again in full")
         self._interrupted = False
+        self._recovered()  # (cheap when not faulted) the printer took a whole job
         # The bytes are in the printer: commit at once (the "printed twice" window).
         draft = slip_event(job)
         self.core.record([draft] if draft else [], also=[mark_printed(job.id)])
@@ -193,7 +194,6 @@ class PrintWorker:
         log.info("printer: job %d (%s) printed, %d bytes", job.id, job.kind, len(data))
         if after.paper is Paper.NEAR_END:
             log.warning("printer: paper near end")
-        self._recovered()
 
     def _layout(self, job: PrintJob) -> bytes:
         if self.profile.chinese == "raster" and self._fonts is None:

@@ -1,0 +1,180 @@
+"""The core: commit before feedback, no feedback for what did not commit, restart resumes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from device.config import Config
+from device.core import Change, Core
+from device.counter import Mode
+from device.errors import StoreError
+from device.intents import AwaySet, CaseEnd, CaseStart, MirrorField, Press, Tick
+from device.store import Store
+from tests.conftest import FakeClock
+
+
+def second_connection_rows(path: Path) -> list[tuple[int, str]]:
+    conn = sqlite3.connect(str(path), timeout=5)
+    try:
+        return conn.execute("SELECT seq, type FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def test_observer_runs_only_after_the_event_is_on_disk(core: Core, store: Store) -> None:
+    seen: list[tuple[list[str], list[tuple[int, str]]]] = []
+
+    def observer(change: Change) -> None:
+        # An independent connection (another process would see the same): the row must
+        # already be committed when the LED/sound/screen is told.
+        seen.append(([e.type for e in change.events], second_connection_rows(store.path)))
+
+    core.subscribe(observer)
+    core.submit(CaseStart("C-1", "id_card.renew"))
+    core.submit(CaseEnd())
+    core.submit(Press("very_satisfied"))
+    assert [types for types, _ in seen] == [["case.started"], ["case.ended"],
+                                            ["rating.given"]]
+    for n, (_, on_disk) in enumerate(seen, start=1):
+        assert on_disk[-1] == (n, ["case.started", "case.ended", "rating.given"][n - 1])
+
+
+def test_observers_are_called_from_any_thread_in_commit_order(core: Core) -> None:
+    order: list[int] = []
+    core.subscribe(lambda ch: order.extend(e.seq for e in ch.events))
+    threads = [threading.Thread(target=lambda: [core.submit(Press("away"))
+                                                for _ in range(20)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert order == list(range(1, 81))  # 80 toggles, each one event, in seq order
+
+
+def test_failed_commit_gives_no_feedback_and_changes_nothing(core: Core, store: Store) -> None:
+    core.submit(CaseStart("C-1", "id_card.renew"))
+    core.submit(CaseEnd())
+    changes: list[Change] = []
+    core.subscribe(changes.append)
+    before_state, before_rows = core.state, second_connection_rows(store.path)
+    store.conn.execute("PRAGMA query_only = 1")  # the disk refuses writes from now on
+    with pytest.raises(StoreError, match="could not commit"):
+        core.submit(Press("satisfied"))
+    assert changes == []  # no LED, no sound, no screen
+    assert core.state == before_state and core.state.mode is Mode.RATING
+    assert second_connection_rows(store.path) == before_rows
+    assert store.load_state()["mode"] == "rating"  # type: ignore[index]
+    store.conn.execute("PRAGMA query_only = 0")  # the disk is back: the press works
+    out = core.submit(Press("satisfied"))
+    assert [e.type for e in out.events] == ["rating.given"] and len(changes) == 1
+
+
+def test_refusal_is_told_but_not_recorded(core: Core, store: Store) -> None:
+    changes: list[Change] = []
+    core.subscribe(changes.append)
+    out = core.submit(Press("satisfied"))
+    assert not out.ok and out.refused == "no case to rate" and out.events == ()
+    assert changes[0].refused == "no case to rate" and changes[0].events == ()
+    assert second_connection_rows(store.path) == []
+
+
+def test_mirror_changes_notify_but_never_reach_the_db(core: Core, store: Store) -> None:
+    core.submit(CaseStart("C-1", "id_card.renew"))
+    changes: list[Change] = []
+    core.subscribe(changes.append)
+    core.submit(MirrorField("name", "姓名", "张三丰"))
+    assert changes and changes[0].after.mirror[0].value == "张三丰"
+    conn = sqlite3.connect(str(store.path))
+    try:
+        dump = "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+    assert "张三丰" not in dump
+
+
+def test_silent_tick_neither_writes_nor_notifies(core: Core, store: Store,
+                                                clock: FakeClock) -> None:
+    changes: list[Change] = []
+    core.subscribe(changes.append)
+    for _ in range(5):
+        core.submit(Tick(clock.advance(1)))
+    assert changes == [] and second_connection_rows(store.path) == []
+
+
+def test_observer_exception_does_not_break_the_counter(core: Core) -> None:
+    def broken(change: Change) -> None:
+        raise RuntimeError("LED driver bug")
+
+    got: list[Change] = []
+    core.subscribe(broken)
+    core.subscribe(got.append)
+    out = core.submit(Press("next"))
+    assert out.ok and len(got) == 1
+
+
+def reopen(config: Config, store: Store, clock: FakeClock) -> tuple[Store, Core]:
+    store.close()
+    s2 = Store(config.db_path, site=config.device.site, device=config.device.id)
+    return s2, Core(config, s2, clock=clock)
+
+
+@pytest.mark.parametrize("mode", ["away", "serving", "rating"])
+def test_restart_resumes_the_committed_state(config: Config, core: Core, store: Store,
+                                             clock: FakeClock, mode: str) -> None:
+    if mode == "away":
+        core.submit(AwaySet("开会", "10:30"))
+    else:
+        core.submit(CaseStart("C-1", "id_card.renew"))
+        core.submit(MirrorField("name", "姓名", "张三丰"))
+        if mode == "rating":
+            core.submit(CaseEnd())
+    saved = core.state
+    s2, core2 = reopen(config, store, clock)
+    try:
+        assert core2.state == saved and core2.state.mode is Mode(mode)
+        assert core2.state.mirror == ()  # memory only: gone after a restart
+        boot = core2.start().events[0]
+        assert boot.type == "device.boot" and boot.data["resumed_mode"] == mode
+        assert boot.seq == s2.head()[0]
+    finally:
+        s2.close()
+
+
+def test_restart_after_the_rating_deadline_records_the_skip(config: Config, core: Core,
+                                                            store: Store,
+                                                            clock: FakeClock) -> None:
+    core.submit(CaseStart("C-1", "id_card.renew"))
+    core.submit(CaseEnd())
+    clock.advance(config.timeouts.rating_s + 60)  # the counter was down meanwhile
+    s2, core2 = reopen(config, store, clock)
+    try:
+        core2.start()
+        assert core2.state.mode is Mode.IDLE
+        last = s2.events()[-1]
+        assert last["type"] == "rating.skipped" and last["data"]["reason"] == "timeout"
+        out = core2.submit(Press("satisfied"))  # too late now: refused, nothing stored
+        assert not out.ok and s2.events()[-1]["type"] == "rating.skipped"
+    finally:
+        s2.close()
+
+
+def test_unreadable_saved_state_starts_idle(config: Config, store: Store,
+                                            clock: FakeClock) -> None:
+    store.append([], state={"mode": "no-such-mode"})
+    core = Core(config, store, clock=clock)
+    assert core.state.mode is Mode.IDLE
+
+
+def test_faults_are_recorded_once_until_recovered(core: Core, store: Store) -> None:
+    core.fault("printer", "no_paper")
+    core.fault("printer", "no_paper")
+    assert core.faults == {"printer": "no_paper"}
+    core.recovered("printer")
+    core.recovered("printer")
+    assert [r[1] for r in second_connection_rows(store.path)] == [
+        "device.fault", "device.recovered"]
+    assert core.faults == {}
