@@ -5,6 +5,13 @@ the buzzer, through gpiozero with the pin factory chosen in config.
 press NAME` drives the mock pin, so the real gpiozero callback path runs). ``lgpio``
 works on a Pi 5 and a Pi 4 (Bookworm and later). Buttons are wired to ground with the
 internal pull-up (active low); see docs/wiring.md.
+
+A press fires at once (the citizen sees the pad light), once per ``gpio.bounce_ms``.
+A button that stays down longer than ``gpio.stuck_s`` (a jammed key, a shorted cable, a
+bag on the pad) raises ``device.fault`` ``button.NAME`` "stuck" and fires nothing more
+until it is released, which clears the fault. The check runs on the driver's own
+watchdog thread against ``monotonic`` (tests call :meth:`ButtonPanel.check_stuck` with
+their own clock), so it does not depend on gpiozero's hold timer.
 """
 
 from __future__ import annotations
@@ -57,7 +64,10 @@ class ButtonPanel(BaseDriver):
             cfg.pin_factory)
         self._monotonic = monotonic
         self._last_press: dict[str, float] = {}
+        self._down_since: dict[str, float] = {}  # buttons down now, since when
         self._press_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
         self.buttons: dict[str, Any] = {}
         self.leds: dict[str, Any] = {}
         self.away_led: Any = None
@@ -72,15 +82,14 @@ class ButtonPanel(BaseDriver):
 
         self.core = core
         for name, pin in self.pins().items():
-            # Debounce in software (below) so the mock and real pins behave the same;
-            # hold_time detects a button stuck down.
-            button = Button(pin, pull_up=True, hold_time=self.cfg.stuck_s,
-                            pin_factory=self.factory)
+            # Debounce in software (below) so the mock and real pins behave the same.
+            button = Button(pin, pull_up=True, pin_factory=self.factory)
             button.when_pressed = lambda _d=None, n=name: self._pressed(n)
-            button.when_held = lambda _d=None, n=name: self._held(n)
             button.when_released = lambda _d=None, n=name: self._released(n)
             self.buttons[name] = button
             if button.is_pressed:
+                # Down before we looked: never a press, and stuck until released.
+                self._down_since[name] = self._monotonic()
                 core.fault(f"button.{name}", "stuck", f"pressed at start-up (BCM {pin})")
         for name, pin in self.cfg.rating_led_pins.as_dict().items():
             self.leds[name] = LED(pin, pin_factory=self.factory)
@@ -88,8 +97,13 @@ class ButtonPanel(BaseDriver):
         self.buzzer = Buzzer(self.cfg.buzzer_pin, pin_factory=self.factory)
         core.subscribe(self.on_change)
         self._show(core.state.mode, core.state.away is not None)
+        self._watchdog = threading.Thread(target=self._watch, name="gpio-stuck", daemon=True)
+        self._watchdog.start()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
         for dev in [*self.buttons.values(), *self.leds.values(), self.away_led, self.buzzer]:
             if dev is not None:
                 dev.close()
@@ -101,6 +115,7 @@ class ButtonPanel(BaseDriver):
     def _pressed(self, name: str) -> None:
         now = self._monotonic()
         with self._press_lock:
+            self._down_since.setdefault(name, now)
             last = self._last_press.get(name)
             if last is not None and now - last < self.cfg.bounce_ms / 1000:
                 return  # contact bounce
@@ -109,13 +124,38 @@ class ButtonPanel(BaseDriver):
             return  # a stuck button fires nothing until it is released
         self.core.submit(Press(name, source="pad"))
 
-    def _held(self, name: str) -> None:
-        self.core.fault(f"button.{name}", "stuck",
-                        f"held for more than {self.cfg.stuck_s:g} s")
-
     def _released(self, name: str) -> None:
+        with self._press_lock:
+            self._down_since.pop(name, None)
         if f"button.{name}" in self.core.faults:
             self.core.recovered(f"button.{name}")
+
+    def check_stuck(self) -> list[str]:
+        """Fault every button down for longer than ``stuck_s``; returns their names."""
+        now = self._monotonic()
+        with self._press_lock:
+            down = dict(self._down_since)
+        stuck = []
+        for name, since in down.items():
+            button = self.buttons.get(name)
+            # Trust the pin, not only our edge bookkeeping (a missed release edge).
+            if button is None or not button.is_pressed:
+                self._released(name)
+                continue
+            if now - since >= self.cfg.stuck_s:
+                stuck.append(name)
+                self.core.fault(f"button.{name}", "stuck",
+                                f"held for more than {self.cfg.stuck_s:g} s "
+                                f"(BCM {self.pins()[name]})")
+        return stuck
+
+    def _watch(self) -> None:
+        interval = min(1.0, self.cfg.stuck_s / 4)
+        while not self._stop.wait(interval):
+            try:
+                self.check_stuck()
+            except Exception:  # a closed pin during shutdown must not kill the thread
+                log.exception("gpio: stuck check failed")
 
     # ------------------------------------------------------------------ feedback
 
@@ -143,7 +183,7 @@ class ButtonPanel(BaseDriver):
     def control_commands(self) -> dict[str, ControlHandler]:
         if self.cfg.pin_factory != "mock":
             return {}
-        return {"press": self._sim_press, "pins": self._sim_pins}
+        return {"press": self._sim_press, "pins": self._sim_pins, "hold": self._sim_hold}
 
     def _sim_press(self, req: dict[str, Any]) -> dict[str, Any]:
         name = req.get("button")
@@ -160,6 +200,20 @@ class ButtonPanel(BaseDriver):
         return {"ok": True, "taken": outcome.ok, "reason": outcome.refused,
                 "events": [{"seq": e.seq, "type": e.type, "data": dict(e.data)}
                            for e in outcome.events], "mode": outcome.state.mode.value}
+
+    def _sim_hold(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Hold a button down (``"down": true``) or let it go: try the stuck-button fault
+        with `kiosk sim raw '{"cmd":"hold","button":"next"}'`."""
+        name = req.get("button")
+        if name not in self.buttons:
+            return {"ok": False, "error": f"unknown button {name!r}; buttons are "
+                    + ", ".join(BUTTONS)}
+        pin = self.factory.pin(self.pins()[name])
+        if req.get("down", True):
+            pin.drive_low()
+        else:
+            pin.drive_high()
+        return {"ok": True, "button": name, "down": self.buttons[name].is_pressed}
 
     def _sim_pins(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True,
