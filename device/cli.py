@@ -2,6 +2,7 @@
 
     kiosk run [--config FILE] [--simulate] [--headless] [--state-dir DIR]
     kiosk sim [--config FILE] [--state-dir DIR] press NAME | link JSON | state | pins | raw JSON
+    kiosk sim printer [--paper out|near_end|ok] [--cover open|closed] [--last N]
     kiosk events [--config FILE] [--state-dir DIR] [--json] [--unsent] [--limit N]
     kiosk check-config [--config FILE]
 
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim_sub.add_parser("state", help="show the counter state")
     sim_sub.add_parser("pins", help="show LED and button pin states")
     sim_sub.add_parser("sign", help="show what the away sign shows")
+    printer = sim_sub.add_parser("printer", help="show the simulated printer's last jobs "
+                                 "as text; set its paper, cover, line or cable")
+    printer.add_argument("--paper", choices=["ok", "near_end", "out"])
+    printer.add_argument("--cover", choices=["open", "closed"])
+    printer.add_argument("--online", choices=["yes", "no"])
+    printer.add_argument("--unplugged", choices=["yes", "no"])
+    printer.add_argument("--paper-after", type=int, help="paper runs out after N more bytes")
+    printer.add_argument("--last", type=int, default=3, help="show the last N jobs")
     raw = sim_sub.add_parser("raw", help="send a raw control request (JSON)")
     raw.add_argument("request")
 
@@ -136,6 +145,15 @@ def _sim(args: argparse.Namespace, config: Config) -> int:
         requests = [{"cmd": "link", "line": args.line}]
     elif cmd == "scan":
         requests = [{"cmd": "scan", "code": args.code}]
+    elif cmd == "printer":
+        req = {"cmd": "printer", "last": args.last}
+        for key in ("paper", "cover", "paper_after"):
+            if getattr(args, key) is not None:
+                req[key] = getattr(args, key)
+        for key in ("online", "unplugged"):
+            if getattr(args, key) is not None:
+                req[key] = getattr(args, key) == "yes"
+        requests = [req]
     elif cmd == "raw":
         try:
             req = json.loads(args.request)

@@ -275,3 +275,30 @@ def test_network_printer_down_is_a_fault(core: Core, store: Store) -> None:
     assert driver.worker is not None and driver.worker.step() == 0
     assert core.faults == {"printer": "port_gone"} and pending_ids(store) == [1]
     driver.close()
+
+
+def test_idle_printer_out_of_paper_shows_before_any_job(core: Core, store: Store) -> None:
+    device = SimDevice()
+    driver = PrinterDriver(printer_cfg(), transport=SimTransport(device), threaded=False)
+    driver.start(core)
+    watch = Watcher(core)
+    sim = driver.control_commands()["printer"]
+    sim({"paper": "out"})
+    assert driver.worker is not None and driver.worker.step() == 0
+    assert core.faults == {"printer": "paper_out"}
+    assert any("缺纸" in text for text, _ in watch.notices())
+    sim({"paper": "ok"})
+    driver.worker.step()  # faulted: every pass probes
+    assert core.faults == {}
+    assert [e["type"] for e in events(store)][-2:] == ["device.fault", "device.recovered"]
+    driver.close()
+
+
+def test_registry_builds_the_simulated_printer_with_its_sim_command(config: Config) -> None:
+    from drivers.registry import build
+
+    printers = [d for d in build(config) if d.name == "printer"]
+    assert len(printers) == 1 and "printer" in printers[0].control_commands()
+    real = build(dataclasses.replace(config, printer=printer_cfg(
+        transport="network", url="192.0.2.1:9100")))
+    assert [d.control_commands() for d in real if d.name == "printer"] == [{}]

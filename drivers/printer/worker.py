@@ -1,7 +1,8 @@
 """The print worker: one thread that prints pending jobs in order, exactly once.
 
 Woken by an Event (set by a core observer whenever something was committed, so a new
-job is seen at once) and, while the printer is faulted, every ``retry_s``. For each job:
+job is seen at once) and, while the printer is faulted, every ``retry_s``; an idle
+printer's status is read every 30 s so paper out shows before a citizen needs a slip. For each job:
 
 1. lay it out (pure; no printer needed),
 2. ask the printer's status (DLE EOT); a known fault stops here, nothing is sent,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from device.core import Change, Core
@@ -38,6 +40,7 @@ from drivers.printer.transports import PrinterError, Transport
 log = logging.getLogger("printer")
 
 COMPONENT = "printer"
+IDLE_PROBE_S = 30.0  # status poll of an idle, healthy printer
 
 # What the citizen sees on screen (core.announce) for each fault.
 SCREEN = {
@@ -100,6 +103,7 @@ class PrintWorker:
         self._fonts: Fonts | None = None
         self._interrupted = False  # the last job was cut short: clear buffers first
         self._step_lock = threading.Lock()
+        self._last_probe = float("-inf")
 
     # ------------------------------------------------------------------ thread
 
@@ -125,7 +129,7 @@ class PrintWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.wake.wait(self.retry_s if self.faulted else None)
+            self.wake.wait(self.retry_s if self.faulted else IDLE_PROBE_S)
             self.wake.clear()
             if self._stop.is_set():
                 return
@@ -145,7 +149,11 @@ class PrintWorker:
             while not self._stop.is_set():
                 jobs = [j for j in self._pending() if j.id not in skipped]
                 if not jobs:
-                    if done == 0 and self.faulted:
+                    # Idle: look at the printer now and then, so paper out or an open
+                    # cover shows on screen before a citizen needs a slip.
+                    now = time.monotonic()
+                    if done == 0 and (self.faulted or now - self._last_probe >= self.retry_s):
+                        self._last_probe = now
                         self._probe()
                     return done
                 for job in jobs:
