@@ -16,8 +16,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # python3-venv for the venv; mosquitto for the sync tests; xvfb/xauth for the UI tests;
-# a CJK font so Chinese renders; the GL/SDL libraries Kivy's wheel loads at run time.
+# a CJK font so Chinese renders (hanazono: rare name characters on printed slips);
+# the GL/SDL libraries Kivy's wheel loads at run time.
 APT_PACKAGES=(python3 python3-venv python3-dev mosquitto xvfb xauth fonts-wqy-microhei
+              fonts-hanazono
               libgl1 libegl1 libgles2 libmtdev1 libsdl2-2.0-0 sqlite3 git)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
