@@ -11,7 +11,7 @@ A button that stays down longer than ``gpio.stuck_s`` (a jammed key, a shorted c
 bag on the pad) raises ``device.fault`` ``button.NAME`` "stuck" and fires nothing more
 until it is released, which clears the fault. The check runs on the driver's own
 watchdog thread against ``monotonic`` (tests call :meth:`ButtonPanel.check_stuck` with
-their own clock), so it does not depend on gpiozero's hold timer.
+their own clock) and on gpiozero's hold timer; whichever sees it first records it.
 """
 
 from __future__ import annotations
@@ -83,8 +83,12 @@ class ButtonPanel(BaseDriver):
         self.core = core
         for name, pin in self.pins().items():
             # Debounce in software (below) so the mock and real pins behave the same.
-            button = Button(pin, pull_up=True, pin_factory=self.factory)
+            # Stuck: gpiozero's hold timer (real time) and our watchdog (our clock),
+            # whichever sees it first; the fault is recorded once.
+            button = Button(pin, pull_up=True, hold_time=self.cfg.stuck_s,
+                            pin_factory=self.factory)
             button.when_pressed = lambda _d=None, n=name: self._pressed(n)
+            button.when_held = lambda _d=None, n=name: self._held(n)
             button.when_released = lambda _d=None, n=name: self._released(n)
             self.buttons[name] = button
             if button.is_pressed:
@@ -123,6 +127,10 @@ class ButtonPanel(BaseDriver):
         if f"button.{name}" in self.core.faults:
             return  # a stuck button fires nothing until it is released
         self.core.submit(Press(name, source="pad"))
+
+    def _held(self, name: str) -> None:
+        self.core.fault(f"button.{name}", "stuck",
+                        f"held for more than {self.cfg.stuck_s:g} s (BCM {self.pins()[name]})")
 
     def _released(self, name: str) -> None:
         with self._press_lock:
