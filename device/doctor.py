@@ -1,0 +1,412 @@
+"""Check this counter on site: config, devices, broker, clock, disk and database.
+
+    kiosk doctor [--config FILE] [--simulate] [--json] [--skip NAME ...] [--timeout S]
+
+One line per check, PASS / WARN / FAIL, and under every WARN and FAIL the fix. Exit 0
+only when every check passes; 1 otherwise; 2 when the config itself is invalid (the
+`kiosk` command reports that before the doctor starts, with the file, line and fix).
+
+While the kiosk runs, its devices are not opened a second time (that would steal bytes
+from the serial ports and lines from the GPIO chip): the doctor asks the running counter
+for its faults instead. With the kiosk stopped it probes each device itself through
+drivers/probes.py (loaded lazily: device/ imports no hardware library), and the broker
+through sync/probe.py with the counter's own TLS settings and credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from device.config import Config
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+EXIT_OK, EXIT_FAIL = 0, 1
+
+# A Pi has no battery clock: before NTP it boots at the last saved time (fake-hwclock) or
+# in 1970. Events stamped then would be nonsense at HQ.
+EARLIEST_YEAR = 2025
+LATEST_YEAR = 2100
+FILES_IN_RAM = ("overlay", "tmpfs", "ramfs")
+
+CHECKS = ("config", "clock", "disk", "database", "counter", "gpio", "printer", "sign",
+          "link", "scanner", "broker", "services")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+
+def _run(cmd: Sequence[str]) -> str | None:
+    """stdout of a command, or None when it is missing or fails."""
+    if shutil.which(cmd[0]) is None:
+        return None
+    try:
+        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _fs_type(path: Path) -> str:
+    """The file system type holding ``path`` (from /proc/self/mountinfo; "" if unknown)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    target = str(path.resolve())
+    best, fstype = "", ""
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        parts, rparts = left.split(), right.split()
+        if len(parts) < 5 or not rparts:
+            continue
+        mount = parts[4].replace("\\040", " ")
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, fstype = mount, rparts[0]
+    return fstype
+
+
+@dataclass
+class Env:
+    """The world the doctor looks at. Tests replace parts (a clock, a full disk...)."""
+
+    clock: Callable[[], float] = time.time
+    disk_usage: Callable[[Path], Any] = shutil.disk_usage
+    run: Callable[[Sequence[str]], str | None] = _run
+    fs_type: Callable[[Path], str] = _fs_type
+    systemd: bool = field(default_factory=lambda: os.path.isdir("/run/systemd/system"))
+    probes: Callable[[], Any] = lambda: importlib.import_module("drivers.probes")
+    broker_probe: Callable[[], Any] = lambda: importlib.import_module("sync.probe")
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_config(cfg: Config, simulate: bool) -> Check:
+    problems: list[str] = []
+    for key in ("ca_file", "cert_file", "key_file", "password_file"):
+        value = getattr(cfg.mqtt, key)
+        if value and not Path(value).is_file():
+            problems.append(f"mqtt.{key} = {value!r} does not exist")
+    if cfg.mqtt.password_file and not cfg.mqtt.username:
+        problems.append("mqtt.password_file is set but mqtt.username is empty")
+    if cfg.sound.dir and not Path(cfg.sound.dir).is_dir():
+        problems.append(f"sound.dir = {cfg.sound.dir!r} is not a directory")
+    if problems:
+        return Check("config", FAIL, f"{cfg.source}: " + "; ".join(problems),
+                     "install the missing files (cloud-init writes them at flash time) or "
+                     "correct the paths in config.toml")
+    identity = f"site {cfg.device.site}, device {cfg.device.id}, window {cfg.window.number}"
+    if simulate:
+        return Check("config", PASS, f"{cfg.source}: valid; {identity} (simulated devices)")
+    warnings = []
+    if cfg.source == "<embedded defaults>":
+        warnings.append("no config file given")
+    if cfg.device.id == "demo-w01" or cfg.device.site == "demo-site":
+        warnings.append("still the demo identity")
+    sim = [name for name, is_sim in (
+        ("gpio", cfg.gpio.pin_factory == "mock"), ("printer", cfg.printer.transport == "sim"),
+        ("sign", cfg.sign.url == "sim://"), ("link", cfg.link.url == "sim://"),
+        ("scanner", cfg.scanner.url == "sim://"), ("sound", cfg.sound.player == "sim"),
+    ) if is_sim]
+    if sim:
+        warnings.append("simulated: " + ", ".join(sim))
+    if warnings:
+        return Check("config", WARN, f"{cfg.source}: valid; {identity}; " + "; ".join(warnings),
+                     "pass --config /etc/counter-kiosk/config.toml; set [device] site/id and "
+                     "each device's port (docs/technician-guide.md, 'Configure'); counters "
+                     "without a sign or scanner can leave them simulated")
+    return Check("config", PASS, f"{cfg.source}: valid; {identity}")
+
+
+def check_clock(cfg: Config, env: Env, newest_event_ts: float | None) -> Check:
+    now = env.clock()
+    stamp = datetime.fromtimestamp(now, UTC)
+    shown = stamp.strftime("%Y-%m-%d %H:%M UTC")
+    if not EARLIEST_YEAR <= stamp.year < LATEST_YEAR:
+        return Check("clock", FAIL, f"the clock says {shown}",
+                     "connect the network so NTP sets the time (timedatectl "
+                     "timesync-status), or set it by hand: sudo date -s '2026-01-01 09:00'")
+    if newest_event_ts is not None and now < newest_event_ts - 300:
+        behind = datetime.fromtimestamp(newest_event_ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return Check("clock", FAIL, f"the clock says {shown}, before the newest event "
+                     f"({behind}): it went backwards",
+                     "fix NTP (timedatectl timesync-status) before opening the counter; "
+                     "events would be stamped in the past")
+    synced = env.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+    if synced == "yes":
+        return Check("clock", PASS, f"{shown}, NTP synchronised")
+    if synced == "no":
+        return Check("clock", WARN, f"{shown}, NTP not synchronised",
+                     "the Pi needs an NTP server it can reach: check the network, or set "
+                     "NTP= in /etc/systemd/timesyncd.conf to the station's time server")
+    return Check("clock", WARN, f"{shown}, NTP state unknown (timedatectl gave no answer)",
+                 "check the time against a phone; install systemd-timesyncd")
+
+
+def check_disk(cfg: Config, env: Env, min_free_mb: int) -> Check:
+    path = cfg.state_dir
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = env.disk_usage(probe)
+    free_mb = usage.free // (1024 * 1024)
+    fstype = env.fs_type(probe)
+    if free_mb < min_free_mb:
+        return Check("disk", FAIL, f"{free_mb} MB free for {path} (need {min_free_mb} MB)",
+                     "free space: sudo journalctl --vacuum-size=20M, remove old releases "
+                     "(ls /opt/counter-kiosk/releases), or a bigger card; events are never "
+                     "deleted to make room, telemetry is shed first")
+    if fstype in FILES_IN_RAM:
+        return Check("disk", WARN, f"{path} is on {fstype}: the database would be lost at "
+                     "reboot", "mount the data partition at /var/lib/counter-kiosk "
+                     "(docs/deployment.md, 'Read-only root')")
+    if free_mb < 2 * min_free_mb:
+        return Check("disk", WARN, f"only {free_mb} MB free for {path}",
+                     "plan a clean-up before it fills: sudo journalctl --vacuum-size=20M")
+    return Check("disk", PASS, f"{free_mb} MB free for {path}" + (f" ({fstype})" if fstype
+                                                                  else ""))
+
+
+@dataclass
+class DbFacts:
+    check: Check
+    newest_ts: float | None = None
+
+
+def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> DbFacts:
+    path = cfg.db_path
+    if not path.exists():
+        return DbFacts(Check("database", WARN, f"no database at {path} yet",
+                             "start the kiosk once (sudo systemctl start kiosk); a new Pi "
+                             "replacing an old one gets the old state directory first"))
+    try:
+        # Read-only: the doctor never writes to the counter's database.
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+            if rows != [("ok",)]:
+                raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
+            unsent, oldest = conn.execute(
+                "SELECT count(*), min(ts) FROM events WHERE sent_at IS NULL").fetchone()
+            newest = conn.execute("SELECT max(ts) FROM events").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return DbFacts(Check("database", FAIL, f"{path} fails its integrity check: {exc}",
+                             "restart the kiosk: it moves a corrupt file aside "
+                             "(kiosk.db.corrupt-*), salvages the unsent events and starts a "
+                             "fresh one; send the corrupt file to HQ"))
+    newest_ts = _epoch(newest)
+    detail = f"{path}: integrity ok, {unsent} unsent"
+    oldest_ts = _epoch(oldest)
+    if unsent and oldest_ts is not None and env.clock() - oldest_ts > max_unsent_age_s:
+        hours = (env.clock() - oldest_ts) / 3600
+        return DbFacts(Check("database", WARN, f"{detail}, the oldest {hours:.0f} h old",
+                             "HQ has not received them: see the broker check and "
+                             "journalctl -u kiosk-sync -b"), newest_ts)
+    return DbFacts(Check("database", PASS, detail), newest_ts)
+
+
+def _epoch(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+FAULT_FIXES = {
+    "stuck": "a button is held down or shorted to ground: check its wiring (docs/wiring.md)",
+    "gone": "the USB serial adapter is unplugged or re-enumerated: check the cable; use its "
+            "/dev/serial/by-id/ path in config.toml",
+    "no_reply": "the sign does not answer OK: check its power, TX/RX wiring, sign.baudrate "
+                "and sign.crc",
+    "paper_out": "load a paper roll", "cover_open": "close the printer's paper cover",
+    "offline": "press the printer's online/FEED button or power-cycle it",
+    "port_gone": "check the printer's cable and power",
+    "start_failed": "the driver did not start: journalctl -u kiosk -b shows why",
+}
+
+
+def running_counter(cfg: Config) -> dict[str, Any] | None:
+    """The running kiosk's state reply, or None when no kiosk answers."""
+    from device.control import ControlClient
+    from device.errors import KioskError
+
+    if not cfg.control_socket.exists():
+        return None
+    try:
+        with ControlClient(cfg.control_socket, timeout=5) as client:
+            reply = client.request({"cmd": "state"})
+    except (KioskError, OSError, ValueError):
+        return None
+    return reply if reply.get("ok") else None
+
+
+def checks_from_faults(faults: dict[str, str]) -> list[Check]:
+    out = []
+    for name in ("gpio", "printer", "sign", "link", "scanner"):
+        mine = {c: f for c, f in faults.items()
+                if c == name or c.startswith(f"{name}.") or (name == "gpio" and
+                                                             c.startswith("button."))}
+        if not mine:
+            out.append(Check(name, PASS, f"{name}: no fault reported by the running counter"))
+            continue
+        text = ", ".join(f"{c}: {f}" for c, f in sorted(mine.items()))
+        fixes = sorted({FAULT_FIXES.get(f, "journalctl -u kiosk -b shows the details")
+                        for f in mine.values()})
+        out.append(Check(name, FAIL, f"the running counter reports {text}", "; ".join(fixes)))
+    return out
+
+
+def probe_devices(cfg: Config, env: Env, timeout: float) -> list[Check]:
+    try:
+        probes = env.probes()
+    except ImportError as exc:
+        return [Check("gpio", FAIL, f"cannot load the drivers: {exc}",
+                      "reinstall: sudo /opt/counter-kiosk/current/share/counter-kiosk/"
+                      "systemd/install.sh")]
+    calls: list[tuple[str, Callable[[], tuple[str, str, str]]]] = [
+        ("gpio", lambda: probes.gpio(cfg.gpio)),
+        ("printer", lambda: probes.printer(cfg.printer)),
+        ("sign", lambda: probes.sign(cfg.sign, timeout=min(timeout, 5.0))),
+        ("link", lambda: probes.link(cfg.link)),
+        ("scanner", lambda: probes.scanner(cfg.scanner)),
+    ]
+    out = []
+    for name, call in calls:
+        try:
+            status, detail, fix = call()
+        except Exception as exc:  # a probe bug must not hide the other checks
+            status, detail, fix = FAIL, f"{name}: probe failed: {type(exc).__name__}: {exc}", (
+                "journalctl and the traceback with --debug; report it")
+        out.append(Check(name, status, detail, fix))
+    return out
+
+
+def check_broker(cfg: Config, env: Env, simulate: bool, timeout: float) -> Check:
+    if not cfg.mqtt.host and simulate:
+        return Check("broker", PASS, "no broker configured (simulation: events stay in the "
+                     "outbox)")
+    try:
+        status, detail, fix = env.broker_probe().broker(cfg, timeout=timeout)
+    except ImportError as exc:
+        return Check("broker", FAIL, f"cannot load the MQTT client: {exc}", "reinstall")
+    return Check("broker", status, detail, fix)
+
+
+def check_services(env: Env) -> Check:
+    states = {}
+    for unit in ("kiosk.service", "kiosk-sync.service"):
+        states[unit] = env.run(["systemctl", "is-active", unit]) or "inactive"
+    down = [u for u, s in states.items() if s != "active"]
+    text = ", ".join(f"{u} {s}" for u, s in states.items())
+    if down:
+        return Check("services", WARN, text, "sudo systemctl enable --now " + " ".join(down) +
+                     "; journalctl -u " + down[0] + " -b says why it stopped")
+    return Check("services", PASS, text)
+
+
+def run_checks(cfg: Config, *, simulate: bool = False, env: Env | None = None,
+               skip: Sequence[str] = (), timeout: float = 5.0,
+               min_free_mb: int = 200) -> list[Check]:
+    env = env or Env()
+    if simulate:
+        cfg = cfg.simulated()
+    results: list[Check] = []
+    wanted = [c for c in CHECKS if c not in skip]
+    if "config" in wanted:
+        results.append(check_config(cfg, simulate))
+    db = check_database(cfg, env)
+    if "clock" in wanted:
+        results.append(check_clock(cfg, env, db.newest_ts))
+    if "disk" in wanted:
+        results.append(check_disk(cfg, env, min_free_mb))
+    if "database" in wanted:
+        results.append(db.check)
+    devices = [c for c in ("gpio", "printer", "sign", "link", "scanner") if c in wanted]
+    state = running_counter(cfg) if ("counter" in wanted or devices) else None
+    if "counter" in wanted:
+        if state is not None:
+            s = state.get("state", {})
+            results.append(Check("counter", PASS, f"kiosk is running: mode {s.get('mode')}, "
+                                 f"{state.get('unsent', '?')} unsent, "
+                                 f"{len(state.get('faults', {}))} faults"))
+        else:
+            results.append(Check("counter", WARN, f"no kiosk answers on {cfg.control_socket}; "
+                                 "devices were probed directly",
+                                 "start it: sudo systemctl start kiosk (journalctl -u kiosk -b "
+                                 "if it does not stay up)"))
+    if devices:
+        found = (checks_from_faults(state.get("faults", {})) if state is not None
+                 else probe_devices(cfg, env, timeout))
+        results.extend(c for c in found if c.name in devices)
+    if "broker" in wanted:
+        results.append(check_broker(cfg, env, simulate, timeout))
+    if "services" in wanted and env.systemd and not simulate:
+        results.append(check_services(env))
+    return results
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--simulate", action="store_true",
+                        help="check against the simulated devices (like kiosk run --simulate)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per check")
+    parser.add_argument("--skip", action="append", default=[], choices=CHECKS,
+                        metavar="CHECK", help=f"leave a check out ({', '.join(CHECKS)})")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for the broker and each device (default 5)")
+    parser.add_argument("--min-free-mb", type=int, default=200,
+                        help="free disk below this fails (default 200)")
+
+
+def format_check(c: Check) -> str:
+    line = f"{c.status:<5} {c.name:<9} {c.detail}"
+    if c.fix and not c.passed:
+        line += f"\n{'':<16}fix: {c.fix}"
+    return line
+
+
+def main(args: argparse.Namespace, config: Config, env: Env | None = None) -> int:
+    results = run_checks(config, simulate=args.simulate, env=env, skip=args.skip,
+                         timeout=args.timeout, min_free_mb=args.min_free_mb)
+    ok = all(c.passed for c in results)
+    if args.json:
+        for c in results:
+            print(json.dumps(asdict(c), ensure_ascii=False))
+    else:
+        print(f"kiosk doctor: device {config.device.id} at {config.device.site}, "
+              f"config {config.source}")
+        for c in results:
+            print(format_check(c))
+        counts = {s: sum(c.status == s for c in results) for s in (PASS, WARN, FAIL)}
+        verdict = "all checks pass" if ok else "NOT READY: fix the lines marked above"
+        print(f"-- {len(results)} checks: {counts[PASS]} pass, {counts[WARN]} warn, "
+              f"{counts[FAIL]} fail. {verdict}")
+    return EXIT_OK if ok else EXIT_FAIL

@@ -1,0 +1,396 @@
+"""`kiosk doctor` against the simulated devices, and each failure it can report: bad
+config, a missing serial port, a printer that does not answer (or is out of paper), a sign
+that never says OK, a stuck button, a broker that is down or refuses the login, low disk,
+a corrupt database and a wrong clock.
+
+Real parts: pty serial ports with a fake device on the master side, gpiozero MockFactory
+pins, a real Mosquitto, real SQLite files, a running simulated kiosk answering on its
+control socket. Only the clock, the disk figures, timedatectl and the mount table are
+injected (the doctor's Env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections import namedtuple
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from device import doctor
+from device.app import KioskApp
+from device.cli import build_parser
+from device.cli import main as kiosk_main
+from device.config import Config, GpioSection, MqttSection, PrinterSection, SignSection
+from device.store import Store
+from drivers import probes
+from drivers.printer.status import Paper, status_byte
+from drivers.sign import SignEmulator
+from tests.serial_helpers import FakeDevice, Pty
+
+NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC).timestamp()
+Usage = namedtuple("Usage", "total used free")
+GB = 1024 ** 3
+
+
+def env(**over: object) -> doctor.Env:
+    """A healthy world: the clock is right and NTP-synced, plenty of disk on ext4."""
+    base = doctor.Env(
+        clock=time.time,
+        disk_usage=lambda _p: Usage(32 * GB, 2 * GB, 30 * GB),
+        run=lambda cmd: "yes" if cmd[0] == "timedatectl" else "active",
+        fs_type=lambda _p: "ext4",
+        systemd=False,
+    )
+    return dataclasses.replace(base, **over)  # type: ignore[arg-type]
+
+
+def args(*extra: str) -> argparse.Namespace:
+    return build_parser().parse_args(["doctor", *extra])
+
+
+def by_name(results: list[doctor.Check]) -> dict[str, doctor.Check]:
+    return {c.name: c for c in results}
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    return Config().with_state_dir(tmp_path / "state")
+
+
+@pytest.fixture
+def running(cfg: Config) -> Iterator[KioskApp]:
+    """A simulated kiosk running headless in this process (its control socket answers)."""
+    app = KioskApp(cfg.simulated(), headless=True)
+    app.setup()
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def pty() -> Iterator[Pty]:
+    p = Pty()
+    yield p
+    p.close()
+
+
+# ------------------------------------------------------------------ all pass
+
+
+def test_everything_passes_against_a_running_simulated_counter(cfg, running, capsys):
+    code = doctor.main(args("--simulate"), cfg, env=env())
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line[:4] in ("PASS", "WARN", "FAIL")]
+    assert [line.split()[1] for line in lines] == [
+        "config", "clock", "disk", "database", "counter", "gpio", "printer", "sign", "link",
+        "scanner", "broker"]
+    assert all(line.startswith("PASS") for line in lines), out
+    assert "kiosk is running: mode idle" in out
+    assert "all checks pass" in out
+
+
+def test_with_the_kiosk_stopped_the_simulated_devices_are_probed_directly(cfg):
+    results = by_name(doctor.run_checks(cfg, simulate=True, env=env()))
+    assert results["counter"].status == "WARN"
+    for name in ("gpio", "printer", "sign", "link", "scanner"):
+        assert results[name].status == "PASS", results[name]
+    assert "claimed (simulated)" in results["gpio"].detail
+    assert "online, paper ok (simulated)" in results["printer"].detail
+
+
+def test_a_fault_in_the_running_counter_is_a_failed_device_with_its_fix(cfg, running, capsys):
+    assert running.core is not None
+    running.core.fault("sign", "no_reply", "no OK after 3 tries")
+    code = doctor.main(args("--simulate"), cfg, env=env())
+    out = capsys.readouterr().out
+    assert code == 1
+    line = next(x for x in out.splitlines() if x.startswith("FAIL"))
+    assert line.split()[1] == "sign" and "sign: no_reply" in line
+    assert "fix: the sign does not answer OK" in out
+
+
+def test_json_output_is_one_object_per_check(cfg, capsys):
+    doctor.main(args("--simulate", "--json", "--skip", "broker"), cfg, env=env())
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["name"] for r in rows} >= {"config", "clock", "gpio"}
+    assert "broker" not in {r["name"] for r in rows}
+    assert all(set(r) == {"name", "status", "detail", "fix"} for r in rows)
+
+
+# ------------------------------------------------------------------ config
+
+
+def test_a_bad_config_stops_with_exit_2_naming_the_key_line_and_fix(tmp_path, capsys):
+    bad = tmp_path / "config.toml"
+    bad.write_text('[device]\nsite = "s1"\n\n[sign]\nbaudrate = "fast"\n')
+    assert kiosk_main(["doctor", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5: sign.baudrate" in err and "Fix:" in err
+
+
+def test_missing_credential_files_fail_the_config_check(cfg):
+    mqtt = dataclasses.replace(MqttSection(), host="127.0.0.1", ca_file="/nope/ca.crt")
+    results = by_name(doctor.run_checks(dataclasses.replace(cfg, mqtt=mqtt), env=env(),
+                                        skip=["gpio", "printer", "sign", "link", "scanner"]))
+    assert results["config"].status == "FAIL"
+    assert "mqtt.ca_file = '/nope/ca.crt' does not exist" in results["config"].detail
+    assert results["broker"].status == "FAIL" and "no such file" in results["broker"].detail
+
+
+def test_a_production_config_still_simulated_is_a_warning(cfg):
+    c = by_name(doctor.run_checks(cfg, env=env(), skip=["broker"]))["config"]
+    assert c.status == "WARN" and "simulated: gpio, printer, sign" in c.detail
+    assert "still the demo identity" in c.detail
+
+
+# ------------------------------------------------------------------ serial devices
+
+
+def test_a_missing_serial_port_fails_with_the_by_id_fix(cfg, tmp_path):
+    gone = str(tmp_path / "usb-DWIN-if00-port0")
+    c = dataclasses.replace(cfg, sign=SignSection(url=gone))
+    result = by_name(doctor.run_checks(c, env=env(), skip=["broker"]))["sign"]
+    assert result.status == "FAIL" and f"no such port {gone}" in result.detail
+    assert "/dev/serial/by-id" in result.fix
+    assert probes.scanner(dataclasses.replace(cfg.scanner, url=gone))[0] == "FAIL"
+
+
+def test_a_sign_that_never_says_ok_fails(pty):
+    status, detail, fix = probes.sign(SignSection(url=pty.path), timeout=0.3)
+    assert status == "FAIL" and "no OK" in detail
+    assert "TX/RX" in fix
+    # It did send a write frame to the probe VP (and nothing answered).
+    assert pty.read_until(b"\x5a\xa5", timeout=1).startswith(b"\x5a\xa5")
+
+
+@pytest.mark.parametrize("crc", [False, True])
+def test_a_sign_that_answers_ok_passes(pty, crc):
+    emulator = SignEmulator(crc=crc)
+    device = FakeDevice(pty, emulator.feed)
+    try:
+        status, detail, _ = probes.sign(SignSection(url=pty.path, crc=crc), timeout=3)
+    finally:
+        device.stop()
+    assert (status, detail) == ("PASS", f"sign: OK from {pty.path} at 115200 baud")
+    assert emulator.frames[-1].vp == probes.SIGN_PROBE_VP  # outside the driver's VP map
+
+
+def test_a_sign_with_the_wrong_crc_setting_is_named(pty):
+    device = FakeDevice(pty, SignEmulator(crc=False).feed)  # the display has CRC off
+    try:
+        # Host sends with CRC: the display ignores the bad frame; then no OK.
+        status, detail, _ = probes.sign(SignSection(url=pty.path, crc=True), timeout=0.3)
+    finally:
+        device.stop()
+    assert status == "FAIL"
+    device = FakeDevice(pty, lambda _data: b"\x5a\xa5\x03\x82\x4f\x4b")  # OK without CRC
+    try:
+        status, detail, fix = probes.sign(SignSection(url=pty.path, crc=True), timeout=2)
+    finally:
+        device.stop()
+    assert status == "FAIL" and "not OK" in detail and "sign.crc" in fix
+
+
+def test_a_printer_that_does_not_answer_fails(pty):
+    cfg = PrinterSection(transport="serial", url=pty.path, status_timeout_s=0.2)
+    status, detail, fix = probes.printer(cfg)
+    assert status == "FAIL" and "no answer to a status request" in detail
+    assert "switch the printer on" in fix
+
+
+def printer_device(pty: Pty, paper: Paper) -> FakeDevice:
+    def answer(data: bytes) -> bytes:
+        # DLE EOT n -> one status byte per query.
+        out = b""
+        for i in range(len(data) - 2):
+            if data[i:i + 2] == b"\x10\x04":
+                out += bytes([status_byte(data[i + 2], paper=paper,
+                                          offline=paper is Paper.OUT)])
+        return out
+
+    return FakeDevice(pty, answer)
+
+
+@pytest.mark.parametrize(("paper", "status", "words"), [
+    (Paper.OK, "PASS", "online, paper ok"),
+    (Paper.NEAR_END, "WARN", "paper near end"),
+    (Paper.OUT, "FAIL", "paper out"),
+])
+def test_printer_status_is_read_and_reported(pty, paper, status, words):
+    device = printer_device(pty, paper)
+    try:
+        verdict = probes.printer(PrinterSection(transport="serial", url=pty.path,
+                                                status_timeout_s=1.0))
+    finally:
+        device.stop()
+    assert verdict[0] == status and words in verdict[1], verdict
+
+
+def test_a_printer_on_a_missing_port_fails(tmp_path):
+    verdict = probes.printer(PrinterSection(transport="serial", url=str(tmp_path / "lp")))
+    assert verdict[0] == "FAIL" and "port_gone" in verdict[1]
+
+
+def test_a_serial_link_port_that_exists_passes_and_tcp_in_use_fails(pty):
+    from device.config import LinkSection
+
+    assert probes.link(LinkSection(url=pty.path))[0] == "PASS"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        verdict = probes.link(LinkSection(url=f"tcp://127.0.0.1:{port}"))
+    assert verdict[0] == "FAIL" and "cannot listen" in verdict[1]
+
+
+# ------------------------------------------------------------------ GPIO
+
+
+def test_a_stuck_button_fails_naming_the_pin():
+    from gpiozero.pins.mock import MockFactory, MockPin
+
+    class ShortedPin(MockPin):
+        """Wired to ground: reads low whatever the pull-up says."""
+
+        def _set_pull(self, value: str) -> None:
+            super()._set_pull(value)
+            self.drive_low()
+
+    factory = MockFactory()
+    factory.pin(19, pin_class=ShortedPin)  # "unsatisfied" shorted to ground
+    status, detail, fix = probes.gpio(GpioSection(), factory=factory)
+    assert status == "FAIL" and "unsatisfied (BCM 19)" in detail and "wiring" in fix
+
+
+def test_a_pin_in_use_fails_with_stop_the_kiosk():
+    from gpiozero import Button
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    holder = Button(23, pin_factory=factory)  # the running kiosk holds the away button
+    try:
+        status, detail, fix = probes.gpio(GpioSection(), factory=factory)
+    finally:
+        holder.close()
+    assert status == "FAIL" and "BCM 23" in detail and "stop the kiosk" in fix
+
+
+def test_a_gpio_chip_that_cannot_open_fails():
+    # No Pi here: the lgpio factory finds no /dev/gpiochip* (or no lgpio at all).
+    status, detail, fix = probes.gpio(GpioSection(pin_factory="lgpio"))
+    assert status == "FAIL" and "'lgpio'" in detail and "gpio group" in fix
+
+
+# ------------------------------------------------------------------ broker
+
+
+def mqtt_cfg(cfg: Config, port: int, **kw: object) -> Config:
+    m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port, tls=False, **kw)  # type: ignore[arg-type]
+    return dataclasses.replace(cfg, mqtt=m)
+
+
+def test_a_broker_that_is_down_fails(cfg):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = by_name(doctor.run_checks(mqtt_cfg(cfg, port), simulate=True, env=env(),
+                                       timeout=2))["broker"]
+    assert result.status == "FAIL" and "nothing accepts connections" in result.detail
+    assert "broker is down" in result.fix
+
+
+needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None
+                                     and not os.path.exists("/usr/sbin/mosquitto"),
+                                     reason="mosquitto is not installed")
+
+
+@needs_mosquitto
+def test_a_broker_that_accepts_the_login_passes_and_one_that_refuses_fails(cfg, tmp_path):
+    from tests.sync.conftest import Mosquitto
+
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "w01", "right"], check=True,
+                   capture_output=True, timeout=30)
+    broker = Mosquitto(tmp_path / "broker",
+                       extra=f"allow_anonymous false\npassword_file {passwd}\n")
+    broker.start()
+    try:
+        good, bad = tmp_path / "good.pw", tmp_path / "bad.pw"
+        good.write_text("right\n")
+        bad.write_text("wrong\n")
+        ok = doctor.check_broker(mqtt_cfg(cfg, broker.port, username="w01",
+                                          password_file=str(good)), env(), False, 5)
+        refused = doctor.check_broker(mqtt_cfg(cfg, broker.port, username="w01",
+                                               password_file=str(bad)), env(), False, 5)
+    finally:
+        broker.stop()
+    assert ok.status == "PASS" and f"connected to 127.0.0.1:{broker.port} as w01" in ok.detail
+    assert refused.status == "FAIL" and "refused the login" in refused.detail
+    assert "password" in refused.fix
+
+
+# ------------------------------------------------------------------ disk, database, clock
+
+
+def test_low_disk_fails_and_a_state_dir_in_ram_warns(cfg):
+    low = env(disk_usage=lambda _p: Usage(8 * GB, 8 * GB - 50 * 1024 ** 2, 50 * 1024 ** 2))
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=low))["disk"]
+    assert c.status == "FAIL" and "50 MB free" in c.detail and "journalctl" in c.fix
+    ram = by_name(doctor.run_checks(cfg, simulate=True, env=env(fs_type=lambda _p: "overlay")))
+    assert ram["disk"].status == "WARN" and "lost at reboot" in ram["disk"].detail
+
+
+def test_a_corrupt_database_fails_with_what_the_kiosk_will_do(cfg):
+    store = Store(cfg.db_path, site="s1", device="w01")
+    store.close()
+    data = bytearray(cfg.db_path.read_bytes())
+    data[4096:8192] = b"\xde\xad\xbe\xef" * 1024  # page 2 overwritten
+    cfg.db_path.write_bytes(bytes(data))
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=env()))["database"]
+    assert c.status == "FAIL" and "integrity" in c.detail and "corrupt" in c.fix
+    cfg.db_path.write_bytes(b"not a database at all" * 100)
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=env()))["database"]
+    assert c.status == "FAIL"
+
+
+def test_old_unsent_events_warn(cfg, running):
+    later = env(clock=lambda: datetime.now(UTC).timestamp() + 3 * 86400)
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=later))["database"]
+    assert c.status == "WARN" and "unsent" in c.detail and "broker" in c.fix
+
+
+@pytest.mark.parametrize(("clock", "ntp", "status", "words"), [
+    (NOW, "yes", "PASS", "NTP synchronised"),
+    (NOW, "no", "WARN", "NTP not synchronised"),
+    (0.0, "yes", "FAIL", "the clock says 1970-01-01"),
+    (NOW, None, "WARN", "NTP state unknown"),
+])
+def test_the_clock(cfg, clock, ntp, status, words):
+    world = env(clock=lambda: clock, run=lambda _cmd: ntp)
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=world))["clock"]
+    assert c.status == status and words in c.detail
+
+
+def test_a_clock_behind_the_newest_event_fails(cfg, running):
+    # The running kiosk wrote device.boot just now; a clock a day behind went backwards.
+    behind = env(clock=lambda: datetime.now(UTC).timestamp() - 86400)
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=behind))["clock"]
+    assert c.status == "FAIL" and "went backwards" in c.detail
+
+
+def test_services_are_checked_under_systemd(cfg):
+    world = env(systemd=True, run=lambda cmd: "failed" if cmd[-1] == "kiosk-sync.service"
+                else ("yes" if cmd[0] == "timedatectl" else "active"))
+    c = by_name(doctor.run_checks(cfg, env=world, skip=["broker"]))["services"]
+    assert c.status == "WARN" and "kiosk-sync.service failed" in c.detail
+    assert "systemctl enable --now kiosk-sync.service" in c.fix
