@@ -144,10 +144,11 @@ def _render_independently(text: str, width: int, px: int, bold: bool, centre: bo
             runs[-1] = (path, runs[-1][1] + c)
         else:
             runs.append((path, c))
-    total = sum(ImageFont.truetype(p, px).getlength(r) for p, r in runs)
+    basic = ImageFont.Layout.BASIC  # the driver's engine (no shaping needed for CJK)
+    total = sum(ImageFont.truetype(p, px, layout_engine=basic).getlength(r) for p, r in runs)
     x = (width - total) / 2 if centre else 0.0
     for path, run in runs:
-        f = ImageFont.truetype(path, px)
+        f = ImageFont.truetype(path, px, layout_engine=basic)
         d.text((x, (line_h - px) // 2), run, font=f, fill=1,
                stroke_width=1 if bold else 0, stroke_fill=1)
         x += f.getlength(run)
