@@ -17,10 +17,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # python3-venv for the venv; mosquitto for the sync tests; xvfb/xauth for the UI tests;
 # a CJK font so Chinese renders (hanazono: rare name characters on printed slips);
-# the GL/SDL libraries Kivy's wheel loads at run time.
+# the GL/SDL libraries Kivy's wheel loads at run time; systemd (systemd-analyze, works
+# without systemd as PID 1) and cloud-init (its schema check) for the deployment tests.
 APT_PACKAGES=(python3 python3-venv python3-dev mosquitto xvfb xauth fonts-wqy-microhei
               fonts-hanazono
-              libgl1 libegl1 libgles2 libmtdev1 libsdl2-2.0-0 sqlite3 git)
+              libgl1 libegl1 libgles2 libmtdev1 libsdl2-2.0-0 sqlite3 git
+              systemd passwd cloud-init)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
