@@ -15,6 +15,7 @@ import logging
 import queue
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ from sync.hq_store import HqStore, parse_events_payload
 from sync.topics import SHARE_GROUP, hq_filters, split_device_topic
 
 log = logging.getLogger("hq")
+
+_TICK: Any = object()  # the writer's timer woke it, no message
 
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker queues for an absent collector this long
 
@@ -67,16 +70,20 @@ def replayed_flag(msg: mqtt.MQTTMessage) -> bool:
 
 
 class Collector:
-    def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 2000) -> None:
+    def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 2000,
+                 repair_s: float = 10.0) -> None:
         self.store = store
         self.opts = opts
         self.batch_max = batch_max
+        self.repair_s = repair_s
+        self._seen_gaps: dict[str, tuple[int, int]] = {}
+        self._device_sites: dict[str, str] = {}
         self.stats = CollectorStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.stopped = threading.Event()
         self.committed = threading.Condition()  # notified after every batch (tests, bench)
-        self._queue: queue.SimpleQueue[mqtt.MQTTMessage | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self.client = self._make_client()
 
@@ -144,8 +151,20 @@ class Collector:
     # ------------------------------------------------------------------ writer thread
 
     def _write_loop(self) -> None:
+        next_repair = time.monotonic() + self.repair_s
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=max(0.01, next_repair - time.monotonic()))
+            except queue.Empty:
+                first = None if self.stopped.is_set() else _TICK
+            if time.monotonic() >= next_repair:
+                next_repair = time.monotonic() + self.repair_s
+                try:
+                    self.repair()
+                except Exception:
+                    log.exception("gap repair failed")
+            if first is _TICK:
+                continue
             if first is None:
                 return
             batch = [first]
@@ -200,6 +219,39 @@ class Collector:
         self.stats.batches += 1
         with self.committed:
             self.committed.notify_all()
+
+    def repair(self) -> list[tuple[str, int, int]]:
+        """Ask devices to send again what HQ is missing.
+
+        A QoS 1 message the broker acknowledged can still be lost on the way to HQ (a
+        broker restart that forgets the shared subscription, a cluster failover). The
+        device keeps sent events for ``store.retention_days``, so a gap seen twice in a row
+        (not just out-of-order delivery) becomes a ``cmd/resend`` to that device; so
+        does a tail the device's health says exists (head_seq above what HQ holds).
+        """
+        asked: list[tuple[str, int, int]] = []
+        seen: dict[str, tuple[int, int]] = {}
+        for row in self.store.integrity():
+            device = row["device"]
+            self._device_sites[device] = row["site"]
+            want: tuple[int, int] | None = row["gaps"][0] if row["gaps"] else None
+            head = self.store.device_head_seq(device)
+            if want is None and head is not None and head > row["max_seq"]:
+                want = (row["max_seq"] + 1, head)
+            if want is None:
+                continue
+            seen[device] = want
+            if self._seen_gaps.get(device) == want:
+                self._ask_resend(row["site"], device, *want)
+                asked.append((device, *want))
+        self._seen_gaps = seen
+        return asked
+
+    def _ask_resend(self, site: str, device: str, first: int, last: int) -> None:
+        topic = f"{self.opts.prefix}/{site}/{device}/cmd/resend"
+        body = {"id": f"hq-{int(time.time() * 1000)}", "from_seq": first, "to_seq": last}
+        log.warning("asking %s/%s to resend seq %d..%d", site, device, first, last)
+        self.client.publish(topic, json.dumps(body), qos=1)
 
     def wait_for(self, predicate: Any, timeout: float) -> bool:
         """Block until ``predicate(self)`` holds after some commit, or ``timeout``."""

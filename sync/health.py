@@ -79,9 +79,12 @@ def health(conn: sqlite3.Connection, db_path: Path, now: float) -> dict[str, Any
     except OSError:
         free = None
     size = sum(p.stat().st_size for p in (db_path, Path(f"{db_path}-wal")) if p.exists())
+    row = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
+    head = int(row[0].split(":", 1)[0]) if row else 0
     return {
         "ts": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace(
             "+00:00", "Z"),
+        "head_seq": head,
         "outbox_depth": depth,
         "oldest_unsent_age_s": age,
         "db_bytes": size,

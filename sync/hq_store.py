@@ -325,6 +325,22 @@ class HqStore:
             expect = s + 1
         return out
 
+    def device_head_seq(self, device: str) -> int | None:
+        """The device's own last seq, as its latest health message reported it."""
+        row = self.db.one("SELECT health FROM hq_devices WHERE device = ?", (device,))
+        if not row or not row[0]:
+            return None
+        try:
+            doc = json.loads(row[0])
+        except json.JSONDecodeError:
+            return None
+        head = doc.get("head_seq") if isinstance(doc, dict) else None
+        depth = doc.get("outbox_depth")
+        # Only a settled device: while its outbox drains, the tail is simply on its way.
+        if isinstance(head, int) and depth == 0:
+            return head
+        return None
+
     def problems(self, device: str | None = None) -> list[tuple[Any, ...]]:
         sql = "SELECT device, seq, kind, detail FROM hq_problems"
         params: tuple[Any, ...] = ()

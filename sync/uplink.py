@@ -128,6 +128,7 @@ class Syncer:
         self.poll_s = poll_s
         self.stats = Stats()
         self.connected = threading.Event()  # for tests and the CLI's --drain
+        self.idle = threading.Event()  # connected, every row acknowledged and marked
         self._wake = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
@@ -162,6 +163,7 @@ class Syncer:
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
         self.connected.clear()
+        self.idle.clear()
         self._lost.set()
         self._wake.set()
 
@@ -270,6 +272,11 @@ class Syncer:
             self._publish_state()
         if self._more and self._pending_count < MAX_PENDING:
             self._publish_unsent()
+        if self._pending_count or self._to_mark or self._more:
+            self.idle.clear()
+        elif self.conn.execute(
+                "SELECT 1 FROM events WHERE sent_at IS NULL LIMIT 1").fetchone() is None:
+            self.idle.set()
         now = time.monotonic()
         if now >= self._next_health:
             self._next_health = now + self.cfg.mqtt.health_interval_s

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from device.events import Draft, EventType, seal, verify_chain
 from device.store import Store
 from sync.collector import BrokerOptions, Collector
 from sync.hq_store import HqStore
+from sync.uplink import Syncer
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -234,7 +235,7 @@ def hq_factory(tmp_path: Path) -> Iterator[Callable[..., Hq]]:
     def make(port: int, client_id: str = "hq-test-1", db: Path | None = None) -> Hq:
         path = db or tmp_path / "hq.db"
         store = HqStore.open(str(path))
-        col = Collector(store, BrokerOptions(port=port, client_id=client_id))
+        col = Collector(store, BrokerOptions(port=port, client_id=client_id), repair_s=0.5)
         col.start()
         assert col.subscribed.wait(10), "collector did not subscribe"
         hq = Hq(path, store, col)
@@ -251,3 +252,81 @@ def hq_factory(tmp_path: Path) -> Iterator[Callable[..., Hq]]:
 @pytest.fixture
 def hq(broker: Mosquitto, hq_factory: Callable[..., Hq]) -> Hq:
     return hq_factory(broker.port)
+
+
+class TcpProxy:
+    """A tiny TCP proxy on 127.0.0.1; ``cut()`` drops every open connection at once
+    (a NAT timeout or a flaky 4G link), new connections still get through."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.upstream))
+            except OSError:
+                client.close()
+                continue
+            for s in (client, up):  # no Nagle: MQTT acks are tiny and latency-bound
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                self.conns += [client, up]
+                self.accepted += 1
+            for a, b in ((client, up), (up, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> int:
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        return len(conns) // 2
+
+    def close(self) -> None:
+        self.server.close()
+        self.cut()
+
+
+class Running:
+    def __init__(self, cfg: Config) -> None:
+        self.syncer = Syncer(cfg, reconnect_min_s=0.05, reconnect_max_s=0.5)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.syncer.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.syncer.close()
+
+
+@pytest.fixture
+def running() -> Iterator[list[Running]]:
+    made: list[Running] = []
+    yield made
+    for r in made:
+        r.close()
