@@ -30,6 +30,9 @@ from drivers.printer.status import Paper, status_byte
 
 log = logging.getLogger("printer")
 
+WRITE_CHUNK = 1024  # 0.5 s at 19200 baud
+WRITE_TIMEOUT_S = 10.0  # per chunk: a printer that takes nothing this long is stopped
+
 
 class PrinterError(DriverError):
     """A printer failure with the fault name the counter records (device.fault)."""
@@ -92,7 +95,10 @@ class _EscposTransport(Transport):
     def write(self, data: bytes) -> None:
         p = self._p()
         try:
-            p._raw(data)
+            # In chunks: a write timeout then means "the printer stopped taking bytes",
+            # not "a 70 KB raster slip takes 37 s at 19200 baud".
+            for start in range(0, len(data), WRITE_CHUNK):
+                p._raw(data[start:start + WRITE_CHUNK])
         except PrinterError:
             self.close()
             raise
@@ -138,7 +144,7 @@ class UrlSerial(Escpos):
     """A python-escpos printer on ``serial.serial_for_url`` (device path, pty, socket://)."""
 
     def __init__(self, url: str, baudrate: int = 19200, timeout: float = 0.5,
-                 write_timeout: float = 10.0, **kwargs: Any) -> None:
+                 write_timeout: float = WRITE_TIMEOUT_S, **kwargs: Any) -> None:
         Escpos.__init__(self, **kwargs)
         self.url = url
         self.baudrate = baudrate
@@ -219,7 +225,19 @@ class NetworkTransport(_EscposTransport):
         if sock is None:
             self.printer = None
             raise PrinterError("port_gone", f"cannot connect to {self.name}")
-        sock.settimeout(self.timeout)
+        # Writes wait while a printing printer's TCP window is full; reads (status) do not.
+        sock.settimeout(WRITE_TIMEOUT_S)
+
+    def query(self, n: int) -> bytes:
+        self._p()
+        sock: Any = self.printer.device if self.printer is not None else None
+        if sock is not None:
+            sock.settimeout(self.timeout)
+        try:
+            return super().query(n)
+        finally:
+            if self.printer is not None and self.printer.device is not None:
+                self.printer.device.settimeout(WRITE_TIMEOUT_S)
 
     def _drain(self) -> None:
         sock: Any = self.printer.device if self.printer is not None else None
@@ -250,7 +268,8 @@ class UsbTransport(_EscposTransport):
     def _make(self) -> Escpos:
         from escpos.printer import Usb
 
-        return Usb(self.vendor, self.product, timeout=int(self.timeout * 1000))
+        # pyusb's timeout is per write (one chunk); status reads use pyusb's default 1 s.
+        return Usb(self.vendor, self.product, timeout=int(WRITE_TIMEOUT_S * 1000))
 
 
 # --------------------------------------------------------------------------- simulator
