@@ -18,6 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from device.errors import ConfigError
 
@@ -45,6 +46,8 @@ class WindowSection:
     complaint_phone: str = "12389"
     # The comment book's QR code opens this page on the citizen's phone (with a reference).
     comment_url: str = "https://hq.example.gov.cn/comment"
+    # The checklist slip's QR code: the online service guide (?service=CODE&v=VERSION).
+    guide_url: str = "https://hq.example.gov.cn/guide"
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,9 @@ class _KeyLines:
         self.lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
         counts: dict[tuple[str, ...], int] = {}
-        for no, raw in enumerate(text.splitlines(), start=1):
+        # split("\n"), not splitlines(): TOML ends lines only at LF (CRLF), while
+        # splitlines() also breaks at U+0085 or U+2028 inside a string and miscounts.
+        for no, raw in enumerate(text.split("\n"), start=1):
             m = self._HEADER.match(raw)
             if m:
                 name = tuple(part.strip().strip('"') for part in m.group(2).split("."))
@@ -412,7 +417,8 @@ def _build(cls: type, data: Any, path: tuple[str, ...], lines: _KeyLines, source
     for name, f in fields.items():
         if name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise _fail(source, lines, path, f"missing required key '{name}'",
+                # The path names the missing key; its line is the table's header.
+                raise _fail(source, lines, (*path, name), "missing required key",
                             f"add {name} = ... ({_type_name(hints[name])}) to this table")
             continue
         kwargs[name] = _convert(hints[name], data[name], (*path, name), lines, source)
@@ -463,6 +469,14 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
             raise _fail(source, lines, ("device", key), f"{value!r} is not a valid id",
                         "use 1-64 lower-case letters, digits, '-' or '_' (it becomes an MQTT "
                         "topic level and a file name)")
+    try:
+        ZoneInfo(cfg.device.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Checked here: the counter needs it for case numbers and return times, and must
+        # not fail on it after the database is open.
+        raise _fail(source, lines, ("device", "timezone"),
+                    f"{cfg.device.timezone!r} is not a known time zone",
+                    'use an IANA name such as "Asia/Shanghai"') from None
     pins: dict[int, str] = {}
     g = cfg.gpio
     named: list[tuple[tuple[str, ...], int]] = [

@@ -1,0 +1,296 @@
+"""Config: the shipped file, every error class (exit 2, file:line, dotted key, "Fix:"),
+nothing started on a bad config, and a Hypothesis round trip through TOML text."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from device import cli
+from device.config import Config, OfficerEntry, RatingPins, load, loads
+from device.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "config.toml"
+
+
+# ------------------------------------------------------------------ the shipped file
+
+
+def test_shipped_config_loads_and_matches_the_embedded_defaults() -> None:
+    shipped, defaults = load(SHIPPED), Config()
+    assert shipped.source == str(SHIPPED)
+    # The example differs from the embedded defaults only where it shows a real window.
+    assert shipped.window.services and not defaults.window.services
+    assert shipped.staff.backup_window == 2
+    assert dataclasses.replace(
+        shipped,
+        window=dataclasses.replace(shipped.window, services=()),
+        staff=dataclasses.replace(shipped.staff, backup_window=0),
+    ) == defaults
+
+
+def test_shipped_config_shows_every_key() -> None:
+    """config.toml is the complete example: every key is written (or commented) in it."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    missing = []
+    for f in dataclasses.fields(Config):
+        if f.name in ("source", "roster"):
+            continue
+        assert re.search(rf"^\[{f.name}\]", text, re.M), f"no [{f.name}] table"
+        for sub in dataclasses.fields(typing.get_type_hints(Config)[f.name]):
+            if not re.search(rf"^#?\s*{sub.name}\s*=", text, re.M):
+                missing.append(f"{f.name}.{sub.name}")
+    assert missing == []
+
+
+def test_no_file_means_embedded_defaults() -> None:
+    assert load(None) == Config() and load(None).source == "<embedded defaults>"
+
+
+def test_missing_file_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no such file\. Fix: pass --config"):
+        load(tmp_path / "nope.toml")
+
+
+# ------------------------------------------------------------------ every error class
+
+# (name, file text, line, dotted key, words the message must contain)
+BAD = [
+    ("unknown-key", '[device]\nsite = "s1"\nidd = "w01"\n', 3, "device.idd",
+     ["unknown key", "did you mean 'id'?"]),
+    ("unknown-table", '[devcie]\nid = "w01"\n', 1, "devcie", ["did you mean 'device'?"]),
+    ("wrong-type", '[window]\nname = "x"\nnumber = "1"\n', 3, "window.number",
+     ["expected a whole number", "without quotes"]),
+    ("wrong-type-str", "[window]\nname = 12\n", 2, "window.name", ["put the value in quotes"]),
+    ("missing-roster-key", '[[roster]]\nbadge = "000001"\nname = "李明"\n\n[[roster]]\n'
+     'badge = "000002"\nphone = "1"\n', 5, "roster[1].name", ["missing required key"]),
+    ("bad-literal", '[gpio]\npin_factory = "mokc"\n', 2, "gpio.pin_factory",
+     ["'mokc' is not allowed", "'mock'"]),
+    ("duplicate-pins", "[gpio]\naway_pin = 23\nnext_pin = 5\n", 3, "gpio.next_pin",
+     ["BCM pin 5 is already used by gpio.rating_pins.very_satisfied"]),
+    ("duplicate-pins-inline",
+     "[gpio]\nrating_pins = { very_satisfied = 5, satisfied = 5, basic = 13, "
+     "unsatisfied = 19, very_unsatisfied = 26 }\n", 2, "gpio.rating_pins.satisfied",
+     ["BCM pin 5 is already used"]),
+    ("pin-out-of-range", "[gpio]\nbuzzer_pin = 40\n", 2, "gpio.buzzer_pin",
+     ["BCM pin 40 does not exist"]),
+    ("bad-device-id", '[device]\nsite = "s1"\nid = "Window 1/a"\n', 3, "device.id",
+     ["is not a valid id", "lower-case"]),
+    ("bad-timezone", '[device]\ntimezone = "Mars/Olympus"\n', 2, "device.timezone",
+     ["not a known time zone"]),
+    ("not-positive", "[timeouts]\nrating_s = 0\n", 2, "timeouts.rating_s",
+     ["must be greater than 0"]),
+    ("duplicate-badge", '[[roster]]\nbadge = "000001"\nname = "a"\n[[roster]]\n'
+     'badge = "000001"\nname = "b"\n', 5, "roster[1].badge", ["appears twice"]),
+    ("on-duty-not-in-roster", '[staff]\non_duty = "999999"\n', 2, "staff.on_duty",
+     ["no [[roster]] entry has badge '999999'"]),
+    ("partial-inline-table", "[gpio]\nrating_pins = { very_satisfied = 5 }\n", 2,
+     "gpio.rating_pins.satisfied", ["missing required key"]),
+    ("section-not-a-table", 'gpio = "mock"\n', 1, "gpio", ["expected a table"]),
+]
+SYNTAX = '[device]\nsite = "s1"\nid = w01\n'  # unquoted string: a TOML syntax error
+
+
+@pytest.mark.parametrize(("text", "line", "key", "words"),
+                         [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_error_names_file_line_key_and_fix(tmp_path: Path, capsys, text: str, line: int,
+                                           key: str, words: list[str]) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert (info.value.key, info.value.line) == (key, line)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}:{line}: {key}: ")
+    assert "Fix: " in msg
+    for w in words:
+        assert w in msg
+    assert cli.main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}:{line}: {key}: " in err  # one message
+
+
+def test_syntax_error_names_file_line_and_fix(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(SYNTAX, encoding="utf-8")
+    assert cli.main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "line 3" in err and "Fix: " in err
+
+
+def test_error_line_in_the_shipped_file(tmp_path: Path) -> None:
+    lines = SHIPPED.read_text(encoding="utf-8").splitlines()
+    no = next(i for i, ln in enumerate(lines) if ln.startswith("bounce_ms"))
+    lines[no] = 'bounce_ms = "fifty"'
+    with pytest.raises(ConfigError) as info:
+        loads("\n".join(lines), source="config.toml")
+    assert str(info.value).startswith(f"config.toml:{no + 1}: gpio.bounce_ms: expected")
+
+
+def test_good_config_passes_check(tmp_path: Path, capsys) -> None:
+    assert cli.main(["check-config", "--config", str(SHIPPED)]) == 0
+    assert capsys.readouterr().out.strip() == f"{SHIPPED}: ok"
+
+
+def _kiosk(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "device.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize("case", [*BAD[::3], ("syntax", SYNTAX, 3, "", [])],
+                         ids=lambda c: c[0])
+def test_bad_config_starts_nothing(tmp_path: Path, case: tuple) -> None:
+    """`kiosk run` on a bad config exits 2 before opening anything: no database, no socket."""
+    _, text, line, key, _ = case
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    state = tmp_path / "state"
+    for args in (["check-config"], ["run", "--simulate", "--headless", "--state-dir",
+                                    str(state)]):
+        proc = _kiosk(*args, "--config", str(path))
+        assert proc.returncode == 2, proc.stderr
+        assert "Fix: " in proc.stderr and str(path) in proc.stderr
+        assert (f":{line}: {key}: " if key else f"line {line}") in proc.stderr
+        assert proc.stdout == ""
+    assert not state.exists()
+
+
+# ------------------------------------------------------------------ round trip
+
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        # JSON string escapes are TOML basic-string escapes; TOML also forbids a raw DEL.
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, tuple):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if dataclasses.is_dataclass(v):
+        return "{ " + ", ".join(f"{f.name} = {toml_value(getattr(v, f.name))}"
+                                for f in dataclasses.fields(v)) + " }"
+    raise TypeError(type(v))
+
+
+def dump(cfg: Config) -> tuple[str, dict[tuple[str, ...], int]]:
+    """A tiny TOML writer: the text and the line of every scalar key it wrote."""
+    out: list[str] = []
+    where: dict[tuple[str, ...], int] = {}
+    for f in dataclasses.fields(Config):
+        if f.name in ("source", "roster"):
+            continue
+        out += ["", f"[{f.name}]"]
+        section = getattr(cfg, f.name)
+        for sub in dataclasses.fields(section):
+            out.append(f"{sub.name} = {toml_value(getattr(section, sub.name))}")
+            where[(f.name, sub.name)] = len(out)
+    for i, officer in enumerate(cfg.roster):
+        out += ["", "[[roster]]"]
+        for sub in dataclasses.fields(officer):
+            out.append(f"{sub.name} = {toml_value(getattr(officer, sub.name))}")
+            where[("roster", str(i), sub.name)] = len(out)
+    return "\n".join(out) + "\n", where
+
+
+# Free-text fields get any text; others keep their default (another issue may validate
+# them), but are still written out and read back.
+FREE_TEXT = {"window", "staff", "device.state_dir"}
+TIMEZONES = ["Asia/Shanghai", "Asia/Urumqi", "UTC", "Europe/Berlin"]
+
+
+def value_for(tp: Any, default: Any, free: bool) -> st.SearchStrategy[Any]:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return st.sampled_from(typing.get_args(tp))
+    if tp is bool:
+        return st.booleans()
+    if tp is int:
+        return st.integers(1, 1000)
+    if tp is float:
+        return st.floats(0.01, 1000, allow_nan=False, allow_infinity=False)
+    if tp is str:
+        return st.text(max_size=30) if free else st.just(default)
+    if origin is tuple:
+        return st.lists(st.text(max_size=12) if free else st.sampled_from(["a", "b_c"]),
+                        max_size=4).map(tuple)
+    raise TypeError(tp)
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> Config:
+    hints = typing.get_type_hints(Config)
+    sections: dict[str, Any] = {}
+    for f in dataclasses.fields(Config):
+        if f.name in ("source", "roster"):
+            continue
+        cls = hints[f.name]
+        sub_hints = typing.get_type_hints(cls)
+        kw = {}
+        for sub in dataclasses.fields(cls):
+            tp = sub_hints[sub.name]
+            if dataclasses.is_dataclass(tp):
+                continue  # the pin maps, below
+            free = f.name in FREE_TEXT or f"{f.name}.{sub.name}" in FREE_TEXT
+            kw[sub.name] = draw(value_for(tp, sub.default, free))
+        sections[f.name] = cls(**kw)
+    ident = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
+    sections["device"] = dataclasses.replace(
+        sections["device"], site=draw(ident), id=draw(ident),
+        timezone=draw(st.sampled_from(TIMEZONES)))
+    pins = draw(st.permutations(range(28)))
+    g = sections["gpio"]
+    sections["gpio"] = dataclasses.replace(
+        g, rating_pins=RatingPins(*pins[0:5]), rating_led_pins=RatingPins(*pins[5:10]),
+        away_pin=pins[10], next_pin=pins[11], away_led_pin=pins[12], buzzer_pin=pins[13])
+    p = sections["printer"]
+    if p.transport != "sim":
+        sections["printer"] = dataclasses.replace(p, url="/dev/ttyUSB0", usb_vendor=0x0416,
+                                                  usb_product=0x5011)
+    m = sections["mqtt"]
+    sections["mqtt"] = dataclasses.replace(m, ca_file="ca.pem")
+    badges = draw(st.lists(st.from_regex(r"[0-9]{6}", fullmatch=True), min_size=1,
+                           max_size=4, unique=True))
+    roster = tuple(OfficerEntry(b, draw(st.text(max_size=10)), draw(st.text(max_size=15)))
+                   for b in badges)
+    sections["staff"] = dataclasses.replace(sections["staff"],
+                                            on_duty=draw(st.sampled_from(badges)))
+    return Config(roster=roster, **sections)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs())
+def test_round_trip_through_toml_text(cfg: Config) -> None:
+    text, _ = dump(cfg)
+    assert loads(text) == cfg
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(), data=st.data())
+def test_wrong_type_anywhere_names_its_line_and_key(cfg: Config, data: st.DataObject) -> None:
+    text, where = dump(cfg)
+    path = data.draw(st.sampled_from(sorted(where)))
+    lines = text.split("\n")
+    key, _, value = lines[where[path] - 1].partition(" = ")
+    wrong = "1" if value.startswith('"') else '"1"'
+    if value.startswith(("{", "[")):
+        wrong = "true"
+    lines[where[path] - 1] = f"{key} = {wrong}"
+    with pytest.raises(ConfigError) as info:
+        loads("\n".join(lines), source="c.toml")
+    dotted = ".".join(path).replace(".0.", "[0].").replace(".1.", "[1].").replace(
+        ".2.", "[2].").replace(".3.", "[3].")
+    assert (info.value.key, info.value.line) == (dotted, where[path])
+    assert "Fix: " in str(info.value)
