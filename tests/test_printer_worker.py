@@ -229,7 +229,8 @@ def test_printer_that_never_answers_is_unknown_not_ok(core: Core, store: Store) 
 # --------------------------------------------------------------------------- network
 
 
-def test_network_transport_prints_and_reads_status(core: Core, store: Store) -> None:
+@pytest.mark.parametrize("via", ["network", "serial socket://"])
+def test_tcp_printer_prints_and_reads_status(core: Core, store: Store, via: str) -> None:
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     got = bytearray()
@@ -251,7 +252,8 @@ def test_network_transport_prints_and_reads_status(core: Core, store: Store) -> 
                 buf = buf[used:]
 
     threading.Thread(target=printer, daemon=True).start()
-    transport = NetworkTransport(f"127.0.0.1:{port}", timeout=1.0)
+    transport = (NetworkTransport(f"127.0.0.1:{port}", timeout=1.0) if via == "network"
+                 else SerialTransport(f"socket://127.0.0.1:{port}", timeout=1.0))
     driver = PrinterDriver(printer_cfg(), transport=transport, threaded=False)
     driver.start(core)
     add(core, JOBS["ticket"])
