@@ -505,6 +505,9 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
         (("staff", "away_minutes"), cfg.staff.away_minutes),
         (("store", "max_db_mb"), cfg.store.max_db_mb),
         (("ui", "max_fps"), cfg.ui.max_fps),
+        (("printer", "retry_s"), cfg.printer.retry_s),
+        (("printer", "status_timeout_s"), cfg.printer.status_timeout_s),
+        (("printer", "baudrate"), cfg.printer.baudrate),
     ]
     for path, value in positive:
         if value <= 0:

@@ -304,3 +304,12 @@ def test_registry_builds_the_simulated_printer_with_its_sim_command(config: Conf
     real = build(dataclasses.replace(config, printer=printer_cfg(
         transport="network", url="192.0.2.1:9100")))
     assert [d.control_commands() for d in real if d.name == "printer"] == [{}]
+
+
+@pytest.mark.parametrize("key", ["retry_s", "status_timeout_s", "baudrate"])
+def test_config_refuses_a_printer_timing_of_zero(key: str) -> None:
+    from device.config import loads
+    from device.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"printer.{key}: must be greater than 0"):
+        loads(f"[printer]\n{key} = 0\n")
