@@ -211,6 +211,7 @@ def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> Db
             unsent, oldest = conn.execute(
                 "SELECT count(*), min(ts) FROM events WHERE sent_at IS NULL").fetchone()
             newest = conn.execute("SELECT max(ts) FROM events").fetchone()[0]
+            last = conn.execute("SELECT body FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -219,6 +220,14 @@ def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> Db
                              "(kiosk.db.corrupt-*), salvages the unsent events and starts a "
                              "fresh one; send the corrupt file to HQ"))
     newest_ts = _epoch(newest)
+    owner = _owner(last[0]) if last else None
+    if owner is not None and owner != (cfg.device.site, cfg.device.id):
+        return DbFacts(Check("database", FAIL, f"{path} holds the events of "
+                             f"{owner[0]}/{owner[1]}, but this config is "
+                             f"{cfg.device.site}/{cfg.device.id}",
+                             "a replacement Pi keeps the old Pi's identity: copy its "
+                             "config.toml too (docs/technician-guide.md, 'Replacing a Pi'), "
+                             "or move this database away if it belongs elsewhere"), newest_ts)
     detail = f"{path}: integrity ok, {unsent} unsent"
     oldest_ts = _epoch(oldest)
     if unsent and oldest_ts is not None and env.clock() - oldest_ts > max_unsent_age_s:
@@ -227,6 +236,14 @@ def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> Db
                              "HQ has not received them: see the broker check and "
                              "journalctl -u kiosk-sync -b"), newest_ts)
     return DbFacts(Check("database", PASS, detail), newest_ts)
+
+
+def _owner(body: str) -> tuple[str, str] | None:
+    try:
+        ev = json.loads(body)
+        return str(ev["site"]), str(ev["device"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _epoch(ts: str | None) -> float | None:

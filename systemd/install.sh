@@ -113,9 +113,11 @@ relink() {
 }
 
 systemctl_() {
+  # --root works on the unit files alone: an image tree, or a chroot (an image build)
+  # where systemd is not running.
   if [ -n "$ROOT" ]; then systemctl --root="$ROOT" "$@"
   elif [ -d /run/systemd/system ]; then systemctl "$@"
-  else say "systemd is not running here: skipped systemctl $*"
+  else systemctl --root=/ "$@"
   fi
 }
 

@@ -40,6 +40,7 @@ fi
 systemctl_() {
   if [ -n "$ROOT" ]; then systemctl --root="$ROOT" "$@"
   elif [ -d /run/systemd/system ]; then systemctl "$@"
+  else systemctl --root=/ "$@"
   fi
 }
 

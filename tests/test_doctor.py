@@ -394,3 +394,14 @@ def test_services_are_checked_under_systemd(cfg):
     c = by_name(doctor.run_checks(cfg, env=world, skip=["broker"]))["services"]
     assert c.status == "WARN" and "kiosk-sync.service failed" in c.detail
     assert "systemctl enable --now kiosk-sync.service" in c.fix
+
+
+def test_a_database_from_another_counter_fails(cfg):
+    from device.events import Draft, EventType
+
+    store = Store(cfg.db_path, site="szpsb", device="w07")
+    store.append([Draft(EventType.DEVICE_BOOT, {"version": "test"})])
+    store.close()
+    c = by_name(doctor.run_checks(cfg, simulate=True, env=env()))["database"]
+    assert c.status == "FAIL" and "events of szpsb/w07" in c.detail
+    assert "Replacing a Pi" in c.fix
