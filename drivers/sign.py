@@ -50,6 +50,7 @@ CMD_WRITE = 0x82
 CMD_READ = 0x83
 MAX_LEN = 0xFF  # the length byte
 OK = b"OK"
+MAX_READ_WORDS = 0x7C
 
 # ----------------------------------------------------------------- the VP address map
 
@@ -217,8 +218,10 @@ def decode_frame(data: bytes, crc: bool) -> Frame:
         if len(body) < 4:
             raise ParseError(f"DGUS write to VP {vp:04X} has no data")
         return Frame(cmd, vp, data=body[3:])
-    if len(body) != 4 or body[3] == 0:
-        raise ParseError(f"DGUS read of VP {vp:04X} needs one length byte of 1-255 words")
+    # The reply must fit one frame too: at most 0x7C words (DGUS II manual).
+    if len(body) != 4 or not 1 <= body[3] <= MAX_READ_WORDS:
+        raise ParseError(f"DGUS read of VP {vp:04X} needs one length byte of 1-"
+                         f"{MAX_READ_WORDS} words")
     return Frame(cmd, vp, words=body[3])
 
 

@@ -115,6 +115,12 @@ def test_decode_frame_rejects_garbage() -> None:
         decode_frame(bytes.fromhex("5A A5 05 83 10 00 00 00"), False)
     with pytest.raises(ParseError, match="no VP"):
         decode_frame(bytes.fromhex("5A A5 02 82 10"), False)
+    # Found by atheris: a read whose reply cannot fit one frame (the emulator raised).
+    with pytest.raises(ParseError, match="1-124 words"):
+        decode_frame(read_frame(0x1040, 0x7D, True), True)
+    emu = SignEmulator(True)
+    assert parse_reply(emu.feed(read_frame(0x1040, 0x7C, True)), True) == ReadReply(
+        0x1040, 0x7C, b"\x00" * 0xF8)
 
 
 def test_frame_reader_skips_garbage_and_joins_split_frames() -> None:

@@ -1,0 +1,176 @@
+"""Hypothesis over every parser of outside input: it returns a valid message or raises
+ParseError, nothing else, and its buffers stay bounded. (atheris runs the same contract
+for 100,000 inputs each: tests/test_fuzz_atheris.py, fuzz/run.py.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from device.errors import ParseError
+from device.intents import Intent
+from drivers.link import LineSplitter, TooLong, parse_line
+from drivers.scanner import AppointmentScan, ScanError, make_payload, parse_scan
+from drivers.sign import (
+    CMD_READ,
+    MAX_READ_WORDS,
+    Ack,
+    Frame,
+    FrameReader,
+    ReadReply,
+    SignEmulator,
+    decode_frame,
+    ok_frame,
+    parse_reply,
+    read_frame,
+    write_frame,
+)
+
+FAST = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+# ----------------------------------------------------------------- sign
+
+
+@FAST
+@given(st.binary(max_size=300), st.booleans())
+def test_sign_parsers_raise_only_parse_error(data: bytes, crc: bool) -> None:
+    for parse in (parse_reply, decode_frame):
+        try:
+            msg = parse(data, crc)
+        except ParseError:
+            continue
+        assert isinstance(msg, Ack | ReadReply | Frame)
+    SignEmulator(crc).feed(data)  # the fake display never raises either
+
+
+@FAST
+@given(st.integers(0, 0xFFFF), st.binary(min_size=1, max_size=240), st.booleans())
+def test_sign_write_frames_round_trip(vp: int, data: bytes, crc: bool) -> None:
+    assert decode_frame(write_frame(vp, data, crc), crc) == Frame(0x82, vp, data=data)
+
+
+@FAST
+@given(st.integers(0, 0xFFFF), st.integers(1, MAX_READ_WORDS), st.booleans())
+def test_sign_reads_always_get_a_reply_that_fits(vp: int, words: int, crc: bool) -> None:
+    assert decode_frame(read_frame(vp, words, crc), crc) == Frame(CMD_READ, vp, words=words)
+    reply = parse_reply(SignEmulator(crc).feed(read_frame(vp, words, crc)), crc)
+    assert isinstance(reply, ReadReply) and reply.words == words
+
+
+@FAST
+@given(st.lists(st.tuples(st.binary(max_size=8).filter(lambda b: b"\x5a" not in b),
+                          st.integers(0, 0xFFFF), st.binary(min_size=1, max_size=60)),
+                max_size=6),
+       st.lists(st.integers(1, 40), max_size=20), st.booleans())
+def test_frame_reader_finds_frames_in_any_split(parts, cuts, crc: bool) -> None:
+    frames = [write_frame(vp, data, crc) for _, vp, data in parts]
+    stream = b"".join(junk + f for (junk, _, _), f in zip(parts, frames, strict=True))
+    reader, got, pos = FrameReader(), [], 0
+    for cut in [*cuts, len(stream)]:
+        got += reader.feed(stream[pos:pos + cut])
+        pos += cut
+        assert len(reader._buf) <= 3 + 255
+    got += reader.feed(stream[pos:])
+    assert got == frames
+    assert all(decode_frame(f, crc) for f in got)
+    assert parse_reply(ok_frame(crc), crc) == Ack()
+
+
+# ----------------------------------------------------------------- link
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+                    st.lists(st.integers(), max_size=3))
+_OPS = st.sampled_from(["sign_in", "sign_out", "case_start", "field", "case_end",
+                        "call_next", "away", "back", "nope", ""])
+_KEYS = st.sampled_from(["badge", "case_no", "service", "key", "label", "value",
+                         "sensitive", "reason", "return_at", "phone", "backup", "id", "x"])
+
+
+@FAST
+@given(st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
+              _OPS, st.dictionaries(_KEYS, _VALUES, max_size=6))))
+def test_link_parse_line_returns_intent_or_parse_error(raw: bytes) -> None:
+    try:
+        intent, corr = parse_line(raw, 256)
+    except ParseError as exc:
+        assert str(exc)  # a message to send back
+        return
+    assert isinstance(intent, Intent.__args__)  # type: ignore[attr-defined]
+    assert corr is None or isinstance(corr, str | int)
+
+
+@FAST
+@given(st.binary(max_size=2000), st.lists(st.integers(1, 300), max_size=20),
+       st.integers(1, 64))
+def test_line_splitter_is_bounded_and_split_independent(data: bytes, cuts: list[int],
+                                                        limit: int) -> None:
+    whole = LineSplitter(limit).feed(data)
+    s, pieces, pos = LineSplitter(limit), [], 0
+    for cut in [*cuts, len(data)]:
+        pieces += s.feed(data[pos:pos + cut])
+        pos += cut
+        assert len(s._buf) <= limit
+    pieces += s.feed(data[pos:])
+
+    def norm(xs: list) -> list:
+        return ["TOO LONG" if isinstance(x, TooLong) else x for x in xs]
+
+    assert norm(pieces) == norm(whole)
+    assert all(isinstance(x, TooLong) or len(x) <= limit for x in whole)
+
+
+# ----------------------------------------------------------------- scanner
+
+_SITES = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
+_CODES = st.from_regex(r"[0-9A-Za-z]{4,32}", fullmatch=True)
+_DATES = st.dates().map(lambda d: d.strftime("%Y%m%d")).filter(lambda s: len(s) == 8)
+
+
+@FAST
+@given(st.one_of(
+    st.binary(max_size=700),
+    st.lists(st.sampled_from(["CK1", "CK2", "|", "demo-site", "2026", "1126", "A", "0",
+                              "http://", "\r\n", "]Q1", "é"]), max_size=12)
+    .map(lambda xs: "".join(xs).encode())))
+def test_scanner_raises_only_scan_error(raw: bytes) -> None:
+    try:
+        scan = parse_scan(raw)
+    except ScanError as exc:
+        assert exc.screen and isinstance(exc, ParseError)
+        return
+    assert isinstance(scan, AppointmentScan)
+
+
+@FAST
+@given(_SITES, _CODES, _DATES)
+def test_scanner_payload_round_trip(site: str, code: str, date: str) -> None:
+    text = make_payload(site, code, date)
+    assert parse_scan(text.encode() + b"\r") == AppointmentScan(site, code, date)
+    # One character changed anywhere is refused (and never crashes).
+    for i in range(len(text)):
+        broken = text[:i] + ("X" if text[i] != "X" else "Y") + text[i + 1:]
+        try:
+            got = parse_scan(broken.encode())
+        except ScanError:
+            continue
+        assert got != AppointmentScan(site, code, date) or broken == text
+
+
+# ----------------------------------------------------------------- printer status
+
+
+@FAST
+@given(st.integers(-5, 300), st.binary(max_size=4))
+def test_printer_status_raises_only_parse_error(n: int, data: bytes) -> None:
+    status = pytest.importorskip("drivers.printer.status")
+    try:
+        result = status.parse_status(n, data)
+    except ParseError:
+        return
+    assert isinstance(result, status.PrinterStatus) and n in (1, 2, 3, 4)
