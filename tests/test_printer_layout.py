@@ -241,6 +241,15 @@ def test_job_data_cannot_inject_printer_commands() -> None:
     assert not [i for i in items if i.kind in ("clear", "status")]
 
 
+@pytest.mark.parametrize("mode", ["native", "raster"])
+def test_surrogates_private_use_and_unassigned_still_print(mode: str) -> None:
+    job = PrintJob("ticket", {"number": "A\ud800\ufeff1", "service_name": "\U0010fffd\ue000办"})
+    items, _ = parse(job_bytes(job, profile(mode, 80)))
+    assert items[-1].kind == "cut"
+    if mode == "native":  # the surrogate and the BOM became spaces; the line stays native
+        assert "A  1" in [i.value for i in items if i.kind == "text"]
+
+
 _values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=60),
                     st.lists(st.one_of(st.text(max_size=30), st.dictionaries(
                         st.sampled_from(["name", "copies", "note", "original"]),

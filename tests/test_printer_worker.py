@@ -125,7 +125,7 @@ def test_pending_job_survives_a_restart_and_prints_once(config: Config, tmp_path
     driver = PrinterDriver(printer_cfg(), transport=SimTransport(device))
     watch = Watcher(core)
     driver.start(core)  # the thread prints what the last run left pending
-    watch.wait(lambda: not pending_ids(store))
+    watch.wait(lambda: not pending_ids(store), timeout=15)
     assert len(device.jobs) == 1 and decode.decode_text(device.jobs[0]).startswith("受理回执")
     driver.close()
     store.close()
@@ -152,14 +152,14 @@ def test_serial_pty_paper_out_mid_job_and_back(core: Core, store: Store,
     fake.paper_after = len(ticket) + 200  # the ticket prints, the checklist is cut short
     add(core, JOBS["ticket"])
     add(core, JOBS["checklist"])
-    watch.wait(lambda: core.faults.get("printer") == "paper_out")
+    watch.wait(lambda: core.faults.get("printer") == "paper_out", timeout=15)
     assert pending_ids(store) == [2]
     assert bytes(fake.printed) == ticket + checklist[:200]
     assert fake.queries[:4] == [1, 2, 3, 4]  # asked before the first job
 
     with fake.lock:
         fake.paper = Paper.OK  # the officer loads a new roll
-    watch.wait(lambda: not pending_ids(store) and "printer" not in core.faults)
+    watch.wait(lambda: not pending_ids(store) and "printer" not in core.faults, timeout=15)
     printed = bytes(fake.printed)
     assert printed.count(ticket) == 1 and printed.count(checklist) == 1
     assert printed.endswith(checklist)
@@ -185,19 +185,19 @@ def test_serial_port_gone_and_back(core: Core, store: Store, tmp_path: Path) -> 
     add(core, JOBS["ticket"])
     ticket = job_bytes(JOBS["ticket"], PROFILE_80)
     assert first.wait_printed(lambda b: b == ticket)
-    watch.wait(lambda: not pending_ids(store))
+    watch.wait(lambda: not pending_ids(store), timeout=15)
 
     first.close()  # the USB serial adapter is pulled
     link.unlink()
     add(core, JOBS["receipt"])
-    watch.wait(lambda: core.faults.get("printer") == "port_gone")
+    watch.wait(lambda: core.faults.get("printer") == "port_gone", timeout=15)
     assert pending_ids(store) == [2]
 
     second = FakeSerialPrinter()
     try:
         link.symlink_to(second.path)  # plugged back in, a new tty behind the same name
         receipt = job_bytes(JOBS["receipt"], PROFILE_80)
-        watch.wait(lambda: not pending_ids(store) and "printer" not in core.faults)
+        watch.wait(lambda: not pending_ids(store) and "printer" not in core.faults, timeout=15)
         assert second.wait_printed(lambda b: b.endswith(receipt))
         assert bytes(second.printed).count(receipt) == 1
         assert [e["data"]["fault"] for e in events(store, "device.fault")] == ["port_gone"]

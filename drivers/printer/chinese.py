@@ -44,7 +44,7 @@ DOT_SIZE = 24  # the ROM font A is 12x24 dots (CJK 24x24): raster text matches i
 def clean(text: str) -> str:
     """Text safe to send: control characters (ESC, GS, FS, DLE...) become spaces so job
     data can never inject printer commands; tabs and newlines too (layout wraps lines)."""
-    return "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c
                    for c in text)
 
 
@@ -145,6 +145,9 @@ def has_glyph(path: str, px: int, ch: str) -> bool:
     return _mask_bytes(_font(path, px), ch) != _missing_mask(path, px)
 
 
+_WARNED: set[str] = set()
+
+
 @dataclass(frozen=True)
 class Fonts:
     main: str
@@ -156,7 +159,10 @@ class Fonts:
         for path in self.fallbacks:
             if has_glyph(path, px, ch):
                 return path
-        log.warning("no font has a glyph for U+%04X; it prints as a box", ord(ch))
+        if ch not in _WARNED:  # once per character, not once per measurement
+            _WARNED.add(ch)
+            log.warning("no font has a glyph for U+%04X; it prints as a box (add a font "
+                        "that has it to printer.fallback_fonts)", ord(ch))
         return self.main
 
     def runs(self, text: str, px: int) -> list[tuple[str, str]]:
