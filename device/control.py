@@ -73,6 +73,10 @@ class ControlServer:
                     if not line:
                         return
                     if len(line) > MAX_REQUEST:
+                        # Skip the rest of that line, so it gets one reply and the next
+                        # request is answered in step.
+                        while line and not line.endswith(b"\n"):
+                            line = self.rfile.readline(MAX_REQUEST + 1)
                         reply = {"ok": False, "error": "request too long"}
                     else:
                         reply = dispatch(handlers, line.strip())
