@@ -313,3 +313,14 @@ def test_config_refuses_a_printer_timing_of_zero(key: str) -> None:
 
     with pytest.raises(ConfigError, match=f"printer.{key}: must be greater than 0"):
         loads(f"[printer]\n{key} = 0\n")
+
+
+def test_sim_keeps_the_bytes_in_the_state_dir(core: Core, store: Store, config: Config
+                                              ) -> None:
+    driver = PrinterDriver(config.printer, config.state_dir, threaded=False)
+    driver.start(core)  # the configured simulator: bytes go to <state_dir>/printer-sim.bin
+    add(core, JOBS["notice"])
+    assert driver.worker is not None and driver.worker.step() == 1
+    kept = (config.state_dir / "printer-sim.bin").read_bytes()
+    assert kept == job_bytes(JOBS["notice"], PROFILE_80)
+    driver.close()

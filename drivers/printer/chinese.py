@@ -194,8 +194,8 @@ class RasterLine:
 
 
 def line_height(big: bool) -> int:
-    # ROM font line feed is 30 dots for 24-dot text (ESC 2 default = 1/6 inch at 180 dpi
-    # on most 203 dpi clones): match it so both modes take the same paper.
+    # 30 dots (3.75 mm) is the default line spacing of most 203 dpi printers for their
+    # 24-dot ROM font: match it so both modes take about the same paper.
     return 60 if big else 30
 
 

@@ -32,6 +32,7 @@ log = logging.getLogger("printer")
 
 WRITE_CHUNK = 1024  # 0.5 s at 19200 baud
 WRITE_TIMEOUT_S = 10.0  # per chunk: a printer that takes nothing this long is stopped
+SIM_LOG_MAX = 8 << 20  # bytes kept in <state_dir>/printer-sim.bin
 
 
 class PrinterError(DriverError):
@@ -318,7 +319,9 @@ class SimDevice(Dummy):
             elif self.jobs:
                 self.jobs[-1] += msg
             if self.log_path is not None:
-                with open(self.log_path, "ab") as f:
+                # A demo runs for days: start the file afresh past SIM_LOG_MAX.
+                big = self.log_path.exists() and self.log_path.stat().st_size > SIM_LOG_MAX
+                with open(self.log_path, "wb" if big else "ab") as f:
                     f.write(msg)
 
     def answer(self, n: int) -> bytes:
