@@ -168,7 +168,10 @@ def _sim(args: argparse.Namespace, config: Config) -> int:
         for req in requests:
             reply = client.request(req)
             print(json.dumps(reply, ensure_ascii=False))
-            if not reply.get("ok") or not reply.get("reply", {"ok": True}).get("ok", True):
+            # Failed: the request (bad command), the link line (refused) or the press
+            # (not taken: refused or debounced). Scripts can rely on the exit code.
+            if (not reply.get("ok") or not reply.get("reply", {"ok": True}).get("ok", True)
+                    or reply.get("taken") is False):
                 status = EXIT_FAIL
     if status != EXIT_OK:
         print(f"kiosk sim {cmd}: refused (see the error above)", file=sys.stderr)
