@@ -192,7 +192,10 @@ class Syncer:
                 stop.wait(backoff)
                 backoff = min(self.reconnect_max_s, backoff * 2)
                 continue
-            if self._session(stop):
+            began = time.monotonic()
+            # A session the broker ends at once (e.g. it drops a client whose publish its
+            # ACL refused) counts as a failure: back off instead of hammering it.
+            if self._session(stop) and time.monotonic() - began > 5.0:
                 backoff = self.reconnect_min_s
             else:
                 stop.wait(backoff)
