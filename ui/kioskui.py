@@ -1,0 +1,370 @@
+"""The Kivy App: header, screens, overlays (called number, notices, help), the core
+observer, the idle timeout and the simulation keys. Imported only after ui.env.prepare."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from functools import partial
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.widget import Widget
+
+from device.catalogue import Catalogue
+from device.config import Config
+from device.core import Change, Core
+from device.events import EventType
+from device.intents import Press
+from ui import theme
+from ui.app import (
+    CALLED_SHOW_S,
+    KEY_ESC,
+    KEY_F1,
+    KEY_HELP,
+    KEYS,
+    TOAST_S,
+    catalogue_of,
+    local_time,
+    mode_screen,
+    wants_screen,
+)
+from ui.screens.away import AwayScreen
+from ui.screens.base import KioskScreen, column, row
+from ui.screens.comment import CommentScreen
+from ui.screens.guide import GuideScreen
+from ui.screens.home import HomeScreen
+from ui.screens.mirror import MirrorScreen
+from ui.screens.rating import RatingScreen, ThanksScreen
+from ui.screens.ticket import CheckinScreen, TicketScreen
+from ui.widgets import BigButton, Cell, Panel, Txt
+
+log = logging.getLogger("ui")
+
+SCREENS: tuple[type[KioskScreen], ...] = (
+    HomeScreen, GuideScreen, TicketScreen, CheckinScreen, MirrorScreen, RatingScreen,
+    ThanksScreen, AwayScreen, CommentScreen)
+
+
+class KioskRoot(FloatLayout):
+    """Every touch passes here first: it restarts the idle timeout."""
+
+    def __init__(self, ui: KioskUi, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ui = ui
+
+    def on_touch_down(self, touch: Any) -> bool:
+        self.ui.touched()
+        return bool(super().on_touch_down(touch))
+
+
+class KioskUi(App):
+    title = "counter-kiosk"
+
+    def __init__(self, core: Core, config: Config, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.core = core
+        self.cfg = config  # not "config": Kivy's App keeps its ConfigParser there
+        self.started_perf = time.perf_counter()
+        self.first_frame_s: float | None = None
+        self.simulation_keys = not config.ui.fullscreen
+        self._idle_ev: Any = None
+        self._home_ev: Any = None
+        self._toast_ev: Any = None
+        self._called_ev: Any = None
+        self._catalogue_version = ""
+        self.overlay: Widget | None = None
+        self.toast_widget: Widget | None = None
+        self.help_widget: Widget | None = None
+        theme.set_large(config.ui.large_text)
+
+    use_kivy_settings = False
+
+    def open_settings(self, *_: Any) -> bool:
+        return False  # F1 is our help overlay, not Kivy's settings panel
+
+    def mount(self) -> None:
+        """Build and start without entering Kivy's loop (tests, screenshots, benchmarks):
+        the caller runs frames with EventLoop.idle()."""
+        from kivy.base import EventLoop
+
+        EventLoop.ensure_window()
+        self.root = self.build()
+        self.built = True
+        Window.add_widget(self.root)
+        self._app_window = Window
+        self.dispatch("on_start")
+
+    def unmount(self) -> None:
+        self.dispatch("on_stop")
+        Window.remove_widget(self.root)
+
+    # ------------------------------------------------------------------ building
+
+    def build(self) -> Widget:
+        Window.clearcolor = theme.BG
+        self.root_widget = KioskRoot(self)
+        self.main = column(spacing=0)
+        self.header = BoxLayout(size_hint_y=None, height=theme.TARGET)
+        self.main.add_widget(self.header)
+        self.sm = ScreenManager(transition=NoTransition())
+        for cls in SCREENS:
+            self.sm.add_widget(cls(self))
+        self.main.add_widget(self.sm)
+        self.root_widget.add_widget(self.main)
+        self.build_header()
+        return self.root_widget
+
+    def build_header(self) -> None:
+        h, cfg = self.header, self.cfg
+        h.clear_widgets()
+        bar = Panel(orientation="horizontal", padding=[16, 4], spacing=12, bg=list(theme.PANEL))
+        bar.add_widget(Cell(f"[b]{cfg.window.number}号窗口[/b]  {cfg.window.name}", size=30,
+                            size_hint_x=0.36))
+        called = self.core.queue.called
+        self.called_label = Cell(
+            f"正在办理：[b][color=#ffd600]{called.number}[/color][/b]" if called else "",
+            size=30, size_hint_x=0.26)
+        bar.add_widget(self.called_label)
+        self.clock_label = Cell("", size=26, size_hint_x=0.18, colour=theme.MUTED)
+        bar.add_widget(self.clock_label)
+        self.large_button = BigButton("标准字" if theme.is_large() else "大字", size=28,
+                                      colour=theme.WARN, size_hint_x=None, width=150,
+                                      height=theme.TARGET, on_press=self.toggle_large)
+        bar.add_widget(self.large_button)
+        self.help_button = BigButton("?", size=34, colour=theme.PRIMARY, size_hint_x=None,
+                                     width=theme.TARGET, height=theme.TARGET,
+                                     on_press=self.toggle_help)
+        bar.add_widget(self.help_button)
+        h.add_widget(bar)
+        self.update_clock()
+
+    def on_start(self) -> None:
+        self.core.subscribe(self._observe)
+        Window.bind(on_key_down=self._on_key, on_request_close=self._on_request_close)
+        self._clock_ev = Clock.schedule_interval(self.update_clock, 30.0)
+        self._content_ev = Clock.schedule_interval(self.poll_content, 5.0)
+        self._catalogue_version = self.catalogue().version
+        self.go(mode_screen(self.core.state.mode))
+        Clock.schedule_once(self._first_frame, 0)
+
+    def _first_frame(self, _dt: float) -> None:
+        self.first_frame_s = time.perf_counter() - self.started_perf
+        log.info("first frame after %.2f s", self.first_frame_s)
+
+    def on_stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.core.unsubscribe(self._observe)
+        Window.unbind(on_key_down=self._on_key, on_request_close=self._on_request_close)
+        for ev in (self._idle_ev, self._home_ev, self._toast_ev, self._called_ev,
+                   getattr(self, "_clock_ev", None), getattr(self, "_content_ev", None)):
+            if ev is not None:
+                ev.cancel()
+        away = self.sm.get_screen("away")
+        away.on_leave()
+
+    # ------------------------------------------------------------------ navigation
+
+    def catalogue(self) -> Catalogue:
+        return catalogue_of(self.core)
+
+    def go(self, name: str, **options: Any) -> None:
+        screen = self.sm.get_screen(name)
+        assert isinstance(screen, KioskScreen)
+        screen.prepare(**options)
+        if self.sm.current == name:
+            screen.rebuild()
+        else:
+            self.sm.current = name
+        self.touched()
+
+    def home(self) -> None:
+        """Home, or the screen the counter's mode demands (mirror, rating, away)."""
+        self.go(mode_screen(self.core.state.mode))
+
+    def touched(self) -> None:
+        if self._idle_ev is not None:
+            self._idle_ev.cancel()
+        self._idle_ev = Clock.schedule_once(self._idle, self.cfg.timeouts.idle_home_s)
+
+    def _idle(self, _dt: float) -> None:
+        if self.sm.current != mode_screen(self.core.state.mode):
+            log.info("idle for %.0f s on %s: back home", self.cfg.timeouts.idle_home_s,
+                     self.sm.current)
+            self.home()
+
+    def schedule_home(self, after_s: float) -> None:
+        if self._home_ev is not None:
+            self._home_ev.cancel()
+        shown = self.sm.current
+
+        def back(_dt: float) -> None:
+            if self.sm.current == shown:
+                self.home()
+
+        self._home_ev = Clock.schedule_once(back, after_s)
+
+    def toggle_large(self) -> None:
+        theme.set_large(not theme.is_large())
+        self.build_header()
+        screen = self.sm.current_screen
+        assert isinstance(screen, KioskScreen)
+        screen.rebuild()
+
+    def update_clock(self, *_: Any) -> None:
+        self.clock_label.text = local_time(self.core, self.cfg).strftime("%m月%d日 %H:%M")
+
+    def poll_content(self, *_: Any) -> None:
+        """A new catalogue from HQ (PRAGMA data_version): redraw what shows it."""
+        version = self.catalogue().version
+        if version != self._catalogue_version:
+            self._catalogue_version = version
+            log.info("catalogue %s now in force", version)
+            if self.sm.current in ("home", "guide", "ticket"):
+                screen = self.sm.current_screen
+                assert isinstance(screen, KioskScreen)
+                screen.rebuild()
+
+    # ------------------------------------------------------------------ the core
+
+    def _observe(self, change: Change) -> None:
+        # Driver threads: hand over to Kivy's main thread, touch no widget here.
+        Clock.schedule_once(partial(self.apply, change), 0)
+
+    def apply(self, change: Change, _dt: float = 0) -> None:
+        if change.notice:
+            self.toast(change.notice, change.notice_kind)
+        if change.refused and isinstance(change.intent, Press) \
+                and change.intent.source == "screen":
+            self.toast("本次服务已评价，谢谢您" if "rated" in change.refused
+                       else "现在不能评价", "info")
+        for ev in change.events:
+            if ev.type == EventType.TICKET_CALLED:
+                self.show_called(str(ev.data.get("number", "")),
+                                 int(ev.data.get("window", self.cfg.window.number)))
+            elif ev.type == EventType.APPOINTMENT_CHECKED_IN and ev.data.get("source") != "screen":
+                issued = next((e for e in change.events if e.type == EventType.TICKET_ISSUED),
+                              None)
+                if issued is not None:
+                    self._show_scanned(issued)
+        target = wants_screen(change, self.sm.current)
+        if target is not None:
+            name, options = target
+            if options.pop("refresh", False):
+                screen = self.sm.get_screen(name)
+                assert isinstance(screen, KioskScreen)
+                screen.rebuild()
+            else:
+                self.go(name, **options)
+
+    def _show_scanned(self, issued: Any) -> None:
+        from device.queue import Ticket
+
+        d = issued.data
+        ticket = Ticket(0, d["number"], d["service"], self.catalogue().name(d["service"]),
+                        d.get("group", ""), int(d.get("priority", 1)), d.get("appointment", ""),
+                        0.0, int(d.get("people_ahead", 0)), int(d.get("est_wait_min", 0)))
+        screen = self.sm.get_screen("ticket")
+        assert isinstance(screen, TicketScreen)
+        screen.show(ticket, note=f"签到成功，您的号码是 {ticket.number}")
+
+    # ------------------------------------------------------------------ overlays
+
+    def show_called(self, number: str, window: int) -> None:
+        self.called_label.text = f"正在办理：[b][color=#ffd600]{number}[/color][/b]"
+        self.hide_called()
+        box = BoxLayout(orientation="vertical", padding=40, size_hint=(0.8, 0.6),
+                        pos_hint={"center_x": 0.5, "center_y": 0.5})
+        card = Panel(orientation="vertical", padding=30, spacing=20, bg=[0.0, 0.0, 0.0, 1.0])
+        card.add_widget(Txt("叫号", size=40, halign="center", colour=theme.MUTED))
+        self.called_text = Txt(f"请 [b][color=#ffd600]{number}[/color][/b] 号", size=110,
+                               halign="center")
+        card.add_widget(self.called_text)
+        card.add_widget(Txt(f"到 [b]{window}[/b] 号窗口办理", size=60, halign="center"))
+        card.add_widget(Widget())
+        box.add_widget(card)
+        box.bind(on_touch_down=lambda *_: self.hide_called())
+        self.overlay = box
+        self.root_widget.add_widget(box)
+        self._called_ev = Clock.schedule_once(lambda _dt: self.hide_called(), CALLED_SHOW_S)
+
+    def hide_called(self) -> None:
+        if self._called_ev is not None:
+            self._called_ev.cancel()
+            self._called_ev = None
+        if self.overlay is not None:
+            self.root_widget.remove_widget(self.overlay)
+            self.overlay = None
+
+    def toast(self, message: str, kind: str = "info") -> None:
+        self.hide_toast()
+        colour = theme.BAD if kind == "error" else theme.PRIMARY
+        t = Panel(orientation="vertical", padding=18, bg=list(colour), size_hint=(0.8, None),
+                  height=theme.TARGET + 20, pos_hint={"center_x": 0.5, "y": 0.04})
+        self.toast_label = Txt(message, size=30, halign="center", valign="middle")
+        t.add_widget(self.toast_label)
+        self.toast_widget = t
+        self.root_widget.add_widget(t)
+        self._toast_ev = Clock.schedule_once(lambda _dt: self.hide_toast(), TOAST_S)
+
+    def hide_toast(self) -> None:
+        if self._toast_ev is not None:
+            self._toast_ev.cancel()
+            self._toast_ev = None
+        if self.toast_widget is not None:
+            self.root_widget.remove_widget(self.toast_widget)
+            self.toast_widget = None
+
+    def toggle_help(self) -> None:
+        if self.help_widget is not None:
+            self.root_widget.remove_widget(self.help_widget)
+            self.help_widget = None
+            return
+        card = Panel(orientation="vertical", padding=30, spacing=14, bg=[0, 0, 0, 0.94],
+                     size_hint=(0.88, 0.94), pos_hint={"center_x": 0.5, "center_y": 0.5})
+        card.add_widget(Txt("使用帮助", size=40, bold=True, colour=theme.ACCENT))
+        card.add_widget(Txt("点击屏幕下方的大按钮即可办理；“大字”按钮放大文字；"
+                            "一段时间无操作将自动回到首页。", size=28))
+        if self.simulation_keys:
+            card.add_widget(Txt("模拟运行键盘按键（与台面按键效果相同）：", size=28,
+                                colour=theme.ACCENT))
+            for key, what in KEY_HELP:
+                r = row(size_hint_y=None, height=50)
+                r.add_widget(Txt(f"[b]{key}[/b]", size=28, size_hint_x=0.2))
+                r.add_widget(Txt(what, size=26))
+                card.add_widget(r)
+        card.add_widget(Widget())
+        card.add_widget(BigButton("关闭", colour=theme.PRIMARY, on_press=self.toggle_help))
+        self.help_widget = card
+        self.root_widget.add_widget(card)
+
+    # ------------------------------------------------------------------ keys and closing
+
+    def _on_key(self, _window: Any, key: int, _scancode: int, codepoint: str | None,
+                modifiers: list[str]) -> bool:
+        if self.cfg.ui.fullscreen:
+            return True  # the kiosk ignores every key: nothing leaves it (Esc, Alt+F4)
+        if key == KEY_F1 or codepoint == "?":
+            self.toggle_help()
+            return True
+        if key == KEY_ESC:
+            return False  # a laptop window may close with Esc
+        char = (codepoint or "").lower()
+        if char == "l":
+            self.toggle_large()
+            return True
+        if char in KEYS:
+            # Exactly the GPIO pad's path: the same intent into the core.
+            self.core.submit(Press(KEYS[char], source="pad"))
+            return True
+        return False
+
+    def _on_request_close(self, *_: Any, **__: Any) -> bool:
+        # True keeps the window open: on the Pi (full screen) nothing closes the kiosk.
+        return bool(self.cfg.ui.fullscreen)

@@ -1,0 +1,102 @@
+"""Comment book (意见簿): categories, an optional phone, and a QR code that opens a longer
+written comment on the citizen's own phone (the kiosk has no Chinese input method)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from kivy.core.image import Image as CoreImage
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.widget import Widget
+
+from device.comments import COMMENT_CATEGORIES, comment_url, new_ref, submit_comment
+from device.errors import ParseError
+from ui import theme
+from ui.screens.base import KioskScreen, column, row
+from ui.widgets import BigButton, Chip, NumberPad, Panel, Txt
+
+
+def scrolled_grid(grid: GridLayout) -> Widget:
+    sv = ScrollView(do_scroll_x=False, bar_width=10, scroll_type=["bars", "content"])
+    sv.add_widget(grid)
+    return sv
+
+
+def qr_texture(text: str) -> Any:
+    import qrcode
+
+    img = qrcode.make(text, border=2, box_size=8)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    buf.seek(0)
+    return CoreImage(buf, ext="png").texture
+
+
+class CommentScreen(KioskScreen):
+    screen_name = "comment"
+
+    def build_content(self) -> Widget:
+        cfg = self.ui.cfg
+        self.ref = new_ref()
+        body = row(padding=[16, 12], spacing=16)
+        left = column(spacing=10, size_hint_x=0.38)
+        left.add_widget(Txt("意见簿：请选择您要反映的内容（可多选）", size=28, bold=True,
+                            colour=theme.ACCENT))
+        grid = GridLayout(cols=2, spacing=10, size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
+        self.chips: dict[str, Chip] = {}
+        for key, label in COMMENT_CATEGORIES.items():
+            chip = Chip(label, key)
+            self.chips[key] = chip
+            grid.add_widget(chip)
+        left.add_widget(scrolled_grid(grid))
+        self.message = Txt("", size=26, colour=theme.ACCENT)
+        left.add_widget(self.message)
+        body.add_widget(left)
+
+        middle = column(spacing=10, size_hint_x=0.33)
+        middle.add_widget(Txt("需要回复请留电话（可不填）：", size=26))
+        box = Panel(orientation="vertical", padding=6, size_hint_y=None, height=90)
+        self.phone_label = Txt("", size=40, bold=True, halign="center")
+        box.add_widget(self.phone_label)
+        middle.add_widget(box)
+        self.pad = NumberPad(max_len=12)
+        self.pad.bind(value=self._show_phone)
+        middle.add_widget(self.pad)
+        middle.add_widget(Widget())
+        body.add_widget(middle)
+
+        right = column(spacing=12, size_hint_x=0.29)
+        qr = Panel(orientation="vertical", padding=12, spacing=8, bg=[1, 1, 1, 1],
+                   size_hint_y=None, height=360)
+        url = comment_url(cfg.window.comment_url, cfg.device.site, cfg.device.id, self.ref)
+        self.qr_url = url
+        qr.add_widget(Image(texture=qr_texture(url), fit_mode="contain"))
+        qr.add_widget(Txt("手机扫码，写下详细意见", size=24, colour=theme.DARK_TEXT,
+                          halign="center"))
+        right.add_widget(qr)
+        right.add_widget(Widget())
+        self.submit = BigButton("提交", colour=theme.GOOD, size=34, on_press=self.send)
+        right.add_widget(self.submit)
+        right.add_widget(self.home_button())
+        body.add_widget(right)
+        self._show_phone()
+        return body
+
+    def _show_phone(self, *_: Any) -> None:
+        self.phone_label.text = self.pad.value or "[color=#8899bb]不填写[/color]"
+
+    def send(self) -> None:
+        cats = [k for k, c in self.chips.items() if c.state == "down"]
+        if not cats:
+            self.message.text = "请先选择至少一项内容"
+            return
+        try:
+            submit_comment(self.ui.core, cats, self.pad.value, ref=self.ref)
+        except ParseError:
+            self.message.text = "号码不完整：手机号为11位，固话请加区号"
+            return
+        self.ui.go("thanks", text="感谢您的意见，我们会认真处理！")

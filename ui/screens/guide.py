@@ -1,0 +1,126 @@
+"""Service guide (办事指南): every service of the catalogue in full, and the one-time
+checklist slip (一次性告知单) printed with the catalogue version."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kivy.uix.image import Image
+from kivy.uix.widget import Widget
+
+from device import printjobs
+from device.catalogue import Service
+from ui import theme
+from ui.screens.base import KioskScreen, column, row, scrolled
+from ui.widgets import BigButton, Panel, Txt
+
+if TYPE_CHECKING:
+    from ui.kioskui import KioskUi
+
+FORMS = Path(__file__).resolve().parents[1] / "images" / "forms"
+
+
+def form_path(name: str, site_dir: str = "") -> Path | None:
+    for base in ([Path(site_dir)] if site_dir else []) + [FORMS]:
+        p = base / name
+        if p.is_file():
+            return p
+    return None
+
+
+def _list(items: tuple[str, ...], numbered: bool = True) -> str:
+    return "\n".join(f"{i}. {x}" if numbered else f"• {x}" for i, x in enumerate(items, 1))
+
+
+class GuideScreen(KioskScreen):
+    screen_name = "guide"
+
+    def __init__(self, ui: KioskUi, **kw: Any) -> None:
+        super().__init__(ui, **kw)
+        self.selected = ""
+
+    def build_content(self) -> Widget:
+        cat = self.ui.catalogue()
+        services = cat.only(self.ui.cfg.window.services)
+        if self.options.get("service"):
+            self.selected = self.options.pop("service")
+        if not any(s.code == self.selected for s in services):
+            self.selected = services[0].code if services else ""
+        body = row(padding=[16, 12], spacing=14)
+
+        menu = column(spacing=10)
+        self.service_buttons: dict[str, BigButton] = {}
+        for s in services:
+            b = BigButton(s.name, size=26, colour=theme.ACCENT if s.code == self.selected
+                          else theme.PRIMARY, on_press=partial(self.select, s.code))
+            if s.code == self.selected:
+                b.fg = list(theme.DARK_TEXT)
+            self.service_buttons[s.code] = b
+            menu.add_widget(b)
+        left = column(size_hint_x=0.32)
+        left.add_widget(scrolled(menu))
+        left.add_widget(self.home_button())
+        body.add_widget(left)
+
+        right = Panel(orientation="vertical", padding=16, spacing=12, size_hint_x=0.68)
+        service = cat.get(self.selected)
+        if service is not None:
+            right.add_widget(scrolled(self._detail(service)))
+            actions = row(size_hint_y=None, height=theme.TARGET)
+            self.print_button = BigButton("打印一次性告知单", colour=theme.GOOD, size=30,
+                                          on_press=lambda: self.print_checklist(service))
+            actions.add_widget(self.print_button)
+            actions.add_widget(BigButton("取号办理", size=30,
+                                         on_press=lambda: self.ui.go("ticket")))
+            right.add_widget(actions)
+        right.add_widget(Txt(f"指南版本 {cat.version}", size=18, colour=theme.MUTED))
+        body.add_widget(right)
+        return body
+
+    def _detail(self, s: Service) -> Widget:
+        d = column(spacing=10, padding=[0, 0, 20, 0])  # clear of the scroll bar
+        self.title_label = Txt(s.name, size=38, bold=True, colour=theme.ACCENT)
+        d.add_widget(self.title_label)
+        if s.summary:
+            d.add_widget(Txt(s.summary, size=26))
+        sections = [
+            ("办理条件", _list(s.conditions, numbered=False)),
+            ("所需材料", _list(s.materials)),
+            ("办理流程", " → ".join(s.process)),
+            ("办理时限", s.time_limit),
+            ("收费标准", "\n".join(f"• {f.item}：{f.amount_text}\n   依据：{f.basis}"
+                                  for f in s.fees)),
+            ("设定依据", "\n".join(s.basis)),
+            ("审批机关", s.authority),
+        ]
+        for title, text in sections:
+            if text:
+                d.add_widget(Txt(title, size=28, bold=True, colour=theme.ACCENT))
+                d.add_widget(Txt(text, size=26))
+        forms = [p for p in (form_path(f) for f in s.forms) if p is not None]
+        if forms:
+            d.add_widget(Txt("样表", size=28, bold=True, colour=theme.ACCENT))
+            for p in forms:
+                d.add_widget(Image(source=str(p), size_hint_y=None, height=420,
+                                   fit_mode="contain"))
+        return d
+
+    def select(self, code: str) -> None:
+        self.selected = code
+        self.rebuild()
+
+    def print_checklist(self, service: Service) -> None:
+        cat = self.ui.catalogue()
+        cfg = self.ui.cfg
+        job = printjobs.PrintJob("checklist", {
+            "service_code": service.code, "service_name": service.name,
+            "materials": list(service.materials),
+            "consult_phone": cat.consult_phone or cfg.window.consult_phone,
+            "catalogue_version": cat.version,
+            "qr": f"{cfg.window.guide_url}?service={service.code}&v={cat.version}",
+        })
+        # The printer driver prints it and records slip.printed with this version.
+        self.ui.core.record([], also=[printjobs.enqueue(job)])
+        self.ui.toast("正在打印一次性告知单，请在出票口取单")

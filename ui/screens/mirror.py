@@ -1,0 +1,87 @@
+"""Mirror (一机双屏): what the officer enters, live and large; the citizen confirms or
+flags each field (MirrorAnswer). Values come from the core's memory-only state and are
+never written anywhere by the UI."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from kivy.uix.widget import Widget
+
+from device.counter import MirrorEntry
+from device.intents import MirrorAnswer
+from ui import theme
+from ui.fonts import markup
+from ui.screens.base import KioskScreen, column, row, scrolled
+from ui.theme import fs
+from ui.widgets import BigButton, Panel, Txt
+
+
+def mask(value: str) -> str:
+    """440301199001011234 -> 440301********1234 (keeps the region and the last four)."""
+    v = value.strip()
+    if len(v) <= 10:
+        return v[:2] + "*" * max(0, len(v) - 4) + v[-2:] if len(v) > 4 else "*" * len(v)
+    return v[:6] + "*" * (len(v) - 10) + v[-4:]
+
+
+class MirrorScreen(KioskScreen):
+    screen_name = "mirror"
+
+    def build_content(self) -> Widget:
+        s = self.ui.core.state
+        body = column(padding=[16, 12], spacing=12)
+        service = self.ui.catalogue().name(s.service) if s.service != "walk_in" else "窗口业务"
+        body.add_widget(Txt(f"正在为您办理：{service}　　办件编号 {s.case_no}", size=24,
+                            colour=theme.MUTED))
+        self.rows: dict[str, dict[str, Widget]] = {}
+        if not s.mirror:
+            body.add_widget(Txt("民警正在为您办理，录入的信息将显示在这里，请您逐项核对。",
+                                size=36, bold=True))
+            body.add_widget(Widget())
+            return body
+        body.add_widget(Txt("请核对民警录入的信息：正确请点“正确”，有误请点“有误”",
+                            size=30, bold=True, colour=theme.ACCENT))
+        fields = column(spacing=12)
+        for entry in s.mirror:
+            fields.add_widget(self._row(entry))
+        body.add_widget(scrolled(fields))
+        return body
+
+    def _row(self, e: MirrorEntry) -> Widget:
+        value = mask(e.value) if e.sensitive and self.ui.cfg.mirror.mask_id_numbers \
+            else e.value
+        height = max(theme.TARGET + 24, fs(48) * 2.2)
+        r = Panel(orientation="horizontal", padding=12, spacing=12, size_hint_y=None,
+                  height=height)
+        text = column(spacing=2, size_hint_y=None, pos_hint={"center_y": 0.5})
+        text.bind(minimum_height=text.setter("height"))
+        text.add_widget(Txt(markup(e.label), size=24, colour=theme.MUTED))
+        value_label = Txt(markup(value), size=48, bold=True)
+        text.add_widget(value_label)
+        # A long address wraps: the row grows with it.
+        text.bind(height=lambda _w, h: setattr(r, "height", max(height, h + 24)))
+        r.add_widget(text)
+        status = {"confirmed": ("已确认", theme.GOOD), "flagged": ("已标记有误，民警将核实",
+                                                                 theme.BAD)}.get(e.status)
+        if status:
+            r.add_widget(Txt(status[0], size=28, colour=theme.ACCENT, size_hint_x=0.3,
+                             valign="middle"))
+        ok = BigButton("正确", colour=theme.GOOD, size=30, size_hint_x=None, width=170,
+                       on_press=partial(self.answer, e.key, True))
+        bad = BigButton("有误", colour=theme.BAD, size=30, size_hint_x=None, width=170,
+                        on_press=partial(self.answer, e.key, False))
+        for b in (ok, bad):
+            b.height = theme.TARGET
+            b.size_hint_y = None
+            b.pos_hint = {"center_y": 0.5}
+        actions = row(size_hint_x=None, width=354)
+        actions.add_widget(ok)
+        actions.add_widget(bad)
+        r.add_widget(actions)
+        self.rows[e.key] = {"value": value_label, "ok": ok, "bad": bad}
+        return r
+
+    def answer(self, key: str, ok: bool) -> None:
+        # The observer rebuilds this screen when the answer is committed.
+        self.ui.core.submit(MirrorAnswer(key, ok))

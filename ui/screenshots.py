@@ -1,0 +1,162 @@
+"""Write a PNG of every screen, in normal and large-text mode (docs/screens).
+
+    kiosk screenshots --out docs/screens
+
+Runs a simulated counter on a throw-away state directory, drives it into each state
+(mirror with fields, rating, away, a called ticket, ...) and saves what the window shows.
+With no display it starts a private Xvfb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from device.config import Config
+from device.core import Core
+from device.intents import AwaySet, MirrorAnswer, MirrorField, Press
+from device.queue import QueueDesk
+from device.store import Store
+
+log = logging.getLogger("ui.screenshots")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="docs/screens", help="directory for the PNGs")
+
+
+def demo_config(config: Config, state_dir: str) -> Config:
+    cfg = config.with_state_dir(state_dir).simulated()
+    return dataclasses.replace(
+        cfg,
+        ui=dataclasses.replace(cfg.ui, fullscreen=False, large_text=False),
+        window=dataclasses.replace(cfg.window, notice=cfg.window.notice
+                                   or "今日办理人数较多，延时服务至 19:00"),
+        queue=dataclasses.replace(cfg.queue, green_channel=cfg.queue.green_channel
+                                  or ("migrant_worker", "student", "veteran")))
+
+
+def frames(n: int = 3) -> None:
+    from kivy.base import EventLoop
+
+    for _ in range(n):
+        EventLoop.idle()
+
+
+def main(args: argparse.Namespace, config: Config) -> int:
+    from ui.xvfb import ensure_display
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    xvfb = ensure_display()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            written = shoot(demo_config(config, tmp), out)
+    finally:
+        if xvfb is not None:
+            xvfb.stop()
+    print(f"kiosk screenshots: wrote {len(written)} PNGs to {out}")
+    return 0
+
+
+def shoot(cfg: Config, out: Path) -> list[Path]:
+    from ui import theme
+    from ui.app import build_app
+
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    core = Core(cfg, store)
+    core.queue = QueueDesk(core, cfg)
+    core.start()
+    app = build_app(core, cfg)
+    app.mount()
+    written: list[Path] = []
+    try:
+        for n in range(3):
+            core.queue.issue_ticket(["id_card.renew", "hukou.birth", "id_card.first"][n])
+        # A few ratings so the home screen shows a satisfaction rate.
+        for level in ("very_satisfied", "satisfied", "very_satisfied", "basic"):
+            core.submit(Press("next"))
+            core.submit(Press("next"))
+            core.submit(Press(level))
+        frames()
+        app.hide_called()
+
+        def go(name: str, **kw: Any) -> Callable[[], None]:
+            return lambda: app.go(name, **kw)
+
+        def mirror() -> None:
+            core.submit(Press("next"))
+            frames()
+            app.hide_called()
+            for key, label, value, sensitive in [
+                    ("name", "姓名", "刘䶮", False), ("sex", "性别", "男", False),
+                    ("id_number", "公民身份号码", "440301199001011234", True),
+                    ("address", "住址", "广东省深圳市南山区科技园路 1 号 3 栋 502 室", False)]:
+                core.submit(MirrorField(key, label, value, sensitive))
+            core.submit(MirrorAnswer("name", True))
+            core.submit(MirrorAnswer("address", False))
+
+        def rating() -> None:
+            core.submit(Press("next"))
+
+        def extras() -> None:
+            core.submit(Press("unsatisfied", source="screen"))
+
+        def away() -> None:
+            core.submit(AwaySet("参加业务培训", "17:30", "0755-8000 0001", ""))
+
+        def back() -> None:
+            core.submit(Press("away"))
+            frames()
+
+        def called() -> None:
+            app.hide_toast()
+            app.show_called("A012", cfg.window.number)
+
+        def helpscreen() -> None:
+            app.hide_called()
+            app.toggle_help()
+
+        def ticket_result() -> None:
+            screen = app.sm.get_screen("ticket")
+            screen.show(core.queue.issue_ticket("id_card.lost"))
+
+        def checkin_error() -> None:
+            app.go("checkin")
+            screen = app.sm.get_screen("checkin")
+            screen.pad.value = "12345678"
+            screen.check_in()
+
+        scenes: list[tuple[str, Callable[[], None]]] = [
+            ("home", go("home")), ("guide", go("guide")),
+            ("guide-birth", go("guide", service="hukou.birth")),
+            ("ticket", go("ticket")), ("ticket-issued", ticket_result),
+            ("checkin", checkin_error), ("comment", go("comment")),
+            ("mirror", mirror), ("rating", rating), ("rating-reasons", extras),
+            ("thanks", go("thanks", rated=True)), ("away", away), ("called", called),
+            ("help", helpscreen),
+        ]
+        for large in (False, True):
+            theme.set_large(large)
+            app.build_header()
+            if large:
+                back()
+            for name, setup in scenes:
+                setup()
+                frames()
+                path = out / f"{name}{'-large' if large else ''}.png"
+                app.root.export_to_png(str(path))
+                written.append(path)
+                log.info("wrote %s", path)
+            if app.help_widget is not None:
+                app.toggle_help()
+            app.hide_called()
+    finally:
+        app.unmount()
+        store.close()
+    return written
