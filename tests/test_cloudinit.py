@@ -150,6 +150,7 @@ def test_each_pi_gets_its_identity_credentials_and_a_valid_config(sheet):
     assert "install.sh\" --source \"$src\"" in script
     assert "http://hq.example/ck.tar.gz" in script
     assert w01["runcmd"][1] == ["sh", "-c", "raspi-config nonint do_overlayfs 0"]
+    assert w01["power_state"]["mode"] == "reboot"
     assert "${" not in (sheet.parent / "out" / "szpsb_futian-w01" / "user-data").read_text(
     ).split("\n", 12)[-1]  # every field filled (the header comments name them)
 
