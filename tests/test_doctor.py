@@ -295,7 +295,8 @@ def test_a_gpio_chip_that_cannot_open_fails():
 
 
 def mqtt_cfg(cfg: Config, port: int, **kw: object) -> Config:
-    m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port, tls=False, **kw)  # type: ignore[arg-type]
+    kw = {"tls": False, **kw}
+    m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port, **kw)  # type: ignore[arg-type]
     return dataclasses.replace(cfg, mqtt=m)
 
 
@@ -405,3 +406,44 @@ def test_a_database_from_another_counter_fails(cfg):
     c = by_name(doctor.run_checks(cfg, simulate=True, env=env()))["database"]
     assert c.status == "FAIL" and "events of szpsb/w07" in c.detail
     assert "Replacing a Pi" in c.fix
+
+
+def make_ca(d: Path, name: str) -> tuple[Path, Path]:
+    key, crt = d / f"{name}.key", d / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(crt), "-subj", f"/CN={name}", "-days", "2"],
+                   check=True, capture_output=True, timeout=60)
+    return key, crt
+
+
+@needs_mosquitto
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl missing")
+def test_the_broker_check_uses_tls_with_the_configured_ca(cfg, tmp_path):
+    from tests.sync.conftest import Mosquitto
+
+    ca_key, ca_crt = make_ca(tmp_path, "station-ca")
+    _, other_ca = make_ca(tmp_path, "someone-else")
+    key, csr, crt = tmp_path / "server.key", tmp_path / "server.csr", tmp_path / "server.crt"
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(csr), "-subj", "/CN=127.0.0.1"], check=True,
+                   capture_output=True, timeout=60)
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey",
+                    str(ca_key), "-CAcreateserial", "-out", str(crt), "-days", "2",
+                    "-extfile", str(tmp_path / "san.ext")], check=True, capture_output=True,
+                   timeout=60)
+    broker = Mosquitto(tmp_path / "broker", extra=f"allow_anonymous true\ncafile {ca_crt}\n"
+                       f"certfile {crt}\nkeyfile {key}\n")
+    broker.start()
+    try:
+        good = doctor.check_broker(mqtt_cfg(cfg, broker.port, tls=True, ca_file=str(ca_crt)),
+                                   env(), False, 5)
+        wrong_ca = doctor.check_broker(mqtt_cfg(cfg, broker.port, tls=True,
+                                                ca_file=str(other_ca)), env(), False, 5)
+        plain = doctor.check_broker(mqtt_cfg(cfg, broker.port), env(), False, 1)
+    finally:
+        broker.stop()
+    assert good.status == "PASS" and f"127.0.0.1:{broker.port} (TLS)" in good.detail
+    assert wrong_ca.status == "FAIL" and "TLS handshake" in wrong_ca.detail
+    assert "mqtt.ca_file" in wrong_ca.fix
+    assert plain.status == "FAIL"  # TLS on one side only
