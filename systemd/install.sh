@@ -164,6 +164,10 @@ else
   fi
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
+    # Trixie renamed some libraries in the 64-bit time_t transition (libfoo1 -> libfoo1t64).
+    if ! apt-cache show "$p" >/dev/null 2>&1 && apt-cache show "${p}t64" >/dev/null 2>&1; then
+      p="${p}t64"
+    fi
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
       || missing+=("$p")
   done
