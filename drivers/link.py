@@ -60,7 +60,10 @@ def _text(msg: dict[str, Any], key: str, *, required: bool = True, limit: int = 
 
 
 def _sign_in(m: dict[str, Any]) -> Intent:
-    return SignIn(_text(m, "badge", limit=20))
+    badge = _text(m, "badge", limit=20)
+    if not re.fullmatch(r"[0-9A-Za-z]{1,20}", badge):
+        raise ParseError(f"badge {badge!r} must be 1-20 letters or digits (the 警号)")
+    return SignIn(badge)
 
 
 def _case_start(m: dict[str, Any]) -> Intent:
@@ -75,8 +78,11 @@ def _field(m: dict[str, Any]) -> Intent:
     sensitive = m.get("sensitive", False)
     if not isinstance(sensitive, bool):
         raise ParseError("field 'sensitive' must be true or false")
-    return MirrorField(_text(m, "key", limit=40), _text(m, "label", limit=40),
-                       _text(m, "value", limit=400), sensitive)
+    key = _text(m, "key", limit=40)
+    if not key:
+        raise ParseError("field 'key' must not be empty")
+    return MirrorField(key, _text(m, "label", limit=40), _text(m, "value", limit=400),
+                       sensitive)
 
 
 def _away(m: dict[str, Any]) -> Intent:
@@ -125,13 +131,30 @@ def parse_line(raw: bytes | str, max_bytes: int = MAX_LINE) -> tuple[Intent, Any
     return _OPS[op](msg), corr
 
 
+def _corr_of(raw: bytes | str, max_bytes: int) -> Any:
+    """The ``id`` of a line that was refused, when it is a JSON object with a valid id."""
+    try:
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        if len(data) > max_bytes:
+            return None
+        msg = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeError and JSONDecodeError included
+        return None
+    corr = msg.get("id") if isinstance(msg, dict) else None
+    return corr if isinstance(corr, str | int) and not isinstance(corr, bool) else None
+
+
 def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict[str, Any]:
     """Parse, submit and build the reply for one line. Never raises for bad input."""
     try:
         intent, corr = parse_line(raw, max_bytes)
     except ParseError as exc:
         log.warning("link: rejected line: %s", exc)
-        return {"ok": False, "error": str(exc)}
+        rejected: dict[str, Any] = {"ok": False, "error": str(exc)}
+        corr = _corr_of(raw, max_bytes)
+        if corr is not None:
+            rejected["id"] = corr  # so the workstation knows which request failed
+        return rejected
     outcome = core.submit(intent)
     reply: dict[str, Any] = {"ok": outcome.ok, "state": outcome.state.mode.value}
     if corr is not None:

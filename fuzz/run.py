@@ -7,7 +7,8 @@
 Each harness runs in its own process with libFuzzer's ``-runs``, ``-rss_limit_mb``
 (memory bounded: going over is a failure) and ``-timeout`` (one input taking longer is a
 failure), starting from a seed corpus of valid messages written to a temporary
-directory (so the repository is never written to). A crash input is kept under
+directory (so the repository is never written to), with a fixed ``--seed`` unless told
+otherwise (reproducible in CI). A crash input is kept under
 ``--artifacts`` (default: a temporary directory, printed). Exit code 0 when every harness
 finished its runs, 1 when one crashed, went over memory or time, 2 on bad usage, 3 when
 atheris is not installed (it has wheels for x86_64 only; see docs/benchmarks.md).
@@ -114,18 +115,19 @@ def _module_exists(name: str) -> bool:
         return False
 
 
-def run_one(h: Harness, runs: int, rss_mb: int, timeout_s: int, artifacts: Path) -> Result:
+def run_one(h: Harness, runs: int, rss_mb: int, timeout_s: int, artifacts: Path,
+            seed: int = 1) -> Result:
     if h.needs and not _module_exists(h.needs):
         return Result(h.name, "skipped", detail=f"{h.needs} is not there yet")
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{h.name}-") as corpus:
-        for i, seed in enumerate(h.seeds()):  # type: ignore[operator]
-            (Path(corpus) / f"seed{i:03d}").write_bytes(seed)
+        for i, example in enumerate(h.seeds()):  # type: ignore[operator]
+            (Path(corpus) / f"seed{i:03d}").write_bytes(example)
         out = artifacts / h.name
         out.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(HERE / h.script), corpus, f"-runs={runs}",
                f"-rss_limit_mb={rss_mb}", f"-malloc_limit_mb={rss_mb}",
                f"-timeout={timeout_s}", f"-max_len={h.max_len}", "-print_final_stats=1",
-               f"-artifact_prefix={out}/"]
+               f"-artifact_prefix={out}/", f"-seed={seed}"]
         t0 = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
                               cwd=str(ROOT))
@@ -149,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rss-limit-mb", type=int, default=512)
     p.add_argument("--timeout-s", type=int, default=10, help="per input")
     p.add_argument("--jobs", type=int, default=2, help="harnesses run at once")
+    p.add_argument("--seed", type=int, default=1,
+                   help="libFuzzer's random seed: fixed by default so a CI run is "
+                   "reproducible; 0 picks a new one each run (for long local runs)")
     p.add_argument("--artifacts", type=Path, default=None,
                    help="where crash inputs go (default: a temporary directory)")
     args = p.parse_args(argv)
@@ -167,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(
-            lambda h: run_one(h, args.runs, args.rss_limit_mb, args.timeout_s, artifacts),
+            lambda h: run_one(h, args.runs, args.rss_limit_mb, args.timeout_s, artifacts,
+                              args.seed),
             chosen))
     failed = 0
     for r in results:

@@ -287,3 +287,15 @@ def test_sample_client_over_serial(core: Core) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert '<< {"ok": true, "state": "idle", "seq": [' in done.stdout
     assert core.state.officer == "000002"
+
+
+def test_refused_lines_carry_their_id(core: Core) -> None:
+    session = LinkSession(core, LinkSection())
+    replies = _lines(session.process(
+        b'{"op":"launch","id":15}\n{"op":"sign_in","badge":"","id":"b"}\n'
+        b'{"op":"field","key":"","label":"l","value":"v","id":3}\n{"id":4}\n'
+        b'{"op":"back","id":5}\n'))
+    assert [(r["ok"], r.get("id")) for r in replies] == [
+        (False, 15), (False, "b"), (False, 3), (False, 4), (False, 5)]
+    assert "letters or digits" in replies[1]["error"]
+    assert core.state.officer == "000001"
