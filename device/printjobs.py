@@ -57,8 +57,12 @@ def mark_printed(job_id: int) -> Writer:
 
 
 def pending(conn: Any, limit: int = 20) -> list[PrintJob]:
+    # A kind this version does not know (a job written by a newer release before a
+    # rollback) stays pending for that release instead of stalling the whole queue.
+    marks = ", ".join("?" for _ in JOB_KINDS)
     rows = conn.execute(
-        "SELECT id, kind, body FROM print_jobs WHERE printed_ts IS NULL ORDER BY id LIMIT ?",
-        (limit,),
+        f"SELECT id, kind, body FROM print_jobs WHERE printed_ts IS NULL AND kind IN ({marks}) "
+        "ORDER BY id LIMIT ?",
+        (*JOB_KINDS, limit),
     ).fetchall()
     return [PrintJob(kind=k, data=json.loads(b), id=i) for i, k, b in rows]
