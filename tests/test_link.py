@@ -299,3 +299,23 @@ def test_refused_lines_carry_their_id(core: Core) -> None:
         (False, 15), (False, "b"), (False, 3), (False, 4), (False, 5)]
     assert "letters or digits" in replies[1]["error"]
     assert core.state.officer == "000001"
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    ("sim://", "SimLink"), ("tcp://127.0.0.1:7301", "TcpLink"), ("/dev/ttyACM0", "SerialLink"),
+    ("socket://127.0.0.1:7302", "SerialLink")])
+def test_registry_picks_the_link_backend(config: Config, url: str, kind: str) -> None:
+    from drivers import registry
+
+    cfg = dataclasses.replace(config, link=dataclasses.replace(config.link, url=url))
+    names = [type(d).__name__ for d in registry.build(cfg)]
+    assert kind in names and "SignDriver" in names and "ScannerDriver" in names
+    # Building opens nothing: no port, no socket (that happens in start()).
+    assert not any(getattr(getattr(d, "port", None), "is_open", False)
+                   for d in registry.build(cfg))
+
+
+def test_bad_tcp_url_is_a_driver_fault_at_start(core: Core, config: Config) -> None:
+    link = TcpLink(dataclasses.replace(config.link, url="tcp://nowhere"))
+    with pytest.raises(DriverError, match="tcp://HOST:PORT"):
+        link.start(core)
