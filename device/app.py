@@ -7,8 +7,10 @@ ticker, then runs the Kivy UI or, headless, waits for SIGTERM.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -18,6 +20,7 @@ from device import sdnotify
 from device.config import Config
 from device.control import ControlServer, Handler
 from device.core import Core
+from device.errors import KioskError
 from device.intents import Tick
 from device.queue import QueueDesk
 from device.store import Store
@@ -41,10 +44,12 @@ class KioskApp:
         self.control: ControlServer | None = None
         self.heartbeat = sdnotify.Heartbeat(HEARTBEAT_MAX_AGE_S)
         self.watchdog: sdnotify.Watchdog | None = None
+        self._lock_fd: int | None = None
 
     def setup(self) -> Core:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_state_dir()
         self.store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
         core = self.core = Core(cfg, self.store)
         # Before the drivers: the scanner and the next button need core.queue.
@@ -70,6 +75,25 @@ class KioskApp:
         log.info("kiosk ready device=%s control=%s db=%s", cfg.device.id,
                  cfg.control_socket, cfg.db_path)
         return core
+
+    def _lock_state_dir(self) -> None:
+        """One kiosk per state directory: a second one would take over the control socket
+        and write the same database with another idea of the counter's state. The kernel
+        drops the lock when the process dies, also on SIGKILL."""
+        path = self.config.state_dir / "kiosk.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 16).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise KioskError(
+                f"another kiosk (pid {holder}) is running with state directory "
+                f"{self.config.state_dir}. Fix: stop it first (systemctl stop kiosk), or "
+                "give this one its own --state-dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
 
     def _tick(self) -> None:
         assert self.core is not None
@@ -107,6 +131,9 @@ class KioskApp:
                 log.exception("driver %s failed to close", driver.name)
         if self.store:
             self.store.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
         log.info("kiosk stopped")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from device import cli
 from device.app import KioskApp
 from device.config import Config
+from device.control import ControlClient
 from tests.kiosk_support import db_rows, running_kiosk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,3 +125,16 @@ def test_events_without_a_database(tmp_path: Path, capsys: pytest.CaptureFixture
     code, _, err = kiosk(capsys, tmp_path, "events")
     assert code == 1 and "no database at" in err and "Fix:" in err
     assert not (tmp_path / "kiosk.db").exists()  # looking never creates one
+
+
+def test_second_kiosk_on_the_same_state_dir_is_refused(app: KioskApp) -> None:
+    before = db_rows(app.config.db_path)
+    proc = subprocess.run([sys.executable, "-m", "device.cli", "run", "--simulate",
+                           "--headless", "--state-dir", str(app.config.state_dir)],
+                          capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert proc.returncode == 1
+    assert f"another kiosk (pid {os.getpid()}) is running" in proc.stderr
+    assert "Fix: " in proc.stderr
+    assert db_rows(app.config.db_path) == before  # it wrote nothing
+    with ControlClient(app.config.control_socket) as c:  # and took nothing over
+        assert c.request({"cmd": "ping"}) == {"ok": True}
