@@ -11,6 +11,7 @@ the counter gives no feedback (LED, sound, screen) before it returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -18,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ class Store:
         self.device = device
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._salvage: tuple[int, str, list[str]] = (0, GENESIS, [])
+        self._salvage = _Salvage()
         self.open_report = self._check_or_move_aside()
         self.conn = connect(self.path)
         self.db = sqlite_utils.Database(self.conn)
@@ -149,10 +150,12 @@ class Store:
         log.error("database %s failed its integrity check (%s); kept as %s, starting a "
                   "fresh one", self.path, reason, moved)
         self._salvage = salvage
-        return OpenReport(corrupt_moved_to=moved, salvaged_events=len(salvage[2]), reason=reason)
+        return OpenReport(corrupt_moved_to=moved, salvaged_events=len(salvage.unsent),
+                          reason=reason)
 
     def _record_corruption(self) -> None:
-        last_seq, last_hash, unsent = self._salvage
+        last_seq, last_hash = self._salvage.last_seq, self._salvage.last_hash
+        unsent = self._salvage.unsent
         with self.transaction() as conn:
             if last_seq:
                 # Continue the chain where it was, so HQ sees no reset.
@@ -167,6 +170,11 @@ class Store:
                     (ev["seq"], ev["id"], ev["type"], ev["ts"],
                      int(ev["type"] in CRITICAL_TYPES), body),
                 )
+            if self._salvage.state is not None:
+                # The counter resumes (an open case, the away board) and keeps numbering
+                # its own cases where it was, so no case number is issued twice.
+                conn.execute("INSERT INTO counter_state (id, body) VALUES (1, ?)",
+                             (self._salvage.state,))
         report = self.open_report
         self.append([Draft(EventType.DEVICE_FAULT, {
             "component": "store", "fault": "integrity_check_failed",
@@ -344,20 +352,44 @@ class Store:
             self.conn.close()
 
 
-def _salvage(path: Path) -> tuple[int, str, list[str]]:
-    """Best effort: read the chain head and unsent events out of a corrupt file."""
-    last_seq, last_hash, unsent = 0, GENESIS, []
+@dataclass
+class _Salvage:
+    last_seq: int = 0
+    last_hash: str = GENESIS
+    unsent: list[str] = field(default_factory=list)
+    state: str | None = None  # the counter_state body
+
+
+def _salvage(path: Path) -> _Salvage:
+    """Best effort: read the chain head, the unsent events and the counter state out of a
+    corrupt file. Each part on its own: a damaged page loses only what is on it."""
+    out = _Salvage()
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
-        try:
+    except sqlite3.Error:
+        return out
+    try:
+        with contextlib.suppress(sqlite3.Error, ValueError):
             row = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
             if row:
                 s, h = row[0].split(":", 1)
-                last_seq, last_hash = int(s), h
-            unsent = [r[0] for r in conn.execute(
-                "SELECT body FROM events WHERE sent_at IS NULL ORDER BY seq")]
-        finally:
-            conn.close()
-    except (sqlite3.Error, ValueError):
-        pass
-    return last_seq, last_hash, unsent
+                out.last_seq, out.last_hash = int(s), h
+        if not out.last_seq:
+            # No readable head: the newest event is the head (sent or not).
+            with contextlib.suppress(sqlite3.Error, ValueError, KeyError):
+                row = conn.execute(
+                    "SELECT body FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+                if row:
+                    ev = json.loads(row[0])
+                    out.last_seq, out.last_hash = int(ev["seq"]), str(ev["hash"])
+        with contextlib.suppress(sqlite3.Error):  # keeps the rows read before a bad page
+            for (body,) in conn.execute(
+                    "SELECT body FROM events WHERE sent_at IS NULL ORDER BY seq"):
+                out.unsent.append(body)
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            row = conn.execute("SELECT body FROM counter_state WHERE id = 1").fetchone()
+            if row and isinstance(json.loads(row[0]), dict):
+                out.state = row[0]
+    finally:
+        conn.close()
+    return out

@@ -287,10 +287,13 @@ def test_garbage_in_the_middle_of_a_real_db_starts_a_fresh_one(tmp_path: Path) -
         assert fault["type"] == "device.fault"
         assert fault["data"]["fault"] == "integrity_check_failed"
         assert s.integrity_ok()
-        assert verify_chain(s.events()) == []
-        # whatever could be salvaged is at most what was there, each event once
-        seqs = [e["seq"] for e in s.events()]
-        assert len(seqs) == len(set(seqs)) and seqs[-1] == s.head()[0]
+        # What was read before the bad page is kept as it was; the fault continues the
+        # chain from the old head, so HQ sees a gap explained by the fault, not a reset.
+        events = s.events()
+        assert [e["seq"] for e in events[:-1]] == list(range(1, len(events)))
+        assert verify_chain(events[:-1], start_prev=GENESIS) == []
+        assert fault["seq"] == 201 and s.head()[0] == 201
+        assert fault["data"]["salvaged_unsent"] == len(events) - 1
     finally:
         s.close()
 
@@ -302,5 +305,29 @@ def test_healthy_db_is_not_moved(tmp_path: Path) -> None:
     try:
         assert _corrupt_files(path) == [] and s.open_report.corrupt_moved_to is None
         assert [e["type"] for e in s.events()] == ["rating.given"] * 3
+    finally:
+        s.close()
+
+
+def test_damaged_chain_head_falls_back_to_the_newest_event_and_state_is_kept(
+        tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.db"
+    s = open_store(path)
+    for i in range(1, 6):
+        s.append([rating(i)], state={"mode": "idle", "auto_case_counter": i})
+    last = s.head()
+    s.close()
+    offset, size = _page_of(path, "sqlite_autoindex_meta_1")  # the chain head's index
+    with path.open("r+b") as f:
+        f.seek(offset)
+        f.write(b"\x13" * size)
+    s = open_store(path)
+    try:
+        assert len(_corrupt_files(path)) == 1
+        events = s.events()
+        assert [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+        assert events[-1]["prev"] == last[1] and verify_chain(events, GENESIS) == []
+        # the counter resumes its own case numbering: no case number is issued twice
+        assert s.load_state() == {"mode": "idle", "auto_case_counter": 5}
     finally:
         s.close()
