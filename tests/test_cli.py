@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -138,3 +139,25 @@ def test_second_kiosk_on_the_same_state_dir_is_refused(app: KioskApp) -> None:
     assert db_rows(app.config.db_path) == before  # it wrote nothing
     with ControlClient(app.config.control_socket) as c:  # and took nothing over
         assert c.request({"cmd": "ping"}) == {"ok": True}
+
+
+def test_log_lines_for_the_console_and_for_journald(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import logging
+
+    from device import logsetup
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    for journal, expect in ((None, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d WARNING core: two\nlines$"),
+                            ("8:1234", r"^<4>core: two \| lines$")):
+        if journal:
+            monkeypatch.setenv("JOURNAL_STREAM", journal)
+        else:
+            monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+        out = io.StringIO()
+        logsetup.setup("INFO", stream=out)
+        logging.getLogger("core").warning("two\nlines")
+        logging.getLogger("core").debug("not at INFO")
+        assert re.match(expect, out.getvalue().strip()), out.getvalue()

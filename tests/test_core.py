@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -178,3 +179,22 @@ def test_faults_are_recorded_once_until_recovered(core: Core, store: Store) -> N
     assert [r[1] for r in second_connection_rows(store.path)] == [
         "device.fault", "device.recovered"]
     assert core.faults == {}
+
+
+def test_mirror_values_never_reach_the_logs(core: Core, caplog: pytest.LogCaptureFixture) -> None:
+    from drivers.link import handle_line
+
+    caplog.set_level("DEBUG")
+    secret = "440301199001011234"
+    handle_line(core, '{"op": "case_start", "case_no": "C-1", "service": "a.b"}')
+    field = {"op": "field", "key": "id_number", "label": "身份证号", "value": secret}
+    for msg in (
+        field,
+        {**field, "sensitive": "yes"},  # rejected: must not echo the value either
+        {k: v for k, v in field.items() if k != "label"},  # rejected: no label
+    ):
+        line = json.dumps(msg, ensure_ascii=False)
+        handle_line(core, line)
+    handle_line(core, '{"op": "case_end"}')
+    core.submit(Press("satisfied"))
+    assert caplog.records and secret not in caplog.text
