@@ -283,6 +283,28 @@ def running_counter(cfg: Config) -> dict[str, Any] | None:
     return reply if reply.get("ok") else None
 
 
+def lock_holder(cfg: Config) -> str | None:
+    """The pid of a kiosk holding the state directory's lock (alive, maybe hung), or None."""
+    import fcntl
+
+    path = cfg.state_dir / "kiosk.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(fd, 16).decode("ascii", "replace").strip() or "?"
+    except OSError:
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def checks_from_faults(faults: dict[str, str]) -> list[Check]:
     out = []
     for name in ("gpio", "printer", "sign", "link", "scanner"):
@@ -366,8 +388,14 @@ def run_checks(cfg: Config, *, simulate: bool = False, env: Env | None = None,
         results.append(db.check)
     devices = [c for c in ("gpio", "printer", "sign", "link", "scanner") if c in wanted]
     state = running_counter(cfg) if ("counter" in wanted or devices) else None
+    hung = lock_holder(cfg) if state is None else None
     if "counter" in wanted:
-        if state is not None:
+        if hung is not None:
+            results.append(Check("counter", FAIL, f"a kiosk (pid {hung}) holds "
+                                 f"{cfg.state_dir} but does not answer on its control socket",
+                                 "it is hung or still starting: sudo systemctl restart kiosk; "
+                                 "journalctl -u kiosk -b shows what it was doing"))
+        elif state is not None:
             s = state.get("state", {})
             results.append(Check("counter", PASS, f"kiosk is running: mode {s.get('mode')}, "
                                  f"{state.get('unsent', '?')} unsent, "
@@ -378,8 +406,15 @@ def run_checks(cfg: Config, *, simulate: bool = False, env: Env | None = None,
                                  "start it: sudo systemctl start kiosk (journalctl -u kiosk -b "
                                  "if it does not stay up)"))
     if devices:
-        found = (checks_from_faults(state.get("faults", {})) if state is not None
-                 else probe_devices(cfg, env, timeout))
+        if hung is not None:
+            # Its ports and GPIO lines are still open: probing them would fight it.
+            found = [Check(name, WARN, f"{name}: not probed while kiosk pid {hung} holds "
+                           "the devices", "restart the kiosk, then run the doctor again")
+                     for name in devices]
+        elif state is not None:
+            found = checks_from_faults(state.get("faults", {}))
+        else:
+            found = probe_devices(cfg, env, timeout)
         results.extend(c for c in found if c.name in devices)
     if "broker" in wanted:
         results.append(check_broker(cfg, env, simulate, timeout))

@@ -447,3 +447,22 @@ def test_the_broker_check_uses_tls_with_the_configured_ca(cfg, tmp_path):
     assert wrong_ca.status == "FAIL" and "TLS handshake" in wrong_ca.detail
     assert "mqtt.ca_file" in wrong_ca.fix
     assert plain.status == "FAIL"  # TLS on one side only
+
+
+def test_a_hung_kiosk_is_reported_and_its_devices_are_not_probed(cfg, pty):
+    import fcntl
+
+    # A kiosk process that holds the state directory's lock but no longer answers.
+    cfg.state_dir.mkdir(parents=True)
+    with open(cfg.state_dir / "kiosk.lock", "w") as lock:
+        lock.write("4242\n")
+        lock.flush()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        c = dataclasses.replace(cfg, sign=SignSection(url=pty.path))
+        results = by_name(doctor.run_checks(c, env=env(), skip=["broker"]))
+    assert results["counter"].status == "FAIL"
+    assert "pid 4242" in results["counter"].detail and "restart" in results["counter"].fix
+    assert results["sign"].status == "WARN" and "not probed" in results["sign"].detail
+    os.set_blocking(pty.master, False)
+    with pytest.raises(BlockingIOError):
+        os.read(pty.master, 64)  # the doctor sent nothing to the sign
