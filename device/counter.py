@@ -243,7 +243,8 @@ class Counter:
             return f"unknown button {p.button!r}"
         s = self.state
         if s.mode is not Mode.RATING:
-            if s.rated_case and s.mode is Mode.IDLE and s.last_rating:
+            if s.mode is Mode.IDLE and s.rated_case and s.recent_cases[-1:] == (s.rated_case,):
+                # The last case was rated (not skipped): a late or repeated press.
                 return f"case {s.rated_case} was already rated"
             return {Mode.IDLE: "no case to rate", Mode.SERVING: "the case is still open",
                     Mode.AWAY: "the counter is away"}[s.mode]

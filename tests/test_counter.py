@@ -335,6 +335,14 @@ def test_mirror_is_cleared_when_the_case_ends() -> None:
 # ------------------------------------------------------------------ one rating per case
 
 
+def test_press_after_a_skipped_case_is_not_called_already_rated() -> None:
+    c = counter_in("idle_rated")
+    for intent in (CaseStart("C-2", "a.b"), CaseEnd()):
+        c.handle(intent, T0)
+    c.handle(Tick(LATE), LATE)  # C-2 skipped
+    assert c.handle(R, LATE).refused == "no case to rate"
+
+
 def test_resent_case_start_of_an_earlier_case_is_refused() -> None:
     # The workstation retries case_start for C-1 after C-2: no second round for C-1.
     c = counter_in("idle_rated")
