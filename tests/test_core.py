@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
 from device.errors import StoreError
+from device.events import GENESIS, verify_chain
 from device.intents import AwaySet, CaseEnd, CaseStart, MirrorField, Press, Tick
 from device.store import Store
 from tests.conftest import FakeClock
+from tests.test_counter import INTENTS
 
 
 def second_connection_rows(path: Path) -> list[tuple[int, str]]:
@@ -198,3 +203,27 @@ def test_mirror_values_never_reach_the_logs(core: Core, caplog: pytest.LogCaptur
     handle_line(core, '{"op": "case_end"}')
     core.submit(Press("satisfied"))
     assert caplog.records and secret not in caplog.text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(INTENTS, st.floats(0, 40)), max_size=25))
+def test_any_sequence_restarts_into_the_same_state(config: Config, steps: list) -> None:
+    """Whatever happened, a restart resumes the committed state and the chain verifies."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kiosk.db"
+        clock = FakeClock()
+        store = Store(path, site="s1", device="w01")
+        core = Core(config, store, clock=clock)
+        for intent, dt in steps:
+            clock.advance(dt)
+            core.submit(Tick(clock.now) if intent == "tick" else intent)
+        store.close()
+        again = Store(path, site="s1", device="w01")
+        try:
+            assert Core(config, again, clock=clock).state == core.state
+            events = again.events()
+            assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+            assert verify_chain(events, start_prev=GENESIS) == []
+        finally:
+            again.close()
