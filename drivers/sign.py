@@ -610,6 +610,8 @@ class SignDriver(BaseDriver):
     def _write(self, vp: int, data: bytes) -> None:
         frame = write_frame(vp, data, self.cfg.crc)
         for attempt in range(1 + self.cfg.retries):
+            if self._stop:  # closing: do not sit out the remaining retries
+                raise PortGone("sign: closing")
             self.port.discard_input()
             self.port.write(frame)
             if self._await_ok():
