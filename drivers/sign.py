@@ -384,6 +384,11 @@ class SignEmulator:
         self._reader = FrameReader()
         self._lock = threading.Lock()
 
+    def set_mute(self, replies: int) -> None:
+        """Swallow the next ``replies`` answers (0: answer again), thread-safe."""
+        with self._lock:
+            self.mute = replies
+
     def feed(self, data: bytes) -> bytes:
         """Bytes from the host; returns the bytes the display sends back."""
         out = bytearray()

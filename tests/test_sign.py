@@ -240,7 +240,7 @@ def test_driver_over_a_pty_with_a_fake_dwin(core: Core, config: Config, drivers,
 def test_missing_ok_is_retried(core: Core, config: Config, drivers) -> None:
     pty = Pty()
     emu = SignEmulator()
-    emu.mute = 1  # the first write gets no answer
+    emu.set_mute(1)  # the first write gets no answer
     fake = FakeDevice(pty, emu.feed)
     driver = SignDriver(_cfg(config, pty.path, retries=2))
     drivers.append(driver)
@@ -259,13 +259,13 @@ def test_silent_sign_raises_a_fault_and_recovers(core: Core, config: Config, dri
     watcher = Watcher(core)
     pty = Pty()
     emu = SignEmulator()
-    emu.mute = 10**9
+    emu.set_mute(10**9)
     fake = FakeDevice(pty, emu.feed)
     driver = SignDriver(_cfg(config, pty.path, retries=1))
     drivers.append(driver)
     driver.start(core)
     watcher.wait(lambda: core.faults.get("sign") == "no_reply")
-    emu.mute = 0  # the sign answers again
+    emu.set_mute(0)  # the sign answers again
     assert driver.wait_idle(5)
     watcher.wait(lambda: EventType.DEVICE_RECOVERED in watcher.event_types())
     types = watcher.event_types()
