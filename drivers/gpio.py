@@ -66,6 +66,7 @@ class ButtonPanel(BaseDriver):
         self._last_press: dict[str, float] = {}
         self._down_since: dict[str, float] = {}  # buttons down now, since when
         self._press_lock = threading.Lock()
+        self._failed = threading.local()  # why this thread's last press was not recorded
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
         self.buttons: dict[str, Any] = {}
@@ -126,7 +127,15 @@ class ButtonPanel(BaseDriver):
             self._last_press[name] = now
         if f"button.{name}" in self.core.faults:
             return  # a stuck button fires nothing until it is released
-        self.core.submit(Press(name, source="pad"))
+        self._failed.error = ""
+        try:
+            self.core.submit(Press(name, source="pad"))
+        except Exception as exc:
+            # Not committed, so no LED says it was taken; the citizen presses again. It
+            # must not escape into the pin library's callback thread: lgpio's dies with
+            # it, and every button with it.
+            log.exception("gpio: press of %s not recorded", name)
+            self._failed.error = str(exc)
 
     def _held(self, name: str) -> None:
         self.core.fault(f"button.{name}", "stuck",
@@ -200,8 +209,11 @@ class ButtonPanel(BaseDriver):
                     + ", ".join(BUTTONS)}
         pin = self.factory.pin(self.pins()[name])
         self.core.clear_last_outcome()
+        self._failed.error = ""
         pin.drive_low()  # gpiozero's callback runs here, synchronously, on this thread
         pin.drive_high()
+        if self._failed.error:
+            return {"ok": False, "error": f"the press was not recorded: {self._failed.error}"}
         outcome = self.core.last_outcome()
         if outcome is None:
             return {"ok": True, "taken": False, "reason": "debounced or ignored", "events": []}

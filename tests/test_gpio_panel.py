@@ -188,3 +188,20 @@ def test_real_factory_offers_no_sim_commands(config: Config, factory: MockFactor
     cfg = dataclasses.replace(config.gpio, pin_factory="lgpio")
     assert ButtonPanel(cfg, pin_factory=factory).control_commands() == {}
 
+
+
+def test_failed_commit_keeps_the_buttons_alive(config: Config, core: Core, store: Store,
+                                               factory: MockFactory, panel: ButtonPanel,
+                                               mono: Mono) -> None:
+    g = config.gpio
+    store.conn.execute("PRAGMA query_only = 1")  # the disk refuses writes
+    press(factory, g.next_pin)  # must not raise into the pin library's callback
+    assert core.state.mode is Mode.IDLE and stored_types(store) == []
+    assert set(led_states(config, factory).values()) == {False}
+    reply = panel.control_commands()["press"]({"cmd": "press", "button": "away"})
+    assert reply["ok"] is False and "not recorded" in reply["error"]
+    assert factory.pin(g.away_led_pin).state is False  # no feedback for what is not stored
+    store.conn.execute("PRAGMA query_only = 0")
+    mono.t += 1
+    press(factory, g.next_pin)  # the same button works again
+    assert stored_types(store) == ["case.started"]
