@@ -13,6 +13,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
+from device.intents import Press
 from device.store import Store
 from drivers.gpio import ButtonPanel
 
@@ -147,9 +148,12 @@ def test_bounce_within_bounce_ms_is_one_press(config: Config, core: Core, store:
 def test_bounce_is_per_button(config: Config, core: Core, store: Store,
                               factory: MockFactory, panel: ButtonPanel) -> None:
     g = config.gpio
+    changes: list[Change] = []
+    core.subscribe(changes.append)
     press(factory, g.next_pin)
     press(factory, g.away_pin)  # another button at the same instant is a real press
-    assert core.state.mode is Mode.SERVING  # away refused mid-case, but it was submitted
+    assert [c.intent for c in changes] == [Press("next", "pad"), Press("away", "pad")]
+    assert "end the open case" in changes[1].refused  # it reached the core (and was refused)
     assert stored_types(store) == ["case.started"]
 
 
