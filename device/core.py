@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from device import __version__
 from device.config import Config
 from device.counter import Counter, CounterSettings, Snapshot
+from device.errors import StoreError
 from device.events import Draft, Envelope, EventType
 from device.intents import Intent, Tick
 from device.store import Store, Writer
@@ -79,6 +80,7 @@ class Core:
         self._notifying = 0
         self._deferred: list[Callable[[], None]] = []
         self.faults: dict[str, str] = {}
+        self._store_fault_detail = ""
         staff = config.staff
         backup = config.officer(staff.backup)
         backup_text = backup.badge if backup else staff.backup
@@ -219,7 +221,28 @@ class Core:
 
     def _commit(self, drafts: list[Draft], state: dict | None,
                 also: Sequence[Writer] = ()) -> list[Envelope]:
-        events = self.store.append(drafts, state=state, also=also)
+        try:
+            events = self.store.append(drafts, state=state, also=also)
+        except StoreError as exc:
+            # Nothing was taken. The store cannot record its own fault, so it is held in
+            # memory (screen, health, doctor) and written once a commit works again.
+            if "store" not in self.faults:
+                self.faults["store"] = "commit_failed"
+                self._store_fault_detail = str(exc)[:200]
+                log.error("store: %s", exc)
+                s = self.counter.state
+                self._notify(Change(s, s, (), faults=dict(self.faults),
+                                    notice="系统暂时无法保存，请联系窗口民警", notice_kind="error",
+                                    at_perf=time.perf_counter()))
+            raise
+        if "store" in self.faults and self.faults["store"] == "commit_failed":
+            del self.faults["store"]
+            detail = self._store_fault_detail
+            events += self.store.append([
+                Draft(EventType.DEVICE_FAULT, {"component": "store", "fault": "commit_failed",
+                                               "detail": detail}),
+                Draft(EventType.DEVICE_RECOVERED, {"component": "store",
+                                                   "fault": "commit_failed"})])
         for ev in events:
             log.info("event seq=%d %s %s", ev.seq, ev.type, _loggable(ev))
         return events

@@ -70,13 +70,23 @@ def test_failed_commit_gives_no_feedback_and_changes_nothing(core: Core, store: 
     store.conn.execute("PRAGMA query_only = 1")  # the disk refuses writes from now on
     with pytest.raises(StoreError, match="could not commit"):
         core.submit(Press("satisfied"))
-    assert changes == []  # no LED, no sound, no screen
+    # Nothing confirms the press: the one notification is an error notice for the screen,
+    # with no events and no state change, and the fault is held in memory.
+    assert [(c.events, c.notice_kind, c.after == c.before) for c in changes] == [
+        ((), "error", True)]
+    assert core.faults == {"store": "commit_failed"}
+    with pytest.raises(StoreError):  # a second failure does not repeat the notice
+        core.submit(Press("satisfied"))
+    assert len(changes) == 1
     assert core.state == before_state and core.state.mode is Mode.RATING
     assert second_connection_rows(store.path) == before_rows
     assert store.load_state()["mode"] == "rating"  # type: ignore[index]
     store.conn.execute("PRAGMA query_only = 0")  # the disk is back: the press works
     out = core.submit(Press("satisfied"))
-    assert [e.type for e in out.events] == ["rating.given"] and len(changes) == 1
+    # ... and the outage is on record for HQ once it can be written.
+    assert [e.type for e in out.events] == ["rating.given", "device.fault", "device.recovered"]
+    assert out.events[1].data["component"] == "store" and core.faults == {}
+    assert len(changes) == 2 and changes[1].events == out.events
 
 
 def test_refusal_is_told_but_not_recorded(core: Core, store: Store) -> None:
