@@ -208,4 +208,4 @@ def test_failed_commit_keeps_the_buttons_alive(config: Config, core: Core, store
     store.conn.execute("PRAGMA query_only = 0")
     mono.t += 1
     press(factory, g.next_pin)  # the same button works again
-    assert stored_types(store) == ["case.started"]
+    assert stored_types(store) == ["case.started", "device.fault", "device.recovered"]
