@@ -17,11 +17,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # python3-venv for the venv; mosquitto for the sync tests; xvfb/xauth for the UI tests;
 # a CJK font so Chinese renders (hanazono: rare name characters on printed slips);
-# the GL/SDL libraries Kivy's wheel loads at run time; systemd (systemd-analyze, works
-# without systemd as PID 1) and cloud-init (its schema check) for the deployment tests.
+# the GL/SDL libraries Kivy's wheel loads at run time (libgl1-mesa-dri: the software
+# renderer Kivy draws with under Xvfb); alsa-utils: aplay for the voice clips; systemd
+# (systemd-analyze, works without systemd as PID 1) and cloud-init (its schema check) for the deployment tests.
 APT_PACKAGES=(python3 python3-venv python3-dev mosquitto xvfb xauth fonts-wqy-microhei
               fonts-hanazono
-              libgl1 libegl1 libgles2 libmtdev1 libsdl2-2.0-0 sqlite3 git
+              libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 libsdl2-2.0-0 alsa-utils
+              sqlite3 git
               systemd passwd cloud-init)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
