@@ -15,6 +15,7 @@ change concerns them, and only the away countdown and the header clock tick.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from datetime import datetime
 from typing import Any
@@ -68,6 +69,16 @@ def run(core: Core, config: Config) -> None:
     started = time.perf_counter()
     app = build_app(core, config)
     app.started_perf = started
+    from kivy.clock import Clock
+
+    def stop(signum: int, _frame: Any) -> None:
+        # systemd stops the kiosk with SIGTERM: leave Kivy's loop so the wiring closes
+        # the drivers and the store. (In full screen no key reaches a signal: the kiosk
+        # has no controlling terminal and ignores every key, see docs/ui.md.)
+        log.info("signal %d: closing the window", signum)
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    signal.signal(signal.SIGTERM, stop)
     app.run()
 
 

@@ -53,10 +53,14 @@ class Chip(ToggleButton):
 
 
 class Txt(Label):
-    """Text that wraps to its width and grows to its height."""
+    """Text that wraps to its width and grows to its height.
+
+    Markup is on only when the text has some (or ``markup=True`` for text set later):
+    wrapping markup measures word by word and costs several times more."""
 
     def __init__(self, text: str = "", size: float = 26, colour: tuple[float, ...] = theme.TEXT,
                  bold: bool = False, **kw: Any) -> None:
+        kw.setdefault("markup", "[" in text or "&" in text)
         super().__init__(text=text, font_size=fs(size), color=colour, bold=bold, **kw)
 
 

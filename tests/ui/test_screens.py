@@ -246,3 +246,22 @@ def test_fullscreen_kiosk_ignores_keys_and_close_requests(kiosk):
     assert kiosk.app._on_key(None, 27, 0, None, []) is True  # Esc swallowed
     assert kiosk.app._on_key(None, ord("n"), 0, "n", []) is True
     assert kiosk.rows("case.started") == []  # no key drives the counter on the Pi
+
+
+def test_a_new_visit_shows_nothing_of_the_last_citizen(kiosk):
+    kiosk.tap("预约签到")
+    for digit in "2026":
+        kiosk.tap(digit)
+    assert kiosk.app.sm.get_screen("checkin").pad.value == "2026"
+    kiosk.tap("返回首页")
+    kiosk.tap("意见簿")
+    first_ref = kiosk.app.sm.get_screen("comment").ref
+    kiosk.tap("表扬")
+    kiosk.tap("返回首页")
+    kiosk.tap("预约签到")
+    assert kiosk.app.sm.get_screen("checkin").pad.value == ""
+    kiosk.tap("返回首页")
+    kiosk.tap("意见簿")
+    screen = kiosk.app.sm.get_screen("comment")
+    assert screen.ref != first_ref and first_ref not in screen.qr_url
+    assert all(c.state == "normal" for c in screen.chips.values())

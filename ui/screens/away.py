@@ -26,6 +26,7 @@ def countdown_text(seconds: float) -> str:
 
 class AwayScreen(KioskScreen):
     screen_name = "away"
+    always_rebuild = True
     _tick: Any = None
 
     def build_content(self) -> Widget:

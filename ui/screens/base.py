@@ -17,24 +17,49 @@ if TYPE_CHECKING:
 
 
 class KioskScreen(Screen):
-    """A screen; ``build_content`` returns its widgets from the current state."""
+    """A screen; ``build_content`` returns its widgets from the current state.
+
+    Built widgets are kept and shown again as they are (``refresh`` resets what a new
+    citizen must not see, e.g. a typed number), so going back and forth between screens
+    costs one frame; a screen is rebuilt when its data changed (``mark_dirty``), when it
+    is entered with options, when the text size changed, or always (``always_rebuild``,
+    the screens that show the counter's live state)."""
 
     screen_name = ""
+    always_rebuild = False
 
     def __init__(self, ui: KioskUi, **kw: Any) -> None:
         super().__init__(name=self.screen_name, **kw)
         self.ui = ui
         self.options: dict[str, Any] = {}
+        self.dirty = True
+        self._built_large: bool | None = None
 
     def prepare(self, **options: Any) -> None:
+        if options or self.options:
+            self.dirty = True
         self.options = options
 
+    def mark_dirty(self) -> None:
+        self.dirty = True
+
+    def needs_rebuild(self) -> bool:
+        return self.always_rebuild or self.dirty or self._built_large != theme.is_large()
+
     def on_pre_enter(self, *args: Any) -> None:
-        self.rebuild()
+        if self.needs_rebuild():
+            self.rebuild()
+        else:
+            self.refresh()
 
     def rebuild(self) -> None:
         self.clear_widgets()
         self.add_widget(self.build_content())
+        self.dirty = False
+        self._built_large = theme.is_large()
+
+    def refresh(self) -> None:
+        """Re-entered without a rebuild: reset per-citizen input here."""
 
     def build_content(self) -> Widget:  # pragma: no cover - every screen overrides
         raise NotImplementedError

@@ -60,7 +60,7 @@ class CommentScreen(KioskScreen):
         middle = column(spacing=10, size_hint_x=0.33)
         middle.add_widget(Txt("需要回复请留电话（可不填）：", size=26))
         box = Panel(orientation="vertical", padding=6, size_hint_y=None, height=90)
-        self.phone_label = Txt("", size=40, bold=True, halign="center")
+        self.phone_label = Txt("", size=40, bold=True, halign="center", markup=True)
         box.add_widget(self.phone_label)
         middle.add_widget(box)
         self.pad = NumberPad(max_len=12)
@@ -74,7 +74,8 @@ class CommentScreen(KioskScreen):
                    size_hint_y=None, height=360)
         url = comment_url(cfg.window.comment_url, cfg.device.site, cfg.device.id, self.ref)
         self.qr_url = url
-        qr.add_widget(Image(texture=qr_texture(url), fit_mode="contain"))
+        self.qr_image = Image(texture=qr_texture(url), fit_mode="contain")
+        qr.add_widget(self.qr_image)
         qr.add_widget(Txt("手机扫码，写下详细意见", size=24, colour=theme.DARK_TEXT,
                           halign="center"))
         right.add_widget(qr)
@@ -85,6 +86,18 @@ class CommentScreen(KioskScreen):
         body.add_widget(right)
         self._show_phone()
         return body
+
+    def refresh(self) -> None:
+        """A new citizen: a new reference (and QR code), nothing of the last one."""
+        cfg = self.ui.cfg
+        self.ref = new_ref()
+        self.qr_url = comment_url(cfg.window.comment_url, cfg.device.site, cfg.device.id,
+                                  self.ref)
+        self.qr_image.texture = qr_texture(self.qr_url)
+        for chip in self.chips.values():
+            chip.state = "normal"
+        self.pad.value = ""
+        self.message.text = ""
 
     def _show_phone(self, *_: Any) -> None:
         self.phone_label.text = self.pad.value or "[color=#8899bb]不填写[/color]"

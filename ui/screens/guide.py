@@ -49,35 +49,42 @@ class GuideScreen(KioskScreen):
         if not any(s.code == self.selected for s in services):
             self.selected = services[0].code if services else ""
         body = row(padding=[16, 12], spacing=14)
-
         menu = column(spacing=10)
         self.service_buttons: dict[str, BigButton] = {}
         for s in services:
-            b = BigButton(s.name, size=26, colour=theme.ACCENT if s.code == self.selected
-                          else theme.PRIMARY, on_press=partial(self.select, s.code))
-            if s.code == self.selected:
-                b.fg = list(theme.DARK_TEXT)
+            b = BigButton(s.name, size=26, on_press=partial(self.select, s.code))
             self.service_buttons[s.code] = b
             menu.add_widget(b)
         left = column(size_hint_x=0.32)
         left.add_widget(scrolled(menu))
         left.add_widget(self.home_button())
         body.add_widget(left)
+        self.detail_box = Panel(orientation="vertical", padding=16, spacing=12,
+                                size_hint_x=0.68)
+        body.add_widget(self.detail_box)
+        self.show_detail()
+        return body
 
-        right = Panel(orientation="vertical", padding=16, spacing=12, size_hint_x=0.68)
+    def show_detail(self) -> None:
+        """The selected service on the right; only this part changes on a selection."""
+        cat = self.ui.catalogue()
+        for code, b in self.service_buttons.items():
+            chosen = code == self.selected
+            b.background_color = theme.ACCENT if chosen else theme.PRIMARY
+            b.fg = list(theme.DARK_TEXT if chosen else theme.TEXT)
+        right = self.detail_box
+        right.clear_widgets()
         service = cat.get(self.selected)
         if service is not None:
             right.add_widget(scrolled(self._detail(service)))
             actions = row(size_hint_y=None, height=theme.TARGET)
             self.print_button = BigButton("打印一次性告知单", colour=theme.GOOD, size=30,
-                                          on_press=lambda: self.print_checklist(service))
+                                          on_press=partial(self.print_checklist, service))
             actions.add_widget(self.print_button)
             actions.add_widget(BigButton("取号办理", size=30,
-                                         on_press=lambda: self.ui.go("ticket")))
+                                         on_press=partial(self.ui.go, "ticket")))
             right.add_widget(actions)
         right.add_widget(Txt(f"指南版本 {cat.version}", size=18, colour=theme.MUTED))
-        body.add_widget(right)
-        return body
 
     def _detail(self, s: Service) -> Widget:
         d = column(spacing=10, padding=[0, 0, 20, 0])  # clear of the scroll bar
@@ -109,7 +116,7 @@ class GuideScreen(KioskScreen):
 
     def select(self, code: str) -> None:
         self.selected = code
-        self.rebuild()
+        self.show_detail()
 
     def print_checklist(self, service: Service) -> None:
         cat = self.ui.catalogue()

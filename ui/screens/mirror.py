@@ -27,6 +27,7 @@ def mask(value: str) -> str:
 
 class MirrorScreen(KioskScreen):
     screen_name = "mirror"
+    always_rebuild = True
 
     def build_content(self) -> Widget:
         s = self.ui.core.state

@@ -29,6 +29,7 @@ REASONS: dict[str, str] = {
 
 class RatingScreen(KioskScreen):
     screen_name = "rating"
+    always_rebuild = True
 
     def build_content(self) -> Widget:
         if self.options.get("extras_for"):
@@ -71,7 +72,7 @@ class RatingScreen(KioskScreen):
         left.add_widget(grid)
         left.add_widget(Txt("如需回访，请在右侧输入手机号码（可不填）：", size=26))
         box = Panel(orientation="vertical", padding=8, size_hint_y=None, height=96)
-        self.phone_label = Txt("", size=44, bold=True, halign="center")
+        self.phone_label = Txt("", size=44, bold=True, halign="center", markup=True)
         box.add_widget(self.phone_label)
         left.add_widget(box)
         self.message = Txt("", size=26, colour=theme.ACCENT)
@@ -113,6 +114,7 @@ class RatingScreen(KioskScreen):
 
 class ThanksScreen(KioskScreen):
     screen_name = "thanks"
+    always_rebuild = True
 
     def build_content(self) -> Widget:
         body = column(padding=[24, 60], spacing=30)

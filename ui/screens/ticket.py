@@ -71,6 +71,10 @@ class TicketScreen(KioskScreen):
         body.add_widget(bottom)
         return body
 
+    def refresh(self) -> None:
+        for chip in self.group_chips.values():
+            chip.state = "normal"
+
     def issue(self, service: str) -> None:
         group = next((k for k, c in self.group_chips.items() if c.state == "down"), None)
         try:
@@ -98,7 +102,7 @@ class CheckinScreen(KioskScreen):
         left.add_widget(Txt("预约签到", size=40, bold=True, colour=theme.ACCENT))
         left.add_widget(Txt("请将预约二维码对准扫码口，或在右侧输入预约码后点“签到”。",
                             size=28))
-        self.display = Txt("", size=60, bold=True, halign="center")
+        self.display = Txt("", size=60, bold=True, halign="center", markup=True)
         box = Panel(orientation="vertical", padding=12, size_hint_y=None, height=130)
         box.add_widget(self.display)
         left.add_widget(box)
@@ -118,6 +122,10 @@ class CheckinScreen(KioskScreen):
         body.add_widget(right)
         self._show_value()
         return body
+
+    def refresh(self) -> None:
+        self.pad.value = ""
+        self.message.text = ""
 
     def _show_value(self, *_: Any) -> None:
         self.display.text = self.pad.value or "[color=#8899bb]请输入预约码[/color]"
