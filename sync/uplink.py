@@ -21,7 +21,7 @@ import sqlite3
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,8 +41,10 @@ from sync.topics import CONTENT_KINDS, Topics
 log = logging.getLogger("sync")
 
 MAX_PENDING = 1000  # messages handed to paho and not yet acknowledged
-MARK_EVERY_S = 0.02  # group PUBACKs into one commit (synchronous=FULL costs an fsync)
-MARK_MAX = 512
+PUBLISH_CHUNK = 200  # per step: short bursts, so paho's network thread is not starved
+MARK_EVERY_S = 0.1  # group PUBACKs into one commit (synchronous=FULL costs an fsync)
+MARK_MAX = 2048
+WAKE_ACKS = 256  # PUBACKs that wake the main loop early (else it wakes every poll_s)
 HOUSEKEEP_S = 30.0
 
 
@@ -63,6 +65,23 @@ class SyncStore(Store):
         self.conn = connect(self.path)
         self.db = sqlite_utils.Database(self.conn)
         migrate(self.conn)
+
+    def mark_sent(self, seqs: Sequence[int]) -> None:
+        """As Store.mark_sent, but one UPDATE per run of consecutive seqs (acks arrive in
+        order, so a drain of thousands of rows is a handful of statements)."""
+        if not seqs:
+            return
+        runs: list[tuple[int, int]] = []
+        for s in sorted(seqs):
+            if runs and s == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], s)
+            elif not runs or s > runs[-1][1]:
+                runs.append((s, s))
+        now = downlink.now_iso()
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE events SET sent_at = ? WHERE seq BETWEEN ? AND ? AND sent_at IS NULL",
+                [(now, a, b) for a, b in runs])
 
 
 @dataclass
@@ -147,7 +166,7 @@ class Syncer:
         self._next_health = 0.0
         self._next_housekeep = 0.0
         self._shed_fault_open = False
-        self._props = {flag: self._publish_props(flag) for flag in (False, True)}
+        self._replayed_props = self._publish_props()
 
     # ------------------------------------------------------------------ paho callbacks
     # (paho's network thread: queue and wake, never touch the database here)
@@ -169,7 +188,8 @@ class Syncer:
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason_code: Any, _p: Any) -> None:
         self._acks.put((mid, int(reason_code.value)))
-        self._wake.set()
+        if self._acks.qsize() >= WAKE_ACKS:
+            self._wake.set()
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._inbox.put((msg.topic, bytes(msg.payload)))
@@ -275,10 +295,18 @@ class Syncer:
             self._publish_state()
         if self._more and self._pending_count < MAX_PENDING:
             self._publish_unsent()
+            if self._more and self._pending_count < MAX_PENDING:
+                self._wake.set()  # room left: next step at once, after paho had a turn
+        if self._pending_count == 0 and not self._more:
+            self._flush_marks(force=True)  # drained: no reason to hold marks back
         if self._pending_count or self._to_mark or self._more:
             self.idle.clear()
         elif self.conn.execute(
                 "SELECT 1 FROM events WHERE sent_at IS NULL LIMIT 1").fetchone() is None:
+            if not self.idle.is_set():
+                # Drained: tell HQ at once how far we are (head_seq, outbox empty), so it
+                # can ask for anything the broker lost on the way (see Collector.repair).
+                self._publish_health()
             self.idle.set()
         now = time.monotonic()
         if now >= self._next_health:
@@ -290,18 +318,17 @@ class Syncer:
     # ------------------------------------------------------------------ uplink
 
     @staticmethod
-    def _publish_props(replayed: bool) -> Properties:
+    def _publish_props() -> Properties:
+        # Outside the hashed envelope, so the chain still verifies at HQ. Live events
+        # carry no properties at all: packing them costs as much as the rest of publish().
         props = Properties(PacketTypes.PUBLISH)
-        props.ContentType = "application/json"
-        if replayed:
-            # Outside the hashed envelope, so the chain still verifies at HQ.
-            props.UserProperty = ("replayed", "true")
+        props.UserProperty = ("replayed", "true")
         return props
 
     def _publish_unsent(self) -> None:
         client = self._client
         assert client is not None
-        room = MAX_PENDING - self._pending_count
+        room = min(PUBLISH_CHUNK, MAX_PENDING - self._pending_count)
         batch = max(1, self.cfg.mqtt.batch)
         rows = self.conn.execute(
             "SELECT seq, ts, body FROM events WHERE sent_at IS NULL AND seq > ? "
@@ -321,7 +348,7 @@ class Syncer:
             # A batch is a JSON array of the stored envelopes, byte for byte.
             payload = chunk[0][2] if batch == 1 else "[" + ",".join(r[2] for r in chunk) + "]"
             info = client.publish(topic, payload.encode("utf-8"), qos=1,
-                                  properties=self._props[replayed])
+                                  properties=self._replayed_props if replayed else None)
             if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
                 log.warning("publish refused locally: %s", mqtt.error_string(info.rc))
                 self._more = True

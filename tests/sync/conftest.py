@@ -120,8 +120,9 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 def device_config(tmp_path: Path, port: int, *, device: str = "w01", site: str = "s1",
                   **mqtt: object) -> Config:
     cfg = Config().with_state_dir(tmp_path / f"state-{device}").simulated()
+    options: dict[str, object] = {"health_interval_s": 3600.0, **mqtt}
     m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port, tls=False,
-                            health_interval_s=3600.0, **mqtt)  # type: ignore[arg-type]
+                            **options)  # type: ignore[arg-type]
     return dataclasses.replace(cfg, mqtt=m, device=dataclasses.replace(
         cfg.device, site=site, id=device))
 

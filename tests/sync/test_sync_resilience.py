@@ -38,7 +38,9 @@ def _drained(hq: Hq, cfg: Config, n: int, syncer: Syncer, timeout: float = 60.0)
 
 def test_broker_restart_mid_drain(tmp_path: Path, broker: Mosquitto, hq: Hq,
                                   running: list[Running]) -> None:
-    cfg = device_config(tmp_path, broker.port, inflight=5)
+    # Health every second: a tail the broker dropped while HQ's session was away is
+    # noticed from the device's head_seq (HQ then asks for it again).
+    cfg = device_config(tmp_path, broker.port, inflight=5, health_interval_s=1.0)
     ids = fill_outbox(cfg, 4000)
     r = Running(cfg)
     running.append(r)

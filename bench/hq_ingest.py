@@ -1,0 +1,119 @@
+"""Benchmark: kiosk-hq ingest rate into SQLite (target >= 5,000 events/s).
+
+    /tmp/dev/bin/python bench/hq_ingest.py --events 50000 --devices 20
+
+store:  HqStore.ingest in batches of 1,000 (dedupe insert, chain verification, work
+        orders, one synchronous=FULL commit per batch), no MQTT.
+mqtt:   the same events published through Mosquitto at QoS 1 by one publisher per
+        device (single events, then JSON-array batches of 50) and stored by one
+        collector with manual acks after commit; timed until HQ holds all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as mqtt
+
+from bench._broker import Broker
+from device.events import GENESIS, Draft, EventType, seal
+from sync.collector import BrokerOptions, Collector
+from sync.hq_store import HqStore
+
+
+def make_events(devices: int, per_device: int) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for d in range(devices):
+        dev, prev, evs = f"w{d:03d}", GENESIS, []
+        for i in range(1, per_device + 1):
+            unsat = i % 50 == 0
+            env = seal(Draft(EventType.RATING_GIVEN, {
+                "case_no": f"C{d}-{i}", "officer": f"{d:06d}", "service": "hukou",
+                "level": "unsatisfied" if unsat else "satisfied", "unsatisfied": unsat}),
+                site="s1", device=dev, seq=i, prev=prev)
+            prev = env.hash
+            evs.append(env.to_dict())
+        out[dev] = evs
+    return out
+
+
+def bench_store(events: dict[str, list[dict[str, Any]]]) -> float:
+    hq = HqStore.open(str(Path(tempfile.mkdtemp()) / "hq.db"))
+    flat = [e for i in range(len(next(iter(events.values()))))
+            for evs in events.values() for e in evs[i:i + 1]]  # interleaved, as on a broker
+    t0 = time.perf_counter()
+    for i in range(0, len(flat), 1000):
+        hq.ingest([(e, False) for e in flat[i:i + 1000]])
+    elapsed = time.perf_counter() - t0
+    assert hq.count() == len(flat) and not hq.problems()
+    hq.close()
+    return len(flat) / elapsed
+
+
+def bench_mqtt(events: dict[str, list[dict[str, Any]]], batch: int) -> float:
+    broker = Broker()
+    hq = HqStore.open(str(Path(tempfile.mkdtemp()) / "hq.db"))
+    col = Collector(hq, BrokerOptions(port=broker.port, client_id="bench-hq"))
+    col.start()
+    assert col.subscribed.wait(10)
+    total = sum(len(v) for v in events.values())
+    pubs = []
+    for dev in events:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=dev, protocol=mqtt.MQTTv5)
+        c.max_inflight_messages_set(100)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        pubs.append((dev, c))
+    payloads = {dev: [json.dumps(evs[i:i + batch] if batch > 1 else evs[i],
+                                 separators=(",", ":"), ensure_ascii=False).encode()
+                      for i in range(0, len(evs), batch)] for dev, evs in events.items()}
+
+    def publish(dev: str, c: mqtt.Client) -> None:
+        for p in payloads[dev]:
+            c.publish(f"kiosk/v1/s1/{dev}/events", p, qos=1)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=publish, args=pc) for pc in pubs]
+    for t in threads:
+        t.start()
+    assert col.wait_for(lambda c: c.stats.new >= total, 300), col.stats
+    elapsed = time.perf_counter() - t0
+    for t in threads:
+        t.join()
+    for _dev, c in pubs:
+        c.disconnect()
+        c.loop_stop()
+    col.stop()
+    assert hq.count() == total and not hq.problems()
+    broker.stop()
+    return total / elapsed
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--events", type=int, default=50000)
+    p.add_argument("--devices", type=int, default=20)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    events = make_events(args.devices, args.events // args.devices)
+    print(json.dumps({
+        "events": sum(len(v) for v in events.values()), "devices": args.devices,
+        "store_events_per_s": round(bench_store(events)),
+        "mqtt_single_events_per_s": round(bench_mqtt(events, 1)),
+        "mqtt_batch50_events_per_s": round(bench_mqtt(events, 50)),
+    }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
