@@ -247,7 +247,8 @@ class KioskUi(App):
         screen.rebuild()
 
     def update_clock(self, *_: Any) -> None:
-        self.clock_label.text = local_time(self.core, self.cfg).strftime("%m月%d日 %H:%M")
+        fmt = "%H:%M" if theme.is_large() else "%m月%d日 %H:%M"
+        self.clock_label.text = local_time(self.core, self.cfg).strftime(fmt)
 
     def poll_content(self, *_: Any) -> None:
         """A new catalogue from HQ (PRAGMA data_version): redraw what shows it."""
@@ -313,7 +314,7 @@ class KioskUi(App):
     def show_called(self, number: str, window: int) -> None:
         self.called_label.text = f"正在办理：[b][color=#ffd600]{number}[/color][/b]"
         self.hide_called()
-        box = BoxLayout(orientation="vertical", padding=40, size_hint=(0.8, 0.6),
+        box = BoxLayout(orientation="vertical", padding=20, size_hint=(0.86, 0.74),
                         pos_hint={"center_x": 0.5, "center_y": 0.5})
         card = Panel(orientation="vertical", padding=30, spacing=20, bg=[0.0, 0.0, 0.0, 1.0])
         card.add_widget(Txt("叫号", size=40, halign="center", colour=theme.MUTED))

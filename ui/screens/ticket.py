@@ -14,7 +14,8 @@ from device.errors import KioskError
 from device.queue import Ticket
 from ui import theme
 from ui.screens.base import KioskScreen, column, row
-from ui.widgets import BigButton, Chip, NumberPad, Panel, Txt
+from ui.theme import fs
+from ui.widgets import BigButton, Cell, Chip, NumberPad, Panel, Txt
 
 log = logging.getLogger("ui.ticket")
 
@@ -50,7 +51,7 @@ class TicketScreen(KioskScreen):
         groups = self.ui.core.queue.groups()
         if groups:
             g = row(size_hint_y=None, height=theme.TARGET)
-            g.add_widget(Txt("绿色通道（优先办理）：", size=26, size_hint_x=0.3))
+            g.add_widget(Cell("绿色通道：", size=26, size_hint_x=None, width=fs(26) * 5 + 10))
             for key, label in groups:
                 chip = Chip(label, key, group="green")
                 self.group_chips[key] = chip
