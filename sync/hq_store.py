@@ -199,6 +199,7 @@ class HqStore:
         db.begin()
         try:
             devices: dict[str, str] = {}
+            fresh: dict[str, dict[int, Mapping[str, Any]]] = {}
             for ev, replayed in events:
                 cur = db.execute(
                     "INSERT INTO hq_events (id, site, device, seq, ts, type, body, replayed, "
@@ -212,6 +213,7 @@ class HqStore:
                     continue
                 res.new += 1
                 devices[ev["device"]] = ev["site"]
+                fresh.setdefault(ev["device"], {})[ev["seq"]] = ev
                 data = ev["data"]
                 if ev["type"] == "rating.given" and data.get("unsatisfied") is True:
                     wo = {"id": ev["id"], "site": ev["site"], "device": ev["device"],
@@ -226,7 +228,7 @@ class HqStore:
                         (*wo.values(), received))
                     res.work_orders.append(wo)
             for device, site in devices.items():
-                res.problems.extend(self._advance(device, site, received))
+                res.problems.extend(self._advance(device, site, received, fresh[device]))
         except BaseException:
             db.rollback()
             raise
@@ -239,7 +241,8 @@ class HqStore:
             log.error("chain problem on %s seq %d (%s): %s", device, seq, kind, detail)
         return res
 
-    def _advance(self, device: str, site: str, now: str) -> list[tuple[str, int, str, str]]:
+    def _advance(self, device: str, site: str, now: str,
+                 fresh: Mapping[int, Mapping[str, Any]]) -> list[tuple[str, int, str, str]]:
         db = self.db
         row = db.one("SELECT head_seq, head_hash FROM hq_devices WHERE device = ?", (device,))
         if row is None:
@@ -252,8 +255,11 @@ class HqStore:
         problems: list[tuple[str, int, str, str]] = []
         start = head_seq
         while True:
-            rows = db.all("SELECT seq, id, body FROM hq_events WHERE device = ? AND seq > ? "
-                          "ORDER BY seq LIMIT 5000", (device, head_seq))
+            # Bodies only for events not just parsed in this batch (out-of-order arrivals).
+            rows = db.all("SELECT seq, id, CASE WHEN seq BETWEEN ? AND ? THEN NULL ELSE body "
+                          "END FROM hq_events WHERE device = ? AND seq > ? ORDER BY seq "
+                          "LIMIT 5000", (min(fresh, default=0), max(fresh, default=-1),
+                                         device, head_seq))
             if not rows:
                 break
             moved = False
@@ -265,7 +271,12 @@ class HqStore:
                     continue
                 if seq != head_seq + 1:
                     break
-                ev = json.loads(body)
+                ev = fresh.get(seq) if body is None else None
+                if ev is None or ev["id"] != eid:
+                    if body is None:
+                        body = (db.one("SELECT body FROM hq_events WHERE id = ?", (eid,))
+                                or ("{}",))[0]
+                    ev = json.loads(body)
                 if ev["prev"] != head_hash:
                     problems.append((device, seq, "chain",
                                      f"prev does not match the hash of seq {seq - 1}"))
