@@ -43,6 +43,43 @@ def status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def software_gl_kb(pid: int) -> int:
+    """Resident size of Mesa's software renderer (LLVM, llvmpipe/swrast): the part of the
+    RSS that exists only without a GPU driver (a Pi draws with v3d)."""
+    total, counting = 0, False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping header line
+            path = head[5] if len(head) > 5 else ""
+            counting = any(k in path for k in ("libLLVM", "swrast_dri", "libgallium",
+                                               "kms_swrast"))
+        elif counting and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+BARE = """
+import os, sys, time
+from kivy.base import EventLoop
+EventLoop.ensure_window()
+from kivy.core.window import Window
+from kivy.uix.label import Label
+Window.add_widget(Label(text="hello"))
+for _ in range(5):
+    EventLoop.idle()
+print([l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1])
+"""
+
+
+def bare_kivy_rss_mb() -> float:
+    """Baseline in the same run: an empty Kivy window with one label."""
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONFIG="1", KIVY_NO_FILELOG="1",
+               KIVY_NO_CONSOLELOG="1")
+    out = subprocess.run([sys.executable, "-c", BARE], capture_output=True, text=True,
+                         env=env, timeout=60, check=True).stdout.split()
+    return int(out[-1]) / 1024
+
+
 def child_figures(idle_s: float) -> dict[str, float]:
     kiosk = Path(sys.executable).with_name("kiosk")
     with tempfile.TemporaryDirectory() as state:
@@ -87,6 +124,7 @@ def child_figures(idle_s: float) -> dict[str, float]:
                 "idle_cpu_pct": 100.0 * (c1 - c0) / hz / (w1 - w0),
                 "rss_mb": status_kb(proc.pid, "VmRSS") / 1024,
                 "rss_peak_mb": status_kb(proc.pid, "VmHWM") / 1024,
+                "software_gl_mb": software_gl_kb(proc.pid) / 1024,
             }
         finally:
             proc.terminate()
@@ -170,6 +208,7 @@ def main() -> int:
     try:
         child = child_figures(args.idle_s)
         taps = touch_figures(args.taps)
+        bare = bare_kivy_rss_mb()
     finally:
         if xvfb is not None:
             xvfb.stop()
@@ -184,6 +223,9 @@ def main() -> int:
           f"{args.idle_s:.0f} s   (target < 5 %)")
     print(f"RSS: {child['rss_mb']:.0f} MB (peak {child['rss_peak_mb']:.0f} MB)   "
           "(target <= 200 MB)")
+    print(f"  of which Mesa's software renderer (no GPU here): {child['software_gl_mb']:.0f} MB;"
+          f" RSS without it: {child['rss_mb'] - child['software_gl_mb']:.0f} MB")
+    print(f"  baseline, same run: an empty Kivy window with one label: {bare:.0f} MB")
     return 0
 
 
