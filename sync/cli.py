@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from device import logsetup
+from device import logsetup, sdnotify
 from device.config import load
 from device.errors import ConfigError, KioskError, ParseError
 
@@ -80,12 +80,17 @@ def main_sync(argv: Sequence[str] | None = None) -> int:
         threading.Thread(target=watch, daemon=True).start()
     log.info("kiosk-sync starting: db=%s broker=%s:%s", cfg.db_path, cfg.mqtt.host,
              cfg.mqtt.port)
+    # READY once the store is open: the service can do its job (the broker may be away
+    # for days; the outbox simply waits). The watchdog pings while the loop beats.
+    watchdog = sdnotify.start_service(
+        syncer.heartbeat.alive, status=f"publishing to {cfg.mqtt.host}:{cfg.mqtt.port}")
     try:
         syncer.run(stop)
     except KioskError as exc:
         print(f"kiosk-sync: {exc}", file=sys.stderr)
         return EXIT_FAIL
     finally:
+        watchdog.stop()
         syncer.close()
     log.info("kiosk-sync stopped")
     return EXIT_OK
@@ -216,6 +221,8 @@ def _collect(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     collector.start()
     log.info("kiosk-hq collecting into %s from %s:%s", args.db, args.host, args.port)
+    watchdog = sdnotify.start_service(collector.heartbeat.alive,
+                                      status=f"collecting from {args.host}:{args.port}")
     last = 0
     while not stop.wait(10.0):
         if collector.stats.new != last:
@@ -223,6 +230,7 @@ def _collect(args: argparse.Namespace) -> int:
             log.info("stored %d new events (%d duplicates, %d rejected, %d work orders)",
                      collector.stats.new, collector.stats.duplicates, collector.stats.rejected,
                      collector.stats.work_orders)
+    watchdog.stop()
     collector.stop()
     store.close()
     return EXIT_OK

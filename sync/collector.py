@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from device import sdnotify
 from device.errors import ParseError
 from sync.hq_store import HqStore, parse_events_payload
 from sync.topics import SHARE_GROUP, hq_filters, split_device_topic
@@ -77,6 +78,8 @@ class Collector:
         self.batch_max = batch_max
         self.repair_s = repair_s
         self._seen_gaps: dict[str, tuple[int, int]] = {}
+        # Beaten by the writer loop (it wakes at least every repair_s): the systemd watchdog.
+        self.heartbeat = sdnotify.Heartbeat(max_age_s=max(60.0, 3 * repair_s))
         self._device_sites: dict[str, str] = {}
         self.stats = CollectorStats()
         self.connected = threading.Event()
@@ -157,6 +160,7 @@ class Collector:
                 first = self._queue.get(timeout=max(0.01, next_repair - time.monotonic()))
             except queue.Empty:
                 first = None if self.stopped.is_set() else _TICK
+            self.heartbeat.beat()
             if time.monotonic() >= next_repair:
                 next_repair = time.monotonic() + self.repair_s
                 try:

@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from device import sdnotify
 from device.config import Config
 from device.errors import KioskError, ParseError, SyncError
 from device.events import Draft, EventType
@@ -141,6 +142,9 @@ class Syncer:
         self.stats = Stats()
         self.connected = threading.Event()  # for tests and the CLI's --drain
         self.idle = threading.Event()  # connected, every row acknowledged and marked
+        # The systemd watchdog pings only while this beats (every loop round, also while
+        # waiting to reconnect): a hung loop gets the service restarted.
+        self.heartbeat = sdnotify.Heartbeat(max_age_s=max(30.0, 3 * reconnect_max_s))
         self._wake = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
@@ -194,6 +198,7 @@ class Syncer:
         backoff = self.reconnect_min_s
         self._housekeep()
         while not stop.is_set():
+            self.heartbeat.beat()
             try:
                 self._connect()
             except (OSError, SyncError, ValueError) as exc:
@@ -237,6 +242,7 @@ class Syncer:
             if stop.is_set() or time.monotonic() > deadline:
                 self._teardown()
                 return False
+            self.heartbeat.beat()
             self._wake.wait(0.1)
             self._wake.clear()
         if not self.connected.is_set():
@@ -277,6 +283,7 @@ class Syncer:
                  self.store.count_unsent())
 
     def _step(self) -> None:
+        self.heartbeat.beat()
         self._drain_acks()
         self._flush_marks()
         self._handle_inbox()
