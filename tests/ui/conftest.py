@@ -27,8 +27,6 @@ try:
 except ImportError:
     pytest.skip("Kivy not installed", allow_module_level=True)
 
-pytestmark = pytest.mark.ui
-
 
 @pytest.fixture(scope="session")
 def display() -> Iterator[str]:

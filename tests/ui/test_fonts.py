@@ -8,6 +8,8 @@ import pytest
 from device.errors import UiError
 from ui import fonts
 
+pytestmark = pytest.mark.ui
+
 
 def _pixels(text: str, font_name: str | None = None) -> bytes:
     from kivy.core.text import Label as CoreLabel

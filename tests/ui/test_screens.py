@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from device.intents import AwaySet, MirrorField, Press
 from ui import theme
+
+pytestmark = pytest.mark.ui
 
 
 def test_home_shows_the_window_officer_phones_and_monthly_rate(kiosk):
