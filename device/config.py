@@ -48,8 +48,6 @@ class WindowSection:
     comment_url: str = "https://hq.example.gov.cn/comment"
     # The checklist slip's QR code: the online service guide (?service=CODE&v=VERSION).
     guide_url: str = "https://hq.example.gov.cn/guide"
-    # The checklist slip's QR code: the online service guide (?service=CODE&v=VERSION).
-    guide_url: str = "https://hq.example.gov.cn/guide"
 
 
 @dataclass(frozen=True)
