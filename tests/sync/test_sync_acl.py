@@ -23,7 +23,7 @@ from tests.sync.conftest import Mosquitto, Running, device_config, fill_outbox, 
 pytestmark = pytest.mark.broker
 
 ACL = Path(__file__).resolve().parents[2] / "docs" / "mosquitto" / "acl"
-PASSWORDS = {"demo-w01": "pw-a", "demo-w02": "pw-b", "hq": "pw-hq"}
+PASSWORDS = {"demo-w01": "pw-a", "demo-w02": "pw-b", "kiosk-hq": "pw-hq"}
 SITE = "demo-site"
 
 
@@ -102,7 +102,7 @@ def test_device_cannot_publish_under_another_devices_root(secure_broker: Mosquit
 def test_device_cannot_read_another_devices_commands(secure_broker: Mosquitto) -> None:
     a = Client(secure_broker.port, "demo-w01")
     b = Client(secure_broker.port, "demo-w02")
-    hq = Client(secure_broker.port, "hq")
+    hq = Client(secure_broker.port, "kiosk-hq")
     try:
         a.subscribe(f"kiosk/v1/{SITE}/demo-w02/cmd/+")
         a.subscribe(f"kiosk/v1/{SITE}/demo-w01/cmd/+")
@@ -125,7 +125,7 @@ def test_uplink_with_device_credentials_and_refused_rows_stay_unsent(
         tmp_path: Path, secure_broker: Mosquitto, running: list[Running]) -> None:
     store = HqStore.open(str(tmp_path / "hq.db"))
     col = Collector(store, BrokerOptions(port=secure_broker.port, client_id="hq-1",
-                                         username="hq", password=PASSWORDS["hq"]))
+                                         username="kiosk-hq", password=PASSWORDS["kiosk-hq"]))
     col.start()
     try:
         assert col.subscribed.wait(10)
