@@ -91,6 +91,7 @@ class Stats:
     acked: int = 0
     refused: int = 0
     connections: int = 0
+    connect_failures: int = 0
     content_applied: int = 0
     content_rejected: int = 0
     commands: int = 0
@@ -204,6 +205,7 @@ class Syncer:
             except (OSError, SyncError, ValueError) as exc:
                 if isinstance(exc, SyncError):
                     raise
+                self.stats.connect_failures += 1
                 log.warning("cannot reach the broker at %s:%s (%s); retrying in %.1fs",
                             self.cfg.mqtt.host, self.cfg.mqtt.port, exc, backoff)
                 self._teardown()
@@ -213,7 +215,10 @@ class Syncer:
             began = time.monotonic()
             # A session the broker ends at once (e.g. it drops a client whose publish its
             # ACL refused) counts as a failure: back off instead of hammering it.
-            if self._session(stop) and time.monotonic() - began > 5.0:
+            got_connack = self._session(stop)
+            if not got_connack and not stop.is_set():
+                self.stats.connect_failures += 1  # e.g. TLS 1.3 refuses the client late
+            if got_connack and time.monotonic() - began > 5.0:
                 backoff = self.reconnect_min_s
             else:
                 stop.wait(backoff)

@@ -120,8 +120,8 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 def device_config(tmp_path: Path, port: int, *, device: str = "w01", site: str = "s1",
                   **mqtt: object) -> Config:
     cfg = Config().with_state_dir(tmp_path / f"state-{device}").simulated()
-    options: dict[str, object] = {"health_interval_s": 3600.0, **mqtt}
-    m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port, tls=False,
+    options: dict[str, object] = {"health_interval_s": 3600.0, "tls": False, **mqtt}
+    m = dataclasses.replace(MqttSection(), host="127.0.0.1", port=port,
                             **options)  # type: ignore[arg-type]
     return dataclasses.replace(cfg, mqtt=m, device=dataclasses.replace(
         cfg.device, site=site, id=device))
@@ -331,3 +331,17 @@ def running() -> Iterator[list[Running]]:
     yield made
     for r in made:
         r.close()
+
+
+def until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Wait for a condition the code under test exposes no event for (checked every 50 ms
+    on an Event with a timeout, never a sleep)."""
+    import time
+
+    tick = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        tick.wait(0.05)
+    return True
