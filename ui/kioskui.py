@@ -20,6 +20,7 @@ from kivy.uix.widget import Widget
 from device.catalogue import Catalogue
 from device.config import Config
 from device.core import Change, Core
+from device.counter import Mode
 from device.events import EventType
 from device.intents import Press
 from ui import theme
@@ -305,9 +306,14 @@ class KioskUi(App):
         ticket = Ticket(0, d["number"], d["service"], self.catalogue().name(d["service"]),
                         d.get("group", ""), int(d.get("priority", 1)), d.get("appointment", ""),
                         0.0, int(d.get("people_ahead", 0)), int(d.get("est_wait_min", 0)))
+        note = f"签到成功，您的号码是 {ticket.number}"
+        if self.core.state.mode is not Mode.IDLE:
+            # Someone else is being served at this screen: do not take it over.
+            self.toast(f"{note}，请留意叫号")
+            return
         screen = self.sm.get_screen("ticket")
         assert isinstance(screen, TicketScreen)
-        screen.show(ticket, note=f"签到成功，您的号码是 {ticket.number}")
+        screen.show(ticket, note=note)
 
     # ------------------------------------------------------------------ overlays
 

@@ -68,6 +68,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
     from ui import theme
     from ui.app import build_app
 
+    out.mkdir(parents=True, exist_ok=True)
     store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
     core = Core(cfg, store)
     core.queue = QueueDesk(core, cfg)
@@ -159,4 +160,5 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
     finally:
         app.unmount()
         store.close()
+        theme.set_large(cfg.ui.large_text)
     return written

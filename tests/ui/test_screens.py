@@ -269,3 +269,27 @@ def test_a_new_visit_shows_nothing_of_the_last_citizen(kiosk):
     screen = kiosk.app.sm.get_screen("comment")
     assert screen.ref != first_ref and first_ref not in screen.qr_url
     assert all(c.state == "normal" for c in screen.chips.values())
+
+
+def test_scanner_check_in_during_a_case_only_shows_a_notice(kiosk):
+    kiosk.core.submit(Press("next"))
+    kiosk.frames(2)
+    assert kiosk.core.queue.check_in("20261003", source="scanner").ok
+    kiosk.frames(3)
+    assert kiosk.screen() == "mirror"
+    assert "签到成功，您的号码是 A001，请留意叫号" in kiosk.texts()
+
+
+def test_screenshots_command_writes_every_screen_in_both_text_sizes(display, config, tmp_path):
+    from PIL import Image
+
+    from ui.screenshots import demo_config, shoot
+
+    written = shoot(demo_config(config, str(tmp_path / "state")), tmp_path / "shots")
+    names = {p.name for p in written}
+    for screen in ("home", "guide", "ticket", "checkin", "comment", "mirror", "rating",
+                   "rating-reasons", "thanks", "away", "called", "help"):
+        assert {f"{screen}.png", f"{screen}-large.png"} <= names
+    img = Image.open(tmp_path / "shots" / "home.png")
+    assert img.size == (1280, 800)
+    assert len(img.convert("RGB").getcolors(1 << 16) or []) > 20  # drawn, not blank
