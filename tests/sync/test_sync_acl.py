@@ -7,8 +7,6 @@ import json
 import queue
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 
 from sync.collector import BrokerOptions, Collector
 from sync.hq_store import HqStore
-from tests.sync.conftest import Mosquitto, Running, device_config, fill_outbox, unsent
+from tests.sync.conftest import Mosquitto, Running, device_config, fill_outbox, unsent, until
 
 pytestmark = pytest.mark.broker
 
@@ -41,17 +39,6 @@ def secure_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     b.start()
     yield b
     b.stop()
-
-
-def _until(predicate: Any, timeout: float = 20.0) -> bool:
-    """Wait for a condition the code under test exposes no event for (checked every 50 ms)."""
-    tick = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.05)
-    return True
 
 
 class Client:
@@ -147,7 +134,7 @@ def test_uplink_with_device_credentials_and_refused_rows_stay_unsent(
         fill_outbox(forged, 50)
         f = Running(forged)
         running.append(f)
-        assert _until(lambda: f.syncer.stats.connections >= 3 and f.syncer.stats.published
+        assert until(lambda: f.syncer.stats.connections >= 3 and f.syncer.stats.published
                       >= 100), f.syncer.stats
         assert f.syncer.stats.acked == 0
         assert unsent(forged) == 50
