@@ -73,8 +73,8 @@ def _notdef(path: str) -> bytes:
 
 @functools.lru_cache(maxsize=4096)
 def has_glyph(path: str, ch: str) -> bool:
-    if ch.isspace() or ord(ch) < 0x2E80:
-        return True  # Latin, digits, punctuation: every candidate font has them
+    if ch.isspace() or ord(ch) < 0x80:
+        return True  # ASCII: every candidate font has it
     mask = bytes(_pil_font(path).getmask(ch))  # type: ignore[attr-defined]
     return bool(mask) and mask != _notdef(path)
 

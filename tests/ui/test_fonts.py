@@ -57,3 +57,32 @@ def test_markup_escapes_brackets_from_outside():
 def test_no_cjk_font_names_the_package_to_install(tmp_path):
     with pytest.raises(UiError, match="apt install fonts-wqy-microhei"):
         fonts.find_default_font((str(tmp_path / "none.ttc"),))
+
+
+def test_no_text_on_any_screen_needs_a_glyph_the_fonts_lack(kiosk):
+    """Every character on every screen is in the default font, or in a fallback run."""
+    import re
+
+    from device.intents import MirrorField, Press
+
+    default = fonts.find_default_font()
+    kiosk.core.queue.issue_ticket("id_card.renew")
+    kiosk.core.submit(Press("next"))
+    kiosk.core.submit(MirrorField("name", "姓名", "刘䶮"))
+    kiosk.frames(2)
+    kiosk.app.toggle_help()  # overlays stay up over every screen below
+    kiosk.app.toast("打印机缺纸，请到窗口领取号票")
+    missing: set[str] = set()
+    for name in kiosk.app.sm.screen_names:
+        kiosk.app.go(name)
+        kiosk.frames(2)
+        for w in kiosk.app.root.walk():
+            text = getattr(w, "text", None)
+            if not isinstance(text, str):
+                continue
+            if getattr(w, "markup", False):
+                text = re.sub(r"\[font=[^\]]*\].*?\[/font\]", "", text)  # fallback runs
+                text = re.sub(r"\[/?[a-z]+(=[^\]]*)?\]", "", text)
+                text = text.replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
+            missing |= {ch for ch in text if not fonts.has_glyph(default, ch)}
+    assert missing == set()
