@@ -198,8 +198,10 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
         if args.command == "loadsim":
             from sync.loadsim import run_loadsim
 
-            print(json.dumps(run_loadsim(args.host, args.port, args.counters, args.seconds,
-                                         rate=args.rate, prefix=args.prefix)))
+            res = run_loadsim(args.host, args.port, args.counters, args.seconds,
+                              rate=args.rate, prefix=args.prefix)
+            res.pop("last_seq")
+            print(json.dumps(res))
             return EXIT_OK
     except ParseError as exc:
         print(f"kiosk-hq: {exc}", file=sys.stderr)

@@ -202,6 +202,14 @@ class Hq:
         finally:
             reader.close()
 
+    def replayed(self) -> int:
+        reader = HqStore.open(str(self.db_path))
+        try:
+            row = reader.db.one("SELECT count(*) FROM hq_events WHERE replayed = 1")
+            return int(row[0]) if row else 0
+        finally:
+            reader.close()
+
     def wait_count(self, n: int, timeout: float = 60.0) -> bool:
         return self.collector.wait_for(lambda c: self.count() >= n, timeout)
 

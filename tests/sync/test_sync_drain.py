@@ -22,3 +22,4 @@ def test_drain_marks_sent_after_puback(tmp_path: Path, broker: Mosquitto, hq: Hq
     assert unsent(cfg) == 0
     hq.assert_complete(cfg, ids)
     assert hq.collector.stats.work_orders == 15
+    assert hq.replayed() == 0  # fresh events on the first connection are live, not replayed
