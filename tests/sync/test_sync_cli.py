@@ -60,3 +60,37 @@ def test_kiosk_sync_without_a_broker_is_a_config_error(
     assert main_sync(["--config", str(conf)]) == 2
     err = capsys.readouterr().err
     assert "mqtt.host is empty" in err and "Fix:" in err
+
+
+@pytest.mark.broker
+def test_kiosk_hq_publish_validates_then_retains(tmp_path: Path, broker: Mosquitto,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import queue
+
+    import paho.mqtt.client as mqtt
+
+    from sync.cli import main_hq
+    from tests.sync.test_sync_downlink import NOTICES
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": "n9", "notices": [{"id": "x"}]}))
+    assert main_hq(["publish", "--port", str(broker.port), "--site", "s1", "notices",
+                    str(bad)]) == 2
+    assert "missing required field 'text'" in capsys.readouterr().err
+    good = tmp_path / "notices.json"
+    good.write_text(json.dumps(NOTICES, ensure_ascii=False))
+    assert main_hq(["publish", "--port", str(broker.port), "--site", "s1", "notices",
+                    str(good)]) == 0
+    got: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late", protocol=mqtt.MQTTv5)
+    c.on_message = lambda _c, _u, m: got.put((m.topic, bytes(m.payload), bool(m.retain)))
+    c.connect("127.0.0.1", broker.port)
+    c.subscribe("kiosk/v1/s1/+", qos=1)
+    c.loop_start()
+    try:
+        topic, payload, retained = got.get(timeout=10)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    assert (topic, json.loads(payload), retained) == ("kiosk/v1/s1/notices", NOTICES, True)
