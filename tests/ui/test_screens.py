@@ -293,3 +293,14 @@ def test_screenshots_command_writes_every_screen_in_both_text_sizes(display, con
     img = Image.open(tmp_path / "shots" / "home.png")
     assert img.size == (1280, 800)
     assert len(img.convert("RGB").getcolors(1 << 16) or []) > 20  # drawn, not blank
+
+
+def test_core_notices_show_as_a_banner(kiosk):
+    t = threading.Thread(target=kiosk.core.announce, args=("该二维码不是本所的预约", "error"))
+    t.start()
+    t.join(10)
+    kiosk.frames(2)
+    assert "该二维码不是本所的预约" in kiosk.texts()
+    kiosk.kclock.advance(4.5)
+    kiosk.frames()
+    assert "该二维码不是本所的预约" not in kiosk.texts()
