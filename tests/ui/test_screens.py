@@ -196,9 +196,9 @@ def test_idle_timeout_returns_home_from_any_screen(kiosk):
     kiosk.tap("办事指南")
     kiosk.kclock.advance(30)
     kiosk.tap("首次申领居民身份证")  # a touch restarts the timeout
-    kiosk.kclock.advance(59)
+    kiosk.kclock.advance(55)
     assert kiosk.screen() == "guide"
-    kiosk.kclock.advance(2)
+    kiosk.kclock.advance(6)
     kiosk.frames()
     assert kiosk.screen() == "home"
 
