@@ -168,8 +168,8 @@ class QueueDesk:
             job = printjobs.PrintJob("ticket", {
                 "number": number, "service_name": name, "people_ahead": ahead,
                 "est_wait_min": wait, "window": self.config.window.number,
-                "issued_at": datetime.fromtimestamp(now, self._tz).isoformat(
-                    timespec="seconds")})
+                "issued_at": datetime.fromtimestamp(now, self._tz).strftime("%Y-%m-%d %H:%M"),
+                "green_channel": priority == PRIORITY_GREEN})
             drafts = [*extra, Draft(EventType.TICKET_ISSUED, {
                 "number": number, "service": service, "group": group, "priority": priority,
                 "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait})]

@@ -13,6 +13,7 @@ from kivy.uix.widget import Widget
 from device import printjobs
 from device.catalogue import Service
 from ui import theme
+from ui.app import local_time
 from ui.screens.base import KioskScreen, column, row, scrolled
 from ui.widgets import BigButton, Panel, Txt
 
@@ -126,6 +127,8 @@ class GuideScreen(KioskScreen):
             "materials": list(service.materials),
             "consult_phone": cat.consult_phone or cfg.window.consult_phone,
             "catalogue_version": cat.version,
+            "time_limit": service.time_limit,
+            "issued_at": local_time(self.ui.core, cfg).strftime("%Y-%m-%d %H:%M"),
             "qr": f"{cfg.window.guide_url}?service={service.code}&v={cat.version}",
         })
         # The printer driver prints it and records slip.printed with this version.
