@@ -6,12 +6,21 @@ ready, so there is no guessing and no waiting loop.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import select
 import shutil
+import signal
 import subprocess
 
 from device.errors import UiError
+
+
+def _die_with_parent() -> None:
+    # A test run killed by a timeout must not leave its X server behind.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class Xvfb:
@@ -28,7 +37,7 @@ class Xvfb:
         self.proc = subprocess.Popen(
             [exe, "-displayfd", str(write), "-screen", "0", self.size, "-nolisten", "tcp",
              "-noreset"], pass_fds=(write,), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         os.close(write)
         try:
             ready, _, _ = select.select([read], [], [], timeout)
