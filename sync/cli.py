@@ -178,9 +178,11 @@ def build_hq_parser() -> argparse.ArgumentParser:
 
 def main_hq(argv: Sequence[str] | None = None) -> int:
     args = build_hq_parser().parse_args(argv)
-    logsetup.setup("INFO", sys.stderr)
     try:
         if args.command == "collect":
+            # Only the long-running service owns the process's logging; the one-shot
+            # commands print their results and leave logging alone.
+            logsetup.setup("INFO", sys.stderr)
             return _collect(args)
         if args.command == "status":
             return _status(args)
