@@ -200,7 +200,9 @@ class MqttSection:
     topic_prefix: str = "kiosk/v1"
     keepalive_s: int = 60
     inflight: int = 20
-    batch: int = 1
+    # Events per MQTT message (a JSON array; docs/mqtt.md). Only rows already waiting are
+    # grouped, so a live event is never held back; a backlog drains ~4x faster.
+    batch: int = 10
     health_interval_s: float = 60.0
     # An event older than this when it is sent is flagged replayed (user property).
     replay_after_s: float = 60.0

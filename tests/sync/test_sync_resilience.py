@@ -40,7 +40,7 @@ def test_broker_restart_mid_drain(tmp_path: Path, broker: Mosquitto, hq: Hq,
                                   running: list[Running]) -> None:
     # Health every second: a tail the broker dropped while HQ's session was away is
     # noticed from the device's head_seq (HQ then asks for it again).
-    cfg = device_config(tmp_path, broker.port, inflight=5, health_interval_s=1.0)
+    cfg = device_config(tmp_path, broker.port, inflight=5, batch=1, health_interval_s=1.0)
     ids = fill_outbox(cfg, 4000)
     r = Running(cfg)
     running.append(r)
@@ -56,7 +56,7 @@ def test_connection_cut_by_proxy(tmp_path: Path, broker: Mosquitto, hq: Hq,
                                  running: list[Running]) -> None:
     proxy = TcpProxy(broker.port)
     try:
-        cfg = device_config(tmp_path, proxy.port, inflight=5)
+        cfg = device_config(tmp_path, proxy.port, inflight=5, batch=1)
         ids = fill_outbox(cfg, 5000)
         r = Running(cfg)
         running.append(r)
@@ -103,7 +103,7 @@ SYNC = [sys.executable, "-c", "import sys; from sync.cli import main_sync; sys.e
 
 
 def test_sigkill_of_kiosk_sync_mid_drain(tmp_path: Path, broker: Mosquitto, hq: Hq) -> None:
-    cfg = device_config(tmp_path, broker.port, inflight=2)
+    cfg = device_config(tmp_path, broker.port, inflight=2, batch=1)
     ids = fill_outbox(cfg, 6000)
     conf = _write_config(tmp_path, cfg)
     proc = subprocess.Popen([*SYNC, "--config", str(conf)], stdout=subprocess.DEVNULL)
