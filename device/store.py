@@ -108,17 +108,26 @@ def _now_iso() -> str:
 class Store:
     """The kiosk's store. Thread-safe: every call holds one lock around the connection."""
 
-    def __init__(self, path: Path, *, site: str, device: str) -> None:
+    def __init__(self, path: Path, *, site: str, device: str,
+                 check_integrity: bool = True) -> None:
+        """``check_integrity=False`` is for the second process (kiosk-sync): checking
+        and moving a corrupt file aside is the kiosk's job at start-up, and a second
+        process must never move the file from under it."""
         self.path = Path(path)
         self.site = site
         self.device = device
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._salvage = _Salvage()
-        self.open_report = self._check_or_move_aside()
-        self.conn = connect(self.path)
+        self.open_report = self._check_or_move_aside() if check_integrity else OpenReport()
+        try:
+            self.conn = connect(self.path)
+            migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open {self.path}: {exc}. Fix: start the kiosk service first (it "
+                "checks the file at start-up and moves a damaged one aside)") from exc
         self.db = sqlite_utils.Database(self.conn)
-        migrate(self.conn)
         if self.open_report.corrupt_moved_to is not None:
             self._record_corruption()
 
@@ -299,13 +308,21 @@ class Store:
     # ------------------------------------------------------------------ outbox (sync side)
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
+        """Mark rows sent: one UPDATE per run of consecutive seqs (PUBACKs arrive in
+        order, so a drain of thousands of rows is a handful of statements)."""
         if not seqs:
             return
+        runs: list[tuple[int, int]] = []
+        for seq in sorted(seqs):
+            if runs and seq == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], seq)
+            elif not runs or seq > runs[-1][1]:
+                runs.append((seq, seq))
         now = _now_iso()
         with self.transaction() as conn:
             conn.executemany(
-                "UPDATE events SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
-                [(now, s) for s in seqs],
+                "UPDATE events SET sent_at = ? WHERE seq BETWEEN ? AND ? AND sent_at IS NULL",
+                [(now, a, b) for a, b in runs],
             )
 
     def prune_sent(self, older_than_days: int) -> int:

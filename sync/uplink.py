@@ -21,7 +21,7 @@ import sqlite3
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from device import sdnotify
 from device.config import Config
 from device.errors import KioskError, ParseError, SyncError
 from device.events import Draft, EventType
-from device.store import OpenReport, Store, connect, migrate
+from device.store import Store
 from sync import downlink, health
 from sync.topics import CONTENT_KINDS, Topics
 
@@ -47,42 +47,6 @@ MARK_EVERY_S = 0.1  # group PUBACKs into one commit (synchronous=FULL costs an f
 MARK_MAX = 2048
 WAKE_ACKS = 1000  # PUBACKs that wake the main loop early (else it wakes every poll_s)
 HOUSEKEEP_S = 30.0
-
-
-class SyncStore(Store):
-    """The kiosk's store as the sync process opens it: no integrity check and no
-    move-aside (that is the kiosk's job at start-up; a second process must never move
-    the file from under it), the same outbox, prune and shed methods."""
-
-    def __init__(self, path: Path, *, site: str, device: str) -> None:
-        import sqlite_utils
-
-        self.path = Path(path)
-        self.site = site
-        self.device = device
-        self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.open_report = OpenReport()
-        self.conn = connect(self.path)
-        self.db = sqlite_utils.Database(self.conn)
-        migrate(self.conn)
-
-    def mark_sent(self, seqs: Sequence[int]) -> None:
-        """As Store.mark_sent, but one UPDATE per run of consecutive seqs (acks arrive in
-        order, so a drain of thousands of rows is a handful of statements)."""
-        if not seqs:
-            return
-        runs: list[tuple[int, int]] = []
-        for s in sorted(seqs):
-            if runs and s == runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], s)
-            elif not runs or s > runs[-1][1]:
-                runs.append((s, s))
-        now = downlink.now_iso()
-        with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE events SET sent_at = ? WHERE seq BETWEEN ? AND ? AND sent_at IS NULL",
-                [(now, a, b) for a, b in runs])
 
 
 @dataclass
@@ -134,7 +98,8 @@ class Syncer:
         self.cfg = cfg
         self.topics = Topics(cfg.mqtt.topic_prefix, cfg.device.site, cfg.device.id)
         self.db_path = Path(db_path or cfg.db_path)
-        self.store = SyncStore(self.db_path, site=cfg.device.site, device=cfg.device.id)
+        self.store = Store(self.db_path, site=cfg.device.site, device=cfg.device.id,
+                           check_integrity=False)
         self.conn: sqlite3.Connection = self.store.conn
         self.clock = clock
         self.reconnect_min_s = reconnect_min_s

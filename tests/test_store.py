@@ -169,6 +169,21 @@ def test_outbox_mark_sent_and_prune(store: Store) -> None:
     assert store.count_unsent() == 3 and store.head()[0] == 6
 
 
+def test_mark_sent_handles_runs_gaps_and_disorder(store: Store) -> None:
+    store.append([rating(i) for i in range(1, 11)])
+    store.mark_sent([9, 2, 3, 4, 7, 3])  # acks out of order, one twice, with gaps
+    assert [e["seq"] for e in store.events(unsent_only=True)] == [1, 5, 6, 8, 10]
+
+
+def test_second_process_never_moves_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.db"
+    garbage = b"not a database" * 200
+    path.write_bytes(garbage)
+    with pytest.raises(StoreError, match="start the kiosk service first"):
+        Store(path, site="s", device="d", check_integrity=False)
+    assert path.read_bytes() == garbage and _corrupt_files(path) == []
+
+
 def test_second_connection_reads_the_outbox_and_sees_data_version(store: Store) -> None:
     reader = connect(store.path)
     try:
