@@ -39,7 +39,7 @@ from device.intents import (
     SignOut,
 )
 from drivers.base import BaseDriver, ControlHandler
-from drivers.serialport import Opener, PortGone, SerialPort, keep_open, url_opener
+from drivers.serialport import LineService, Opener, SerialPort, url_opener
 
 log = logging.getLogger("link")
 
@@ -301,41 +301,18 @@ class SerialLink(BaseDriver):
     def __init__(self, cfg: LinkSection, opener: Opener | None = None) -> None:
         self.cfg = cfg
         self.port = SerialPort("link", opener or url_opener(cfg.url, cfg.baudrate))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        # Set while the port is open and read (pyserial drops what came before open).
-        self.connected = threading.Event()
+        self.service = LineService(self.port, "link", cfg.retry_s, self._new_session)
+        self.connected = self.service.connected
+
+    def _new_session(self) -> Callable[[bytes], bytes]:
+        return LinkSession(self.core, self.cfg).process  # a fresh line buffer
 
     def start(self, core: Core) -> None:
         self.core = core
-        self._thread = threading.Thread(target=self._run, name="link", daemon=True)
-        self._thread.start()
+        self.service.start(core)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.port.close()
-
-    def _run(self) -> None:
-        session: LinkSession | None = None
-        while not self._stop.is_set():
-            if not keep_open(self.port, self.core, "link"):
-                session = None
-                self._stop.wait(self.cfg.retry_s)
-                continue
-            if session is None:
-                session = LinkSession(self.core, self.cfg)  # a fresh line buffer
-                self.connected.set()
-            try:
-                data = self.port.read(4096)
-                if data:
-                    replies = session.process(data)
-                    if replies:
-                        self.port.write(replies)
-            except PortGone:
-                self.connected.clear()
-                session = None  # keep_open raises link "gone" on the next turn
+        self.service.close()
 
 
 # --------------------------------------------------------------------------- TCP

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from device.core import Core
 from device.errors import ParseError
 from drivers.base import BaseDriver, ControlHandler
 from drivers.link import LineSplitter, TooLong
-from drivers.serialport import Opener, PortGone, SerialPort, keep_open, url_opener
+from drivers.serialport import LineService, Opener, SerialPort, url_opener
 from drivers.sign import crc16_modbus
 
 log = logging.getLogger("scanner")
@@ -155,44 +154,31 @@ class ScannerDriver(BaseDriver):
         self.check_in = check_in
         self._clock = clock
         self._tz = ZoneInfo(config.device.timezone)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.connected = threading.Event()
+        self.service = LineService(self.port, "scanner", self.cfg.retry_s, self._new_session,
+                                   read_size=1024)
+        self.connected = self.service.connected
 
     def start(self, core: Core) -> None:
         self.core = core
         if not self.simulated:
-            self._thread = threading.Thread(target=self._run, name="scanner", daemon=True)
-            self._thread.start()
+            self.service.start(core)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.port.close()
+        self.service.close()
 
-    def _run(self) -> None:
-        splitter: LineSplitter | None = None
-        while not self._stop.is_set():
-            if not keep_open(self.port, self.core, "scanner"):
-                splitter = None
-                self._stop.wait(self.cfg.retry_s)
-                continue
-            if splitter is None:
-                splitter = LineSplitter(self.cfg.max_line_bytes, b"\r\n")
-                self.connected.set()
-            try:
-                data = self.port.read(1024)
-            except PortGone:
-                self.connected.clear()
-                splitter = None
-                continue
+    def _new_session(self) -> Callable[[bytes], bytes]:
+        splitter = LineSplitter(self.cfg.max_line_bytes, b"\r\n")
+
+        def feed(data: bytes) -> bytes:
             for line in splitter.feed(data):
                 if isinstance(line, TooLong):
                     self._refuse(ScanError(f"scan longer than {line.limit} bytes",
                                            MSG_UNKNOWN))
                 elif line.strip():
                     self.handle_scan(line)
+            return b""  # a scanner takes no replies
+
+        return feed
 
     # ------------------------------------------------------------------ one scan
 

@@ -153,3 +153,58 @@ def keep_open(port: SerialPort, sink: FaultSink, component: str) -> bool:
         return False
     sink.recovered(component)
     return True
+
+
+Session = Callable[[bytes], bytes]
+
+
+class LineService:
+    """A thread that owns one port: reads it, hands the bytes to a session and writes back
+    what the session answers, reopening the port after an unplug (fault while gone).
+
+    ``new_session()`` is called each time the port (re)opens, so a half line from before
+    an unplug never joins the first line after it. Used by the serial workstation link
+    and the QR scanner; ``connected`` is set while the port is open and being read
+    (pyserial drops what arrived before open)."""
+
+    def __init__(self, port: SerialPort, component: str, retry_s: float,
+                 new_session: Callable[[], Session], read_size: int = 4096) -> None:
+        self.port = port
+        self.component = component
+        self.retry_s = retry_s
+        self.new_session = new_session
+        self.read_size = read_size
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, sink: FaultSink) -> None:
+        self._sink = sink
+        self._thread = threading.Thread(target=self._run, name=self.component, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.port.close()
+
+    def _run(self) -> None:
+        session: Session | None = None
+        while not self._stop.is_set():
+            if not keep_open(self.port, self._sink, self.component):
+                session = None
+                self._stop.wait(self.retry_s)
+                continue
+            if session is None:
+                session = self.new_session()
+                self.connected.set()
+            try:
+                data = self.port.read(self.read_size)
+                if data:
+                    reply = session(data)
+                    if reply:
+                        self.port.write(reply)
+            except PortGone:
+                self.connected.clear()
+                session = None  # keep_open raises "gone" on the next turn
