@@ -7,11 +7,13 @@ Skips (with the reason) only when Xvfb or Kivy is missing; CI installs both.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +21,20 @@ import pytest
 from device.config import Config
 from device.core import Core
 from device.queue import QueueDesk
+from ui import env
 
 if shutil.which("Xvfb") is None:
     pytest.skip("Xvfb not installed (apt install xvfb)", allow_module_level=True)
-try:
-    import kivy  # noqa: F401  (only to know it is there; imported for real below)
-except ImportError:
+if importlib.util.find_spec("kivy") is None:
     pytest.skip("Kivy not installed", allow_module_level=True)
+
+# Kivy reads its environment once, at its first import, and the test modules here import
+# ui/ (and so Kivy) when they are collected: set it now. PYTHON log mode: Kivy adds no
+# handlers of its own and leaves stderr alone, so its records go through pytest's capture
+# instead of to a stream that a finished test has closed.
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+_KIVY_HOME = tempfile.mkdtemp(prefix="kivy-home-")
+env.set_environment(Path(_KIVY_HOME))
 
 
 @pytest.fixture(scope="session")
@@ -33,18 +42,14 @@ def display() -> Iterator[str]:
     from ui.xvfb import Xvfb
 
     old = os.environ.get("DISPLAY")
-    home = tempfile.mkdtemp(prefix="kivy-home-")
     with Xvfb() as x:
         os.environ["DISPLAY"] = x.display
-        from ui import env
-
-        env.set_environment(__import__("pathlib").Path(home))
         yield x.display
     if old is None:
         os.environ.pop("DISPLAY", None)
     else:
         os.environ["DISPLAY"] = old
-    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(_KIVY_HOME, ignore_errors=True)
 
 
 class KivyClock:
