@@ -162,7 +162,7 @@ class SoundSection:
     enabled: bool = True
     # Empty: the clips shipped in ui/sounds. A site replaces clips by file name here.
     dir: str = ""
-    player: Literal["sim", "aplay", "kivy"] = "sim"
+    player: Literal["sim", "aplay"] = "sim"
 
 
 @dataclass(frozen=True)

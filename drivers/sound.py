@@ -85,8 +85,6 @@ class Sound(BaseDriver):
             log.info("sound disabled in config")
             return
         if self.backend == "aplay":
-            if self.section.player == "kivy":
-                log.warning("sound.player = 'kivy' is not implemented; using aplay")
             if shutil.which("aplay") is None:
                 core.fault(self.name, "no_player", "aplay not found: apt install alsa-utils")
                 self.backend = "sim"
