@@ -20,11 +20,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # the GL/SDL libraries Kivy's wheel loads at run time (libgl1-mesa-dri: the software
 # renderer Kivy draws with under Xvfb); alsa-utils: aplay for the voice clips; systemd
 # (systemd-analyze, works without systemd as PID 1) and cloud-init (its schema check) for the deployment tests.
+# postgresql: the HQ store's tests start a throwaway cluster (initdb/pg_ctl) besides SQLite.
 APT_PACKAGES=(python3 python3-venv python3-dev mosquitto openssl xvfb xauth fonts-wqy-microhei
               fonts-hanazono
               libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 libsdl2-2.0-0 alsa-utils
               sqlite3 git
-              systemd passwd cloud-init)
+              systemd passwd cloud-init postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
