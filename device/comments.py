@@ -87,8 +87,8 @@ def monthly_satisfaction(store: Store, timezone: str, now: float) -> Satisfactio
     """This counter's ratings since the 1st of this month (local time).
 
     Satisfied = 非常满意, 满意 or 基本满意 (score >= 3), the share the evaluation reports as
-    满意率. Reads the journal, which keeps sent events for store.retention_days (30 by
-    default), so a whole month is there unless a site lowers it.
+    满意率. Reads the journal, which keeps sent events for store.retention_days (at least
+    32, checked at start-up), so the whole month is always there.
     """
     tz = ZoneInfo(timezone)
     local = datetime.fromtimestamp(now, tz)

@@ -182,7 +182,9 @@ class QueueSection:
 @dataclass(frozen=True)
 class StoreSection:
     # Sent events older than this are pruned from the local journal.
-    retention_days: int = 30
+    # At least 32: the home screen's satisfaction rate for this month reads this month's
+    # ratings from the journal (sent or not).
+    retention_days: int = 40
     # Above this size telemetry (health, faults) is shed oldest first; ratings never.
     max_db_mb: int = 512
 
@@ -508,7 +510,6 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
         (("scanner", "retry_s"), cfg.scanner.retry_s),
         (("scanner", "max_line_bytes"), cfg.scanner.max_line_bytes),
         (("mqtt", "inflight"), cfg.mqtt.inflight), (("mqtt", "batch"), cfg.mqtt.batch),
-        (("store", "retention_days"), cfg.store.retention_days),
         (("staff", "away_minutes"), cfg.staff.away_minutes),
         (("store", "max_db_mb"), cfg.store.max_db_mb),
         (("ui", "max_fps"), cfg.ui.max_fps),
@@ -520,6 +521,11 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
         if value <= 0:
             raise _fail(source, lines, path, f"must be greater than 0, got {value}",
                         "use a positive value")
+    if cfg.store.retention_days < 32:
+        raise _fail(source, lines, ("store", "retention_days"),
+                    f"{cfg.store.retention_days} days is shorter than a month",
+                    "use 32 or more: this month's satisfaction rate on the home screen is "
+                    "counted from the ratings kept on the Pi")
     badges = [o.badge for o in cfg.roster]
     for i, badge in enumerate(badges):
         if badges.index(badge) != i:

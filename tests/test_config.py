@@ -98,6 +98,8 @@ BAD = [
     ("partial-inline-table", "[gpio]\nrating_pins = { very_satisfied = 5 }\n", 2,
      "gpio.rating_pins.satisfied", ["missing required key"]),
     ("section-not-a-table", 'gpio = "mock"\n', 1, "gpio", ["expected a table"]),
+    ("retention-under-a-month", "[store]\nretention_days = 7\n", 2, "store.retention_days",
+     ["shorter than a month", "32 or more"]),
 ]
 SYNTAX = '[device]\nsite = "s1"\nid = w01\n'  # unquoted string: a TOML syntax error
 
@@ -261,6 +263,8 @@ def configs(draw: st.DrawFn) -> Config:
                                                   usb_product=0x5011)
     m = sections["mqtt"]
     sections["mqtt"] = dataclasses.replace(m, ca_file="ca.pem")
+    sections["store"] = dataclasses.replace(sections["store"],
+                                            retention_days=draw(st.integers(32, 1000)))
     badges = draw(st.lists(st.from_regex(r"[0-9]{6}", fullmatch=True), min_size=1,
                            max_size=4, unique=True))
     roster = tuple(OfficerEntry(b, draw(st.text(max_size=10)), draw(st.text(max_size=15)))
