@@ -216,7 +216,7 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     from sync.collector import Collector
-    from sync.hq_store import HqStore
+    from sync.hq_store import HqStore, redact_url
 
     store = HqStore.open(args.db)
     opts = _broker_options(args, args.client_id)
@@ -224,7 +224,7 @@ def _collect(args: argparse.Namespace) -> int:
     collector = Collector(store, opts)
     stop = _stop_on_signals()
     collector.start()
-    log.info("kiosk-hq collecting into %s from %s:%s", args.db, args.host, args.port)
+    log.info("kiosk-hq collecting into %s from %s:%s", redact_url(args.db), args.host, args.port)
     watchdog = sdnotify.start_service(collector.heartbeat.alive,
                                       status=f"collecting from {args.host}:{args.port}")
     last = 0

@@ -5,6 +5,12 @@ common subset of both (``ON CONFLICT ... DO NOTHING/UPDATE``, TEXT/BIGINT/DOUBLE
 PRECISION, no auto-increment); :class:`HqDb` only rewrites placeholders for the driver's
 paramstyle. Dedupe is on the event id (QoS 1 is at-least-once; pitfalls).
 
+Transactions are the same on both: explicit, one per ingest batch. On PostgreSQL the
+connection is in autocommit mode with an explicit ``BEGIN``, so a read never leaves a
+transaction open; several collectors may write at once (shared subscription), so the
+chain walk takes a transaction-scoped advisory lock where SQLite's ``BEGIN IMMEDIATE``
+already serialises writers: a device's head is never advanced by two batches at once.
+
 The chain check is incremental: each device has a verified head (seq, hash); after each
 batch the rows just above it are checked in seq order. A missing seq stops the head
 (a gap, reported until the event arrives); a wrong ``prev`` or ``hash`` is recorded as a
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,7 +80,16 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS work_orders_officer ON work_orders (officer, event_ts)",
 ]
 
+# pg_advisory_xact_lock keys (any constants unique to this schema).
+_LOCK_SCHEMA = 0x6B696F736B01
+_LOCK_CHAIN = 0x6B696F736B02
+
 _ENVELOPE_KEYS = {"v", "id", "site", "device", "seq", "ts", "type", "data", "prev", "hash"}
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def now_iso() -> str:
@@ -97,7 +113,13 @@ class HqDb:
             except ImportError:
                 raise SyncError("PostgreSQL needs the psycopg package. Fix: pip install "
                                 "'psycopg[binary]' on the HQ host, or use a SQLite path.") from None
-            return cls(psycopg.connect(url), "pyformat")
+            try:
+                pg = psycopg.connect(url, autocommit=True)
+            except psycopg.Error as exc:
+                raise SyncError(f"cannot connect to the HQ database {redact_url(url)}: "
+                                f"{str(exc).strip()}. Fix: check the URL, that the server "
+                                "runs and that the database exists (createdb).") from None
+            return cls(pg, "pyformat")
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
         conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -126,8 +148,12 @@ class HqDb:
         return tuple(row) if row is not None else None
 
     def begin(self) -> None:
-        if self.kind == "sqlite":
-            self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("BEGIN IMMEDIATE" if self.kind == "sqlite" else "BEGIN")
+
+    def lock(self, key: int) -> None:
+        """Serialise writers for the rest of the transaction (SQLite: BEGIN IMMEDIATE did)."""
+        if self.kind == "postgresql":
+            self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
     def commit(self) -> None:
         self.conn.commit()
@@ -180,6 +206,10 @@ def parse_events_payload(payload: bytes, site: str, device: str) -> list[dict[st
 class HqStore:
     def __init__(self, db: HqDb) -> None:
         self.db = db
+        if db.kind == "postgresql":
+            # Collectors starting together would race on CREATE ... IF NOT EXISTS.
+            db.begin()
+            db.lock(_LOCK_SCHEMA)
         for stmt in SCHEMA:
             self.db.execute(stmt)
         self.db.commit()
@@ -227,6 +257,8 @@ class HqStore:
                         "ON CONFLICT (id) DO NOTHING",
                         (*wo.values(), received))
                     res.work_orders.append(wo)
+            if devices:
+                db.lock(_LOCK_CHAIN)
             for device, site in devices.items():
                 res.problems.extend(self._advance(device, site, received, fresh[device]))
         except BaseException:

@@ -27,6 +27,7 @@ from device.store import Store
 from sync.collector import BrokerOptions, Collector
 from sync.hq_store import HqStore
 from sync.uplink import Syncer
+from tests.sync.pg import hq_url, pg_cluster, pg_url  # noqa: F401 (fixtures: SQLite and PostgreSQL)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 

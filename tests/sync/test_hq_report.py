@@ -1,4 +1,6 @@
-"""The evaluation report from a known set of events: exact figures in CSV, charts in HTML."""
+"""The evaluation report from a known set of events: exact figures in CSV, charts in HTML.
+
+The figures are checked on SQLite and on PostgreSQL (``hq_url``, tests/sync/pg.py)."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ class Device:
                      reason="timeout")
 
 
-def build_db(path: Path) -> None:
+def build_db(url: str) -> None:
     a, b = Device("w01"), Device("w02")
     # An unsatisfied rating in March: counts toward "two in twelve months", not the period.
     a.case(datetime(2026, 3, 3, 2, 0, tzinfo=UTC), "OLD1", "000001", "hukou", "unsatisfied")
@@ -60,7 +62,7 @@ def build_db(path: Path) -> None:
     b.case(DAY1 + timedelta(days=1), "D1", "000002", "hukou", "satisfied")
     b.case(DAY1 + timedelta(days=1, hours=1), "D2", "000002", "hukou", "basic", flags=1)
     b.case(DAY1 + timedelta(days=9), "LATE", "000002", "hukou", "unsatisfied")  # after period
-    hq = HqStore.open(str(path))
+    hq = HqStore.open(url)
     hq.ingest(a.out + b.out)
     hq.close()
 
@@ -70,11 +72,10 @@ def read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_report_figures(tmp_path: Path) -> None:
-    db = tmp_path / "hq.db"
-    build_db(db)
+def test_report_figures(hq_url: str, tmp_path: Path) -> None:
+    build_db(hq_url)
     out = tmp_path / "report"
-    rc = main_hq(["report", "--db", str(db), "--from", "2026-11-01", "--to", "2026-11-08",
+    rc = main_hq(["report", "--db", hq_url, "--from", "2026-11-01", "--to", "2026-11-08",
                   "--out", str(out)])
     assert rc == 0
     sat = {(r["dimension"], r["key"]): r for r in read(out / "satisfaction.csv")}
@@ -108,16 +109,15 @@ def test_report_figures(tmp_path: Path) -> None:
     assert "非常不满意" in page and "13800000000" not in page
 
 
-def test_status_command_reports_gaps(tmp_path: Path, capsys: Any) -> None:
-    db = tmp_path / "hq.db"
-    build_db(db)
-    assert main_hq(["status", "--db", str(db)]) == 0
+def test_status_command_reports_gaps(hq_url: str, capsys: Any) -> None:
+    build_db(hq_url)
+    assert main_hq(["status", "--db", hq_url]) == 0
     assert "s1/w01: 18 events, verified to seq 18 of 18, gaps none" in capsys.readouterr().out
-    hq = HqStore.open(str(db))
+    hq = HqStore.open(hq_url)
     hq.db.execute("DELETE FROM hq_events WHERE device = 'w02' AND seq = 3")
     hq.db.commit()
     hq.close()
-    assert main_hq(["status", "--db", str(db)]) == 1
+    assert main_hq(["status", "--db", hq_url]) == 1
     assert "gaps 3-3" in capsys.readouterr().out
 
 

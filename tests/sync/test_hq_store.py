@@ -1,15 +1,20 @@
-"""HQ store: every event once, chain and gap checks per device, work orders, repair."""
+"""HQ store: every event once, chain and gap checks per device, work orders, repair.
+
+Each store test runs twice: on a SQLite file and on a throwaway PostgreSQL database
+(tests/sync/pg.py), so the same code is proven on both backends."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from device.errors import ParseError
+from device.errors import ParseError, SyncError
 from device.events import GENESIS, Draft, EventType, seal
 from sync.collector import BrokerOptions, Collector
 from sync.hq_store import HqStore, parse_events_payload
@@ -30,8 +35,10 @@ def chain(n: int, device: str = "w01", site: str = "s1", start: datetime = T0,
 
 
 @pytest.fixture
-def hq(tmp_path: Path) -> HqStore:
-    return HqStore.open(str(tmp_path / "hq.db"))
+def hq(hq_url: str) -> Iterator[HqStore]:
+    store = HqStore.open(hq_url)
+    yield store
+    store.close()
 
 
 def status(hq: HqStore, device: str = "w01") -> dict[str, Any]:
@@ -117,3 +124,35 @@ def test_repair_asks_for_a_gap_seen_twice_and_for_a_missing_tail(hq: HqStore) ->
     hq.set_status("w01", "s1", "health", {"head_seq": 30, "outbox_depth": 12})
     col.repair()
     assert col.repair() == []  # still draining: the tail is on its way
+
+
+def test_two_collectors_on_one_postgresql_database_advance_the_chain_once(
+        pg_url: str) -> None:
+    # A shared subscription hands one device's batches to several collectors: both insert,
+    # then both walk the chain. Each walk must see the other's committed rows, or the head
+    # stops short of events that are all there.
+    evs = chain(41)
+    a, b = HqStore.open(pg_url), HqStore.open(pg_url)
+    a.ingest([(evs[0], False)])
+    both_inserted = threading.Barrier(2, timeout=20)
+    for store in (a, b):
+        def lock(key: int, real: Any = store.db.lock) -> None:
+            both_inserted.wait()  # neither batch is committed yet
+            real(key)
+        store.db.lock = lock  # type: ignore[method-assign]
+    with ThreadPoolExecutor(2) as pool:
+        done = [pool.submit(a.ingest, [(e, False) for e in evs[1:21]]),
+                pool.submit(b.ingest, [(e, False) for e in evs[21:]])]
+        assert [f.result(timeout=30).new for f in done] == [20, 20]
+    assert status(a) == {"device": "w01", "site": "s1", "events": 41, "verified_seq": 41,
+                         "max_seq": 41, "gaps": [], "problems": 0}
+    a.close()
+    b.close()
+
+
+def test_an_unreachable_postgresql_database_says_how_to_fix_it(pg_url: str) -> None:
+    url = pg_url.replace("postgresql://postgres@/", "postgresql://postgres:s3cret@/nosuchdb_")
+    with pytest.raises(SyncError, match=r"cannot connect to the HQ database .*nosuchdb_.*"
+                       r"does not exist.*createdb") as exc:
+        HqStore.open(url)
+    assert "s3cret" not in str(exc.value) and "postgres:***@" in str(exc.value)
