@@ -7,6 +7,10 @@ store:  HqStore.ingest in batches of 1,000 (dedupe insert, chain verification, w
 mqtt:   the same events published through Mosquitto at QoS 1 by one publisher per
         device (single events, then JSON-array batches of 10 and 50) and stored by one
         collector with manual acks after commit; timed until HQ holds all of them.
+
+--postgresql also runs the store and the batch-10 path into PostgreSQL: a throwaway
+cluster (tests/sync/pg.py, Debian's postgresql package) with fsync and synchronous
+commit on, a fresh database per run, over its unix socket.
 """
 
 from __future__ import annotations
@@ -47,8 +51,12 @@ def make_events(devices: int, per_device: int) -> dict[str, list[dict[str, Any]]
     return out
 
 
-def bench_store(events: dict[str, list[dict[str, Any]]]) -> float:
-    hq = HqStore.open(str(Path(tempfile.mkdtemp()) / "hq.db"))
+def sqlite_db() -> str:
+    return str(Path(tempfile.mkdtemp()) / "hq.db")
+
+
+def bench_store(events: dict[str, list[dict[str, Any]]], new_db: Any = sqlite_db) -> float:
+    hq = HqStore.open(new_db())
     flat = [e for i in range(len(next(iter(events.values()))))
             for evs in events.values() for e in evs[i:i + 1]]  # interleaved, as on a broker
     t0 = time.perf_counter()
@@ -82,9 +90,10 @@ def _publishers(port: int, events: dict[str, list[dict[str, Any]]], batch: int,
         c.loop_stop()
 
 
-def bench_mqtt(events: dict[str, list[dict[str, Any]]], batch: int) -> float:
+def bench_mqtt(events: dict[str, list[dict[str, Any]]], batch: int,
+               new_db: Any = sqlite_db) -> float:
     broker = Broker()
-    hq = HqStore.open(str(Path(tempfile.mkdtemp()) / "hq.db"))
+    hq = HqStore.open(new_db())
     col = Collector(hq, BrokerOptions(port=broker.port, client_id="bench-hq"))
     col.start()
     assert col.subscribed.wait(10)
@@ -110,16 +119,37 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=50000)
     p.add_argument("--devices", type=int, default=20)
+    p.add_argument("--postgresql", action="store_true",
+                   help="also the store and batch-10 paths into a throwaway PostgreSQL")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     events = make_events(args.devices, args.events // args.devices)
-    print(json.dumps({
+    res: dict[str, Any] = {
         "events": sum(len(v) for v in events.values()), "devices": args.devices,
         "store_events_per_s": round(bench_store(events)),
         "mqtt_single_events_per_s": round(bench_mqtt(events, 1)),
         "mqtt_batch10_events_per_s": round(bench_mqtt(events, 10)),
         "mqtt_batch50_events_per_s": round(bench_mqtt(events, 50)),
-    }, indent=1))
+    }
+    if args.postgresql:
+        from tests.sync.pg import PgCluster, pg_bindir
+
+        bindir = pg_bindir()
+        if bindir is None:
+            raise SystemExit("--postgresql: no /usr/lib/postgresql/*/bin (apt-get install "
+                             "postgresql)")
+        cluster, n = PgCluster(bindir), iter(range(1, 100))
+        try:
+            cluster.start(durable=True)
+
+            def pg_db() -> str:
+                return cluster.create_database(f"bench{next(n)}")
+
+            res["pg_store_events_per_s"] = round(bench_store(events, pg_db))
+            res["pg_mqtt_batch10_events_per_s"] = round(bench_mqtt(events, 10, pg_db))
+        finally:
+            cluster.stop()
+    print(json.dumps(res, indent=1))
     return 0
 
 

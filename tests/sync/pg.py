@@ -81,12 +81,15 @@ class PgCluster:
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr}{log}")
 
-    def start(self) -> None:
+    def start(self, durable: bool = False) -> None:
+        """``durable``: fsync and synchronous commit as in production (for benchmarks);
+        the tests need neither (the cluster is thrown away)."""
         # C.UTF-8: Chinese text, and text ordered by code point as in SQLite.
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        opts = (f"-k {self.base} -c listen_addresses='' -p {PORT} -c fsync=off "
-                "-c full_page_writes=off -c synchronous_commit=off")
+        opts = f"-k {self.base} -c listen_addresses='' -p {PORT}"
+        if not durable:
+            opts += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts,
                   "-w", "-t", "60", "start")
         self.started = True
