@@ -15,23 +15,33 @@ shift || true
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# python3-venv for the venv; mosquitto for the sync tests; xvfb/xauth for the UI tests;
-# a CJK font so Chinese renders (hanazono: rare name characters on printed slips);
-# the GL/SDL libraries Kivy's wheel loads at run time (libgl1-mesa-dri: the software
-# renderer Kivy draws with under Xvfb); alsa-utils: aplay for the voice clips; systemd
-# (systemd-analyze, works without systemd as PID 1) and cloud-init (its schema check) for the deployment tests.
-# postgresql: the HQ store's tests start a throwaway cluster (initdb/pg_ctl) besides SQLite.
-APT_PACKAGES=(python3 python3-venv python3-dev mosquitto openssl xvfb xauth fonts-wqy-microhei
-              fonts-hanazono
+# What the counter needs to run (demo): python3-venv for the venv; a CJK font so Chinese
+# renders (hanazono: rare name characters); the GL/SDL libraries Kivy's wheel loads at
+# run time (libgl1-mesa-dri: Mesa's drivers, also the software renderer under Xvfb);
+# alsa-utils: aplay for the voice clips.
+RUN_PACKAGES=(python3 python3-venv python3-dev fonts-wqy-microhei fonts-hanazono
               libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1 libsdl2-2.0-0 alsa-utils
-              sqlite3 git
-              systemd passwd cloud-init postgresql)
+              sqlite3 git)
+# What the tests need besides: mosquitto and openssl for the sync tests; xvfb/xauth for
+# the UI tests; systemd (systemd-analyze works without systemd as PID 1), passwd and
+# cloud-init for the deployment tests; postgresql: the HQ store's tests start a throwaway
+# cluster (initdb/pg_ctl) besides SQLite.
+TEST_PACKAGES=(mosquitto openssl xvfb xauth systemd passwd cloud-init postgresql)
+
+APT_PACKAGES=("${RUN_PACKAGES[@]}")
+if [ "$mode" != "demo" ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    # The tests start their own throwaway cluster; do not leave a system one running.
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+      $SUDO tee /etc/postgresql-common/createcluster.d/00-counter-kiosk.conf >/dev/null
+  fi
   $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 fi
