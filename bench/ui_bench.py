@@ -58,6 +58,13 @@ def software_gl_kb(pid: int) -> int:
     return total
 
 
+def uses_mit_shm(pid: int) -> bool:
+    """Whether Mesa's software renderer presents through an X shared-memory segment.
+    The starts without one held ~28 MB more heap (docs/benchmarks.md, Touchscreen); a Pi
+    (KMS/DRM, v3d) has neither path."""
+    return "SYSV" in Path(f"/proc/{pid}/maps").read_text()
+
+
 BARE = """
 import os, sys, time
 from kivy.base import EventLoop
@@ -125,6 +132,7 @@ def child_figures(idle_s: float) -> dict[str, float]:
                 "rss_mb": status_kb(proc.pid, "VmRSS") / 1024,
                 "rss_peak_mb": status_kb(proc.pid, "VmHWM") / 1024,
                 "software_gl_mb": software_gl_kb(proc.pid) / 1024,
+                "mit_shm": uses_mit_shm(proc.pid),
             }
         finally:
             proc.terminate()
@@ -225,6 +233,8 @@ def main() -> int:
           "(target <= 200 MB)")
     print(f"  of which Mesa's software renderer (no GPU here): {child['software_gl_mb']:.0f} MB;"
           f" RSS without it: {child['rss_mb'] - child['software_gl_mb']:.0f} MB")
+    print("  software GL presented through " + ("MIT-SHM" if child["mit_shm"] else
+          "XPutImage, no MIT-SHM (see docs/benchmarks.md)"))
     print(f"  baseline, same run: an empty Kivy window with one label: {bare:.0f} MB")
     return 0
 

@@ -183,6 +183,16 @@ def test_comment_book_category_phone_and_qr(kiosk):
     kiosk.tap("意见簿")
     screen = kiosk.app.sm.get_screen("comment")
     assert screen.ref in screen.qr_url and "device=demo-w01" in screen.qr_url
+    # The QR on screen is the code of that URL: one texel per module, top row first.
+    from ui.screens.comment import qr_modules
+
+    modules = qr_modules(screen.qr_url)
+    tex = screen.qr_image.texture
+    assert tex.size == (len(modules), len(modules)) and tex.mag_filter == "nearest"
+    rgba = tex.pixels
+    n = len(modules)
+    shown = [[rgba[4 * (y * n + x)] < 128 for x in range(n)] for y in reversed(range(n))]
+    assert shown == modules and any(any(r) for r in modules)
     kiosk.tap("提交")
     assert "请先选择" in kiosk.texts() and kiosk.rows("comment.submitted") == []
     kiosk.tap("表扬")

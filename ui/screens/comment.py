@@ -3,10 +3,9 @@ written comment on the citizen's own phone (the kiosk has no Chinese input metho
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from kivy.core.image import Image as CoreImage
+from kivy.graphics.texture import Texture
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.scrollview import ScrollView
@@ -25,14 +24,30 @@ def scrolled_grid(grid: GridLayout) -> Widget:
     return sv
 
 
-def qr_texture(text: str) -> Any:
+def qr_modules(text: str, border: int = 2) -> list[list[bool]]:
+    """The QR code of ``text`` as rows of dark (True) / light modules, quiet zone included."""
     import qrcode
 
-    img = qrcode.make(text, border=2, box_size=8)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    buf.seek(0)
-    return CoreImage(buf, ext="png").texture
+    qr = qrcode.QRCode(border=border)
+    qr.add_data(text)
+    qr.make(fit=True)
+    return [[bool(m) for m in row] for row in qr.get_matrix()]
+
+
+def qr_texture(text: str) -> Any:
+    """One texel per module, scaled up without smoothing. Not through an image file:
+    encoding a PNG with Pillow and decoding it again made Pillow import all of its ~45
+    format plugins and their libraries (libavif, libwebp, libtiff, openjpeg) into the
+    kiosk process for one small picture (docs/benchmarks.md, Touchscreen)."""
+    modules = qr_modules(text)
+    n = len(modules)
+    # Texture rows go bottom-up; luminance: 0 dark, 255 light.
+    pixels = bytes(0 if dark else 255 for row in reversed(modules) for dark in row)
+    texture = Texture.create(size=(n, n), colorfmt="luminance")
+    texture.blit_buffer(pixels, colorfmt="luminance", bufferfmt="ubyte")
+    texture.mag_filter = "nearest"
+    texture.min_filter = "nearest"
+    return texture
 
 
 class CommentScreen(KioskScreen):
