@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import ParseError
+from device.fields import text_field
 from device.store import Store
 
 log = logging.getLogger("catalogue")
@@ -85,16 +86,7 @@ class Catalogue:
 
 def _str(d: dict[str, Any], key: str, where: str, *, required: bool = True,
          limit: int = 2000) -> str:
-    v = d.get(key)
-    if v is None:
-        if required:
-            raise ParseError(f"catalogue {where}: missing field {key!r}")
-        return ""
-    if not isinstance(v, str):
-        raise ParseError(f"catalogue {where}: field {key!r} must be a string")
-    if len(v) > limit:
-        raise ParseError(f"catalogue {where}: field {key!r} is longer than {limit} characters")
-    return v
+    return text_field(d, key, required=required, limit=limit, where=f"catalogue {where}")
 
 
 def _strs(d: dict[str, Any], key: str, where: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from typing import Any
 from device.config import LinkSection
 from device.core import Core
 from device.errors import DriverError, ParseError
+from device.fields import text_field
 from device.intents import (
     AwayClear,
     AwaySet,
@@ -46,49 +47,36 @@ log = logging.getLogger("link")
 MAX_LINE = 4096
 
 
-def _text(msg: dict[str, Any], key: str, *, required: bool = True, limit: int = 200) -> str:
-    value = msg.get(key)
-    if value is None:
-        if required:
-            raise ParseError(f"missing field {key!r}")
-        return ""
-    if not isinstance(value, str):
-        raise ParseError(f"field {key!r} must be a string")
-    if len(value) > limit:
-        raise ParseError(f"field {key!r} is longer than {limit} characters")
-    return value
-
-
 def _sign_in(m: dict[str, Any]) -> Intent:
-    badge = _text(m, "badge", limit=20)
+    badge = text_field(m, "badge", limit=20)
     if not re.fullmatch(r"[0-9A-Za-z]{1,20}", badge):
         raise ParseError(f"badge {badge!r} must be 1-20 letters or digits (the 警号)")
     return SignIn(badge)
 
 
 def _case_start(m: dict[str, Any]) -> Intent:
-    return CaseStart(_text(m, "case_no", limit=40), _text(m, "service", limit=64))
+    return CaseStart(text_field(m, "case_no", limit=40), text_field(m, "service", limit=64))
 
 
 def _case_end(m: dict[str, Any]) -> Intent:
-    return CaseEnd(_text(m, "case_no", required=False, limit=40) or None)
+    return CaseEnd(text_field(m, "case_no", required=False, limit=40) or None)
 
 
 def _field(m: dict[str, Any]) -> Intent:
     sensitive = m.get("sensitive", False)
     if not isinstance(sensitive, bool):
         raise ParseError("field 'sensitive' must be true or false")
-    key = _text(m, "key", limit=40)
+    key = text_field(m, "key", limit=40)
     if not key:
         raise ParseError("field 'key' must not be empty")
-    return MirrorField(key, _text(m, "label", limit=40), _text(m, "value", limit=400),
+    return MirrorField(key, text_field(m, "label", limit=40), text_field(m, "value", limit=400),
                        sensitive)
 
 
 def _away(m: dict[str, Any]) -> Intent:
-    return AwaySet(_text(m, "reason", limit=60), _text(m, "return_at", limit=40),
-                   _text(m, "phone", required=False, limit=30),
-                   _text(m, "backup", required=False, limit=60))
+    return AwaySet(text_field(m, "reason", limit=60), text_field(m, "return_at", limit=40),
+                   text_field(m, "phone", required=False, limit=30),
+                   text_field(m, "backup", required=False, limit=60))
 
 
 _OPS: dict[str, Callable[[dict[str, Any]], Intent]] = {
