@@ -98,3 +98,15 @@ class NumberPad(GridLayout):
             self.value = ""
         elif len(self.value) < self.max_len:
             self.value += key
+
+
+def chip_grid(options: dict[str, str], spacing: float = 10) -> tuple[GridLayout, dict[str, Chip]]:
+    """Two columns of toggle chips (key -> label) that grow with their content; returns
+    the grid and the chips by key, for reading which ones are down."""
+    grid = GridLayout(cols=2, spacing=spacing, size_hint_y=None)
+    grid.bind(minimum_height=grid.setter("height"))
+    chips: dict[str, Chip] = {}
+    for key, label in options.items():
+        chips[key] = Chip(label, key)
+        grid.add_widget(chips[key])
+    return grid, chips

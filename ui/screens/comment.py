@@ -15,7 +15,7 @@ from device.comments import COMMENT_CATEGORIES, comment_url, new_ref, submit_com
 from device.errors import ParseError
 from ui import theme
 from ui.screens.base import KioskScreen, column, row
-from ui.widgets import BigButton, Chip, NumberPad, Panel, Txt
+from ui.widgets import BigButton, NumberPad, Panel, Txt, chip_grid
 
 
 def scrolled_grid(grid: GridLayout) -> Widget:
@@ -60,13 +60,7 @@ class CommentScreen(KioskScreen):
         left = column(spacing=10, size_hint_x=0.38)
         left.add_widget(Txt("意见簿：请选择您要反映的内容（可多选）", size=28, bold=True,
                             colour=theme.ACCENT))
-        grid = GridLayout(cols=2, spacing=10, size_hint_y=None)
-        grid.bind(minimum_height=grid.setter("height"))
-        self.chips: dict[str, Chip] = {}
-        for key, label in COMMENT_CATEGORIES.items():
-            chip = Chip(label, key)
-            self.chips[key] = chip
-            grid.add_widget(chip)
+        grid, self.chips = chip_grid(COMMENT_CATEGORIES, spacing=10)
         left.add_widget(scrolled_grid(grid))
         self.message = Txt("", size=26, colour=theme.ACCENT)
         left.add_widget(self.message)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
 from device.comments import valid_phone
@@ -15,7 +14,7 @@ from device.intents import Press, RatingExtras
 from device.rating import RatingLevel
 from ui import theme
 from ui.screens.base import KioskScreen, column, row
-from ui.widgets import BigButton, Chip, NumberPad, Panel, Txt
+from ui.widgets import BigButton, NumberPad, Panel, Txt, chip_grid
 
 REASONS: dict[str, str] = {
     "attitude": "服务态度差",
@@ -62,13 +61,7 @@ class RatingScreen(KioskScreen):
         left.add_widget(Txt("很抱歉给您带来不好的体验", size=38, bold=True,
                             colour=theme.ACCENT))
         left.add_widget(Txt("请选择原因（可多选，可不选）：", size=28))
-        grid = GridLayout(cols=2, spacing=12, size_hint_y=None)
-        grid.bind(minimum_height=grid.setter("height"))
-        self.reason_chips: dict[str, Chip] = {}
-        for key, label in REASONS.items():
-            chip = Chip(label, key)
-            self.reason_chips[key] = chip
-            grid.add_widget(chip)
+        grid, self.reason_chips = chip_grid(REASONS, spacing=12)
         left.add_widget(grid)
         left.add_widget(Txt("如需回访，请在右侧输入手机号码（可不填）：", size=26))
         box = Panel(orientation="vertical", padding=8, size_hint_y=None, height=96)
