@@ -86,7 +86,8 @@ class Catalogue:
 
 def _str(d: dict[str, Any], key: str, where: str, *, required: bool = True,
          limit: int = 2000) -> str:
-    return text_field(d, key, required=required, limit=limit, where=f"catalogue {where}")
+    return text_field(d, key, required=required, limit=limit, where=f"catalogue {where}",
+                      multiline=True)
 
 
 def _strs(d: dict[str, Any], key: str, where: str) -> tuple[str, ...]:

@@ -69,7 +69,8 @@ def _field(m: dict[str, Any]) -> Intent:
     key = text_field(m, "key", limit=40)
     if not key:
         raise ParseError("field 'key' must not be empty")
-    return MirrorField(key, text_field(m, "label", limit=40), text_field(m, "value", limit=400),
+    return MirrorField(key, text_field(m, "label", limit=40), text_field(m, "value", limit=400,
+                                                                      personal=True),
                        sensitive)
 
 
