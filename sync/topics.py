@@ -38,6 +38,14 @@ class Topics:
         return f"{self.root}/health"
 
     @property
+    def confirmed(self) -> str:
+        """Retained, QoS 1, written by HQ only: ``{"upto": N, "ts": ISO}``, the highest seq
+        up to which HQ has committed every event of this counter (no gap below it). The
+        counter keeps and re-publishes what HQ has not confirmed: delivery is checked end
+        to end, never trusted to the broker (docs/mqtt.md)."""
+        return f"{self.root}/confirmed"
+
+    @property
     def commands(self) -> str:
         """Filter for every command addressed to this device."""
         return f"{self.root}/cmd/+"
