@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device.errors import KioskError
+from device.errors import KioskError, ParseError
+from device.json_input import load_object
 
 log = logging.getLogger("control")
 
@@ -35,11 +36,11 @@ class ControlError(KioskError):
 def dispatch(handlers: dict[str, Handler], raw: bytes) -> dict[str, Any]:
     """Turn one request line into one reply; bad requests get an error, never a crash."""
     try:
-        req = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return {"ok": False, "error": "request is not a JSON object on one line"}
-    if not isinstance(req, dict):
-        return {"ok": False, "error": "request must be a JSON object"}
+        # Strict: valid UTF-8 and Unicode, no NaN, bounded; a handler's reply can then
+        # always be encoded (an echoed lone surrogate used to kill the connection).
+        req = load_object(raw, max_bytes=MAX_REQUEST, where="request")
+    except ParseError as exc:
+        return {"ok": False, "error": str(exc)}
     cmd = req.get("cmd")
     handler = handlers.get(cmd) if isinstance(cmd, str) else None
     if handler is None:

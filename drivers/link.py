@@ -21,9 +21,13 @@ import re
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from device.catalogue import CatalogueSource
 from device.config import LinkSection
 from device.core import Core
 from device.errors import DriverError, ParseError
@@ -39,27 +43,45 @@ from device.intents import (
     SignIn,
     SignOut,
 )
+from device.json_input import correlation_id, load_object
 from drivers.base import BaseDriver, ControlHandler
 from drivers.serialport import LineService, Opener, SerialPort, url_opener
 
 log = logging.getLogger("link")
 
 MAX_LINE = 4096
+_BADGE_RE = re.compile(r"[0-9A-Za-z]{1,20}")
+# The same formats the counter holds its own cases to (device/counter.py).
+_CASE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,39}")
+_SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
+_HHMM_RE = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
 
 
 def _sign_in(m: dict[str, Any]) -> Intent:
     badge = text_field(m, "badge", limit=20)
-    if not re.fullmatch(r"[0-9A-Za-z]{1,20}", badge):
+    if not _BADGE_RE.fullmatch(badge):
         raise ParseError(f"badge {badge!r} must be 1-20 letters or digits (the 警号)")
     return SignIn(badge)
 
 
+def _case_no(m: dict[str, Any], *, required: bool) -> str:
+    case_no = text_field(m, "case_no", required=required, limit=40)
+    if (required or case_no) and not _CASE_RE.fullmatch(case_no):
+        raise ParseError(f"case_no {case_no!r} must be 1-40 letters, digits, '-' or '_'")
+    return case_no
+
+
 def _case_start(m: dict[str, Any]) -> Intent:
-    return CaseStart(text_field(m, "case_no", limit=40), text_field(m, "service", limit=64))
+    case_no = _case_no(m, required=True)
+    service = text_field(m, "service", limit=64)
+    if not _SERVICE_RE.fullmatch(service):
+        raise ParseError(f"service {service!r} must be a catalogue code like "
+                         "'id_card.renew'")
+    return CaseStart(case_no, service)
 
 
 def _case_end(m: dict[str, Any]) -> Intent:
-    return CaseEnd(text_field(m, "case_no", required=False, limit=40) or None)
+    return CaseEnd(_case_no(m, required=False) or None)
 
 
 def _field(m: dict[str, Any]) -> Intent:
@@ -69,13 +91,20 @@ def _field(m: dict[str, Any]) -> Intent:
     key = text_field(m, "key", limit=40)
     if not key:
         raise ParseError("field 'key' must not be empty")
-    return MirrorField(key, text_field(m, "label", limit=40), text_field(m, "value", limit=400,
-                                                                      personal=True),
-                       sensitive)
+    # Only the value may be personal data (an ID number): it stays in memory.
+    return MirrorField(key, text_field(m, "label", limit=40),
+                       text_field(m, "value", limit=400, personal=True), sensitive)
 
 
 def _away(m: dict[str, Any]) -> Intent:
-    return AwaySet(text_field(m, "reason", limit=60), text_field(m, "return_at", limit=40),
+    return_at = text_field(m, "return_at", limit=40, nonempty=True)
+    if not _HHMM_RE.fullmatch(return_at.strip()):
+        try:
+            datetime.fromisoformat(return_at)
+        except ValueError:
+            raise ParseError(f"return_at {return_at!r} must be HH:MM or an ISO 8601 "
+                             "time") from None
+    return AwaySet(text_field(m, "reason", limit=60, nonempty=True), return_at,
                    text_field(m, "phone", required=False, limit=30),
                    text_field(m, "backup", required=False, limit=60))
 
@@ -97,46 +126,66 @@ def parse_line(raw: bytes | str, max_bytes: int = MAX_LINE) -> tuple[Intent, Any
 
     Raises :class:`ParseError` with a message fit to send back to the workstation.
     """
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "surrogatepass")
-    if len(raw) > max_bytes:
-        raise ParseError(f"line longer than {max_bytes} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ParseError("line is not UTF-8") from None
-    try:
-        msg = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise ParseError("line is not JSON (one JSON object per line)") from None
-    if not isinstance(msg, dict):
-        raise ParseError("line must be a JSON object")
+    msg = load_object(raw, max_bytes=max_bytes, where="line")
     op = msg.get("op")
     if not isinstance(op, str) or op not in _OPS:
         raise ParseError(f"unknown op {op!r}; ops are " + ", ".join(sorted(_OPS)))
-    corr = msg.get("id")
-    if corr is not None and not isinstance(corr, str | int):
-        raise ParseError("field 'id' must be a string or a number")
+    corr = correlation_id(msg)
     return _OPS[op](msg), corr
 
 
 def _corr_of(raw: bytes | str, max_bytes: int) -> Any:
     """The ``id`` of a line that was refused, when it is a JSON object with a valid id."""
     try:
-        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-        if len(data) > max_bytes:
-            return None
-        msg = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeError and JSONDecodeError included
+        return correlation_id(load_object(raw, max_bytes=max_bytes, where="line"))
+    except ParseError:
         return None
-    corr = msg.get("id") if isinstance(msg, dict) else None
-    return corr if isinstance(corr, str | int) and not isinstance(corr, bool) else None
+
+
+# A catalogue per core that has no queue desk attached (tests, tools); the kiosk's own
+# desk holds the catalogue in force (HQ's copy if valid, else the shipped one).
+_catalogues: weakref.WeakKeyDictionary[Core, CatalogueSource] = weakref.WeakKeyDictionary()
+
+
+def _catalogue(core: Core) -> CatalogueSource:
+    queue = getattr(core, "queue", None)
+    if queue is not None and isinstance(getattr(queue, "catalogue", None), CatalogueSource):
+        return queue.catalogue
+    source = _catalogues.get(core)
+    if source is None:
+        source = _catalogues[core] = CatalogueSource(core.store)
+    return source
+
+
+def check_in_context(core: Core, intent: Intent) -> None:
+    """What a line can only be checked against the counter for: its catalogue and clock.
+
+    Raises :class:`ParseError` naming the field; nothing is applied then.
+    """
+    if isinstance(intent, CaseStart):
+        catalogue = _catalogue(core).current()
+        if catalogue.get(intent.service) is None:
+            codes = ", ".join(s.code for s in catalogue.services)
+            raise ParseError(f"service {intent.service!r} is not in the catalogue "
+                             f"(version {catalogue.version}); use one of {codes}")
+    elif isinstance(intent, AwaySet) and not _HHMM_RE.fullmatch(intent.return_at.strip()):
+        # HH:MM is today or tomorrow, never past; an ISO time is a moment that may be.
+        tz = ZoneInfo(core.config.device.timezone)
+        at = datetime.fromisoformat(intent.return_at)
+        if at.tzinfo is None:  # a workstation's local time means the counter's zone
+            at = at.replace(tzinfo=tz)
+        now = core.clock()
+        if at.timestamp() <= now:
+            current = datetime.fromtimestamp(now, tz).isoformat(timespec="minutes")
+            raise ParseError(f"return_at {intent.return_at!r} is in the past (it is "
+                             f"{current} at the counter); send a later time or HH:MM")
 
 
 def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict[str, Any]:
     """Parse, submit and build the reply for one line. Never raises for bad input."""
     try:
         intent, corr = parse_line(raw, max_bytes)
+        check_in_context(core, intent)
     except ParseError as exc:
         log.warning("link: rejected line: %s", exc)
         rejected: dict[str, Any] = {"ok": False, "error": str(exc)}

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from device.config import Config
 from device.core import Core
 from device.errors import ParseError
+from device.fields import check_text
 from drivers.base import BaseDriver, ControlHandler
 from drivers.link import LineSplitter, TooLong
 from drivers.serialport import LineService, Opener, SerialPort, url_opener
@@ -92,8 +93,13 @@ def parse_scan(line: bytes) -> AppointmentScan:
         raw = raw[3:]
     try:
         text = raw.decode("utf-8")
+        # One check for all outside text (device/fields.py): a control character or an
+        # invisible one is no part of any code we read, and must not reach the log.
+        check_text(text, "scan", limit=MAX_SCAN)
     except UnicodeDecodeError:
         raise ScanError("scan is not UTF-8 text", MSG_UNKNOWN) from None
+    except ParseError as exc:
+        raise ScanError(str(exc), MSG_UNKNOWN) from None
     lower = text.lower()
     if lower.startswith(("http://", "https://", "www.", "weixin://", "alipays://")):
         raise ScanError("scan is a URL, not an appointment code", MSG_URL)
@@ -235,7 +241,9 @@ class ScannerDriver(BaseDriver):
         code = req.get("code")
         if not isinstance(code, str):
             return {"ok": False, "error": "scan needs a 'code' (the QR code's text)"}
-        return {"ok": True, "reply": self.handle_scan(code.encode("utf-8"))}
+        # surrogatepass: a lone surrogate (valid JSON, not Unicode) becomes bytes that are
+        # not UTF-8, so the scan is refused by parse_scan like the same bytes off the wire.
+        return {"ok": True, "reply": self.handle_scan(code.encode("utf-8", "surrogatepass"))}
 
 
 def main(argv: list[str] | None = None) -> int:

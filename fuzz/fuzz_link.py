@@ -22,7 +22,7 @@ from device.intents import (
 
 # Coverage feedback from our own parser only: instrumenting the core's dependencies
 # (sqlite-utils, ...) costs start-up time and guides the fuzzer nowhere useful.
-with atheris.instrument_imports(include=["drivers"]):
+with atheris.instrument_imports(include=["drivers", "device.json_input", "device.fields"]):
     from drivers.link import LineSplitter, TooLong, parse_line
 
 INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut)
@@ -38,6 +38,10 @@ def target(data: bytes) -> None:
         assert isinstance(intent, INTENTS), intent
         assert corr is None or isinstance(corr, str | int), corr
         assert len(data) <= LIMIT
+        # Whatever was accepted can be stored, logged and echoed: valid Unicode.
+        for value in (*vars(intent).values(), corr):
+            if isinstance(value, str):
+                value.encode("utf-8")
     # Framing: never more than LIMIT bytes buffered, lines never longer than LIMIT.
     splitter = LineSplitter(LIMIT)
     half = len(data) // 2

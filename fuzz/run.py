@@ -77,6 +77,12 @@ def _scanner_seeds() -> list[bytes]:
             b"CK2|demo-site|1234|20261126|0", good[:-1] + b"0"]
 
 
+def _control_seeds() -> list[bytes]:
+    return [b'{"cmd": "ping"}',
+            b'{"cmd": "echo", "a": [1, 2.5, null, true], "b": {"c": "\\u4e2d"}}',
+            b'{"cmd": "echo", "s": "\\udcff"}', b'{"cmd": "echo", "n": NaN}', b"[]", b"\xff"]
+
+
 def _printer_seeds() -> list[bytes]:
     return [bytes((64 + n, b)) for n in (1, 2, 3, 4) for b in (0x12, 0x16, 0x1E, 0x72, 0x7E)]
 
@@ -94,6 +100,7 @@ HARNESSES = (
     Harness("sign", "fuzz_sign.py", 600, _sign_seeds),
     Harness("link", "fuzz_link.py", 1024, _link_seeds),
     Harness("scanner", "fuzz_scanner.py", 1024, _scanner_seeds),
+    Harness("control", "fuzz_control.py", 1024, _control_seeds),
     Harness("printer_status", "fuzz_printer_status.py", 16, _printer_seeds,
             needs="drivers.printer.status"),
 )

@@ -52,8 +52,8 @@ HANDLERS = {"ping": lambda r: {"ok": True}, "boom": _boom, "bug": _bug}
 
 
 @pytest.mark.parametrize(("raw", "error"), [
-    (b"not json", "request is not a JSON object on one line"),
-    (b"\xff\xfe{}", "request is not a JSON object on one line"),
+    (b"not json", "request is not JSON (one JSON object per line)"),
+    (b"\xff\xfe{}", "request is not UTF-8 text"),
     (b"[1, 2]", "request must be a JSON object"),
     (b'"ping"', "request must be a JSON object"),
     (b"{}", "unknown command None; commands are boom, bug, ping"),
@@ -134,7 +134,7 @@ LINK_GARBAGE = [
      "'sensitive' must be true or false"),
     ('{"op": "sign_in", "badge": "' + "9" * 50 + '"}', "longer than 20"),
     ('{"op": "case_start", "case_no": "C-1", "service": "a.b", "id": [1]}',
-     "'id' must be a string or a number"),
+     "'id' must be a string of at most 64 characters or an integer"),
     ('{"op": "case_end"}', "no open case to end"),  # valid line, refused by the counter
     ('{"op": "away", "reason": "x", "return_at": "soon"}', "must be HH:MM"),
     ('{"op": "field", "key": "k", "label": "l", "value": "' + "长" * 5000 + '"}',

@@ -201,7 +201,7 @@ def test_mirror_values_never_reach_the_logs(core: Core, caplog: pytest.LogCaptur
 
     caplog.set_level("DEBUG")
     secret = "440301199001011234"
-    handle_line(core, '{"op": "case_start", "case_no": "C-1", "service": "a.b"}')
+    handle_line(core, '{"op": "case_start", "case_no": "C-1", "service": "id_card.renew"}')
     field = {"op": "field", "key": "id_number", "label": "身份证号", "value": secret}
     for msg in (
         field,

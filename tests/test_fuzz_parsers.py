@@ -174,3 +174,55 @@ def test_printer_status_raises_only_parse_error(n: int, data: bytes) -> None:
     except ParseError:
         return
     assert isinstance(result, status.PrinterStatus) and n in (1, 2, 3, 4)
+
+
+# ----------------------------------------------------------------- strict JSON objects
+
+_JSON_TEXT = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=12)
+
+
+@FAST
+@given(st.one_of(
+    st.binary(max_size=300),
+    # json.dumps writes NaN, Infinity and (ensure_ascii) lone surrogates as \\udXXX.
+    st.builds(lambda d: json.dumps({"cmd": "x", "v": d}).encode(), _JSON_TEXT)))
+def test_load_object_lets_through_only_text_we_can_encode(raw: bytes) -> None:
+    from device.json_input import load_object
+
+    try:
+        msg = load_object(raw, max_bytes=256, where="request")
+    except ParseError as exc:
+        assert str(exc).startswith(("request", "field"))
+        return
+    assert isinstance(msg, dict) and len(raw) <= 256
+    json.dumps(msg, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def link_core(tmp_path_factory: pytest.TempPathFactory):
+    from device.config import Config
+    from device.core import Core
+    from device.store import Store
+
+    cfg = Config().with_state_dir(tmp_path_factory.mktemp("fuzz-link")).simulated()
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    yield Core(cfg, store)
+    store.close()
+
+
+@FAST
+@given(st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
+                 _OPS, st.dictionaries(_KEYS, st.one_of(_VALUES, _JSON_TEXT), max_size=6)))
+def test_link_reply_is_always_one_encodable_line(link_core, raw: bytes) -> None:
+    # The whole path a workstation line takes, against a real core and store.
+    from drivers.link import LinkSession
+
+    out = LinkSession(link_core, link_core.config.link).process(raw + b"\n")
+    assert out.count(b"\n") == 1
+    reply = json.loads(out)
+    assert isinstance(reply["ok"], bool) and ("error" in reply or reply["ok"])
+    assert "internal error" not in reply.get("error", "")
