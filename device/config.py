@@ -25,6 +25,61 @@ from device.errors import ConfigError
 # An id that can stand as one MQTT topic level and one file name: no '/', '+', '#'.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
+T = typing.TypeVar("T", int, float)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric key, written next to its definition below.
+
+    ``why`` says what the bounds mean (it ends up in the Fix of the error message);
+    ``problem`` replaces the generic problem text (``{value}`` is filled in).
+    """
+
+    lo: float
+    hi: float
+    why: str = ""
+    problem: str = ""
+
+    def check(self, value: float) -> str | None:
+        if self.lo <= value <= self.hi:
+            return None
+        if self.problem:
+            return self.problem.format(value=value)
+        side = "below the minimum" if value < self.lo else "above the maximum"
+        return f"{value!r} is {side} ({_num(self.lo)} to {_num(self.hi)})"
+
+    def fix(self) -> str:
+        text = f"use a value from {_num(self.lo)} to {_num(self.hi)}"
+        return f"{text} ({self.why})" if self.why else text
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def ranged(default: T, lo: float, hi: float, why: str = "", problem: str = "") -> T:
+    """A numeric key with a default and its range (checked by :func:`loads`)."""
+    return field(default=default, metadata={"range": Range(lo, hi, why, problem)})
+
+
+def range_of(f: dataclasses.Field[Any]) -> Range | None:
+    r = f.metadata.get("range")
+    return r if isinstance(r, Range) else None
+
+
+_PIN = Range(0, 27, "a BCM number of the 40-pin header, see docs/wiring.md",
+             "BCM pin {value} does not exist on the 40-pin header")
+_BAUD = (1200, 4_000_000, "bits per second of the serial port")
+_PORT = (1, 65535, "a TCP port")
+_RETRY = (0.1, 3600.0, "seconds between tries")
+
+
+def bcm_pin(default: int | None = None) -> int:
+    if default is None:
+        return field(metadata={"range": _PIN})
+    return field(default=default, metadata={"range": _PIN})
+
 
 @dataclass(frozen=True)
 class DeviceSection:
@@ -37,7 +92,7 @@ class DeviceSection:
 
 @dataclass(frozen=True)
 class WindowSection:
-    number: int = 1
+    number: int = ranged(1, 1, 999, "the number on the window")
     name: str = "户籍业务窗口"
     services: tuple[str, ...] = ()
     hours: str = "周一至周五 9:00-12:00, 14:00-17:30；周六 9:00-12:00"
@@ -63,19 +118,19 @@ class OfficerEntry:
 class StaffSection:
     on_duty: str = "000001"
     backup: str = "000002"
-    backup_window: int = 0
+    backup_window: int = ranged(0, 0, 999, "0: no backup window")
     # Used when the officer presses the away button (the workstation can send its own).
     away_reason: str = "临时离开"
-    away_minutes: int = 15
+    away_minutes: int = ranged(15, 1, 720, "minutes, at most 12 hours")
 
 
 @dataclass(frozen=True)
 class RatingPins:
-    very_satisfied: int
-    satisfied: int
-    basic: int
-    unsatisfied: int
-    very_unsatisfied: int
+    very_satisfied: int = bcm_pin()
+    satisfied: int = bcm_pin()
+    basic: int = bcm_pin()
+    unsatisfied: int = bcm_pin()
+    very_unsatisfied: int = bcm_pin()
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -87,12 +142,12 @@ class GpioSection:
     pin_factory: Literal["mock", "lgpio", "rpigpio", "native"] = "mock"
     rating_pins: RatingPins = RatingPins(5, 6, 13, 19, 26)
     rating_led_pins: RatingPins = RatingPins(12, 16, 20, 21, 25)
-    away_pin: int = 23
-    next_pin: int = 24
-    away_led_pin: int = 18
-    buzzer_pin: int = 22
-    bounce_ms: int = 50
-    stuck_s: float = 10.0
+    away_pin: int = bcm_pin(23)
+    next_pin: int = bcm_pin(24)
+    away_led_pin: int = bcm_pin(18)
+    buzzer_pin: int = bcm_pin(22)
+    bounce_ms: int = ranged(50, 1, 1000, "milliseconds")
+    stuck_s: float = ranged(10.0, 1.0, 3600.0, "seconds a button may be held")
 
 
 @dataclass(frozen=True)
@@ -100,11 +155,11 @@ class PrinterSection:
     transport: Literal["sim", "usb", "serial", "network"] = "sim"
     # serial: a pyserial URL or device path; network: host[:port].
     url: str = ""
-    usb_vendor: int = 0
-    usb_product: int = 0
+    usb_vendor: int = ranged(0, 0, 0xFFFF, "a 16-bit USB id from `lsusb`")
+    usb_product: int = ranged(0, 0, 0xFFFF, "a 16-bit USB id from `lsusb`")
     paper_mm: Literal[58, 80] = 80
     chinese: Literal["native", "raster"] = "native"
-    retry_s: float = 5.0
+    retry_s: float = ranged(5.0, *_RETRY)
     # Printer-side details (docs/printer.md): the ROM font's character set (older ROMs
     # carry GB2312 only), QR drawn by the printer (GS ( k) or sent as an image, the CJK
     # font for raster text ("" = search fonts-wqy-microhei, zenhei, noto-cjk) and fonts
@@ -113,48 +168,50 @@ class PrinterSection:
     qr: Literal["native", "raster"] = "native"
     font: str = ""
     fallback_fonts: tuple[str, ...] = ()
-    baudrate: int = 19200
+    baudrate: int = ranged(19200, *_BAUD)
     # How long to wait for a DLE EOT reply; no reply means status unknown, never "ok".
-    status_timeout_s: float = 0.5
+    status_timeout_s: float = ranged(0.5, 0.05, 10.0, "seconds")
 
 
 @dataclass(frozen=True)
 class SignSection:
     # "sim://" simulates the DWIN sign; otherwise a pyserial URL (/dev/ttyUSB0, socket://...).
     url: str = "sim://"
-    baudrate: int = 115200
+    baudrate: int = ranged(115200, *_BAUD)
     crc: bool = False
-    retries: int = 3
-    reply_timeout_s: float = 0.5
+    # Resends after the first try: 0 tries once.
+    retries: int = ranged(3, 0, 10, "resends after the first try")
+    reply_timeout_s: float = ranged(0.5, 0.05, 10.0, "seconds")
     # Gone or not answering: try again this often. Everything is resent this often too
     # (a sign that was power-cycled is blank and says nothing).
-    retry_s: float = 2.0
-    refresh_s: float = 60.0
+    retry_s: float = ranged(2.0, *_RETRY)
+    refresh_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
 
 
 @dataclass(frozen=True)
 class LinkSection:
     # "sim://": lines come from `kiosk sim link`; "tcp://HOST:PORT" listens; else serial URL.
     url: str = "sim://"
-    baudrate: int = 115200
-    max_line_bytes: int = 4096
-    max_lines_per_s: int = 50
-    retry_s: float = 2.0  # serial port gone (USB unplugged): reopen this often
+    baudrate: int = ranged(115200, *_BAUD)
+    max_line_bytes: int = ranged(4096, 256, 1_048_576, "bytes")
+    max_lines_per_s: int = ranged(50, 1, 10_000, "lines a second")
+    retry_s: float = ranged(2.0, *_RETRY)  # serial port gone (USB unplugged): reopen this often
 
 
 @dataclass(frozen=True)
 class ScannerSection:
     url: str = "sim://"
-    baudrate: int = 9600
-    max_line_bytes: int = 512  # a longer scan is discarded (no QR payload of ours is)
-    retry_s: float = 2.0  # serial port gone (USB unplugged): reopen this often
+    baudrate: int = ranged(9600, *_BAUD)
+    # A longer scan is discarded (no QR payload of ours is).
+    max_line_bytes: int = ranged(512, 64, 65536, "bytes")
+    retry_s: float = ranged(2.0, *_RETRY)  # serial port gone (USB unplugged): reopen this often
 
 
 @dataclass(frozen=True)
 class TimeoutsSection:
-    rating_s: float = 30.0
-    thanks_s: float = 5.0
-    idle_home_s: float = 60.0
+    rating_s: float = ranged(30.0, 1.0, 600.0, "seconds")
+    thanks_s: float = ranged(5.0, 0.5, 600.0, "seconds")
+    idle_home_s: float = ranged(60.0, 5.0, 3600.0, "seconds")
 
 
 @dataclass(frozen=True)
@@ -174,7 +231,7 @@ class MirrorSection:
 class QueueSection:
     prefix: str = "A"
     green_channel: tuple[str, ...] = ()
-    minutes_per_case: float = 8.0
+    minutes_per_case: float = ranged(8.0, 0.5, 480.0, "minutes")
     # A few demo appointment codes when HQ has sent none (forced on by --simulate).
     demo_appointments: bool = False
 
@@ -184,15 +241,18 @@ class StoreSection:
     # Sent events older than this are pruned from the local journal.
     # At least 32: the home screen's satisfaction rate for this month reads this month's
     # ratings from the journal (sent or not).
-    retention_days: int = 40
+    retention_days: int = ranged(
+        40, 32, 3650, "32 or more: this month's satisfaction rate on the home screen is "
+        "counted from the ratings kept on the Pi",
+        "{value} days is shorter than a month")
     # Above this size telemetry (health, faults) is shed oldest first; ratings never.
-    max_db_mb: int = 512
+    max_db_mb: int = ranged(512, 16, 1_000_000, "megabytes")
 
 
 @dataclass(frozen=True)
 class MqttSection:
     host: str = ""  # empty: no broker, events stay in the outbox
-    port: int = 8883
+    port: int = ranged(8883, *_PORT)
     tls: bool = True
     ca_file: str = ""
     cert_file: str = ""
@@ -200,14 +260,14 @@ class MqttSection:
     username: str = ""
     password_file: str = ""
     topic_prefix: str = "kiosk/v1"
-    keepalive_s: int = 60
-    inflight: int = 20
+    keepalive_s: int = ranged(60, 5, 65535, "seconds; MQTT allows at most 65535")
+    inflight: int = ranged(20, 1, 65535, "messages")
     # Events per MQTT message (a JSON array; docs/mqtt.md). Only rows already waiting are
     # grouped, so a live event is never held back; a backlog drains ~4x faster.
-    batch: int = 10
-    health_interval_s: float = 60.0
+    batch: int = ranged(10, 1, 1000, "events per message")
+    health_interval_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
     # An event older than this when it is sent is flagged replayed (user property).
-    replay_after_s: float = 60.0
+    replay_after_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
     client_id: str = ""  # empty: the device id
 
 
@@ -215,7 +275,7 @@ class MqttSection:
 class UiSection:
     fullscreen: bool = False
     large_text: bool = False
-    max_fps: int = 30
+    max_fps: int = ranged(30, 1, 240, "frames a second")
 
 
 @dataclass(frozen=True)
@@ -425,7 +485,12 @@ def _build(cls: type, data: Any, path: tuple[str, ...], lines: _KeyLines, source
                 raise _fail(source, lines, (*path, name), "missing required key",
                             f"add {name} = ... ({_type_name(hints[name])}) to this table")
             continue
-        kwargs[name] = _convert(hints[name], data[name], (*path, name), lines, source)
+        value = _convert(hints[name], data[name], (*path, name), lines, source)
+        rng = range_of(f)
+        problem = rng.check(value) if rng is not None else None
+        if rng is not None and problem is not None:
+            raise _fail(source, lines, (*path, name), problem, rng.fix())
+        kwargs[name] = value
     return cls(**kwargs)
 
 
@@ -490,42 +555,10 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
         (("gpio", "away_led_pin"), g.away_led_pin), (("gpio", "buzzer_pin"), g.buzzer_pin),
     ]
     for path, pin in named:
-        if not 0 <= pin <= 27:
-            raise _fail(source, lines, path, f"BCM pin {pin} does not exist on the 40-pin header",
-                        "use a BCM number from 0 to 27 (see docs/wiring.md)")
         if pin in pins:
             raise _fail(source, lines, path, f"BCM pin {pin} is already used by {pins[pin]}",
                         "give every button, LED and buzzer its own pin")
         pins[pin] = _dotted(path)
-    positive = [
-        (("gpio", "bounce_ms"), g.bounce_ms), (("gpio", "stuck_s"), g.stuck_s),
-        (("timeouts", "rating_s"), cfg.timeouts.rating_s),
-        (("timeouts", "thanks_s"), cfg.timeouts.thanks_s),
-        (("timeouts", "idle_home_s"), cfg.timeouts.idle_home_s),
-        (("link", "max_line_bytes"), cfg.link.max_line_bytes),
-        (("link", "max_lines_per_s"), cfg.link.max_lines_per_s),
-        (("link", "retry_s"), cfg.link.retry_s),
-        (("sign", "reply_timeout_s"), cfg.sign.reply_timeout_s),
-        (("sign", "retry_s"), cfg.sign.retry_s), (("sign", "refresh_s"), cfg.sign.refresh_s),
-        (("scanner", "retry_s"), cfg.scanner.retry_s),
-        (("scanner", "max_line_bytes"), cfg.scanner.max_line_bytes),
-        (("mqtt", "inflight"), cfg.mqtt.inflight), (("mqtt", "batch"), cfg.mqtt.batch),
-        (("staff", "away_minutes"), cfg.staff.away_minutes),
-        (("store", "max_db_mb"), cfg.store.max_db_mb),
-        (("ui", "max_fps"), cfg.ui.max_fps),
-        (("printer", "retry_s"), cfg.printer.retry_s),
-        (("printer", "status_timeout_s"), cfg.printer.status_timeout_s),
-        (("printer", "baudrate"), cfg.printer.baudrate),
-    ]
-    for path, value in positive:
-        if value <= 0:
-            raise _fail(source, lines, path, f"must be greater than 0, got {value}",
-                        "use a positive value")
-    if cfg.store.retention_days < 32:
-        raise _fail(source, lines, ("store", "retention_days"),
-                    f"{cfg.store.retention_days} days is shorter than a month",
-                    "use 32 or more: this month's satisfaction rate on the home screen is "
-                    "counted from the ratings kept on the Pi")
     badges = [o.badge for o in cfg.roster]
     for i, badge in enumerate(badges):
         if badges.index(badge) != i:
@@ -546,3 +579,31 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
     if cfg.mqtt.host and cfg.mqtt.tls and not cfg.mqtt.ca_file:
         raise _fail(source, lines, ("mqtt", "ca_file"), "TLS is on but no CA file is set",
                     "set ca_file to the broker's CA certificate, or tls = false on a test bench")
+    # Numeric ranges are checked in _build, next to each key's definition (ranged()).
+    _check_urls(cfg, lines, source)
+
+
+_TCP_URL = re.compile(r"(?:tcp|socket)://(\[[^\]]+\]|[^:/\[\]]+):(\d+)/?(?:\?.*)?")
+_PORT_AT_END = re.compile(r":(\d+)/?$")
+
+
+def _check_urls(cfg: Config, lines: _KeyLines, source: str) -> None:
+    """Ports inside URLs are numbers too: refused here, not when the driver starts."""
+    for section in ("link", "sign", "scanner"):
+        url = getattr(cfg, section).url
+        if not url.startswith(("tcp://", "socket://")):
+            continue
+        m = _TCP_URL.fullmatch(url)
+        # Port 0 (tcp:// only) asks the kernel for any free port (tests, benchmarks).
+        lo = 0 if url.startswith("tcp://") and section == "link" else 1
+        if not m or not lo <= int(m.group(2)) <= 65535:
+            scheme = url.split("://")[0]
+            raise _fail(source, lines, (section, "url"),
+                        f"{url!r} is not {scheme}://HOST:PORT with a port from {lo} to 65535",
+                        f'write e.g. url = "{scheme}://192.168.50.2:7301"')
+    if cfg.printer.transport == "network":
+        m = _PORT_AT_END.search(cfg.printer.url)
+        if m and not 1 <= int(m.group(1)) <= 65535:
+            raise _fail(source, lines, ("printer", "url"),
+                        f"{cfg.printer.url!r} has port {m.group(1)}; a port is from 1 to "
+                        "65535", 'write e.g. url = "192.168.1.50:9100"')

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device import cli
-from device.config import Config, OfficerEntry, RatingPins, load, loads
+from device.config import Config, OfficerEntry, Range, RatingPins, load, loads, range_of
 from device.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,23 @@ BAD = [
     ("bad-timezone", '[device]\ntimezone = "Mars/Olympus"\n', 2, "device.timezone",
      ["not a known time zone"]),
     ("not-positive", "[timeouts]\nrating_s = 0\n", 2, "timeouts.rating_s",
-     ["must be greater than 0"]),
+     ["0.0 is below the minimum (1 to 600)", "use a value from 1 to 600"]),
+    ("sign-retries-negative", "[sign]\nretries = -1\n", 2, "sign.retries",
+     ["-1 is below the minimum (0 to 10)", "resends after the first try"]),
+    ("mqtt-port-too-big", '[mqtt]\nhost = "b"\ntls = false\nport = 70000\n', 4, "mqtt.port",
+     ["70000 is above the maximum (1 to 65535)"]),
+    ("link-port-too-big", '[link]\nurl = "tcp://0.0.0.0:99999"\n', 2, "link.url",
+     ["port from 0 to 65535"]),
+    ("scanner-socket-port", '[scanner]\nurl = "socket://10.0.0.9:0"\n', 2, "scanner.url",
+     ["port from 1 to 65535"]),
+    ("printer-port-too-big", '[printer]\ntransport = "network"\nurl = "10.0.0.5:91000"\n', 3,
+     "printer.url", ["has port 91000; a port is from 1 to 65535"]),
+    ("usb-id-too-big", '[printer]\nusb_vendor = 0x10000\n', 2, "printer.usb_vendor",
+     ["above the maximum"]),
+    ("pin-negative-inline",
+     "[gpio]\nrating_led_pins = { very_satisfied = -1, satisfied = 16, basic = 20, "
+     "unsatisfied = 21, very_unsatisfied = 25 }\n", 2, "gpio.rating_led_pins.very_satisfied",
+     ["BCM pin -1 does not exist"]),
     ("duplicate-badge", '[[roster]]\nbadge = "000001"\nname = "a"\n[[roster]]\n'
      'badge = "000001"\nname = "b"\n', 5, "roster[1].badge", ["appears twice"]),
     ("on-duty-not-in-roster", '[staff]\non_duty = "999999"\n', 2, "staff.on_duty",
@@ -168,6 +184,60 @@ def test_bad_config_starts_nothing(tmp_path: Path, case: tuple) -> None:
     assert not state.exists()
 
 
+# ------------------------------------------------------------------ numeric ranges
+
+
+def _numeric_keys() -> list[tuple[tuple[str, ...], dataclasses.Field[Any], Any]]:
+    """(path, field, default) of every int or float key in the schema."""
+    out = []
+
+    def walk(cls: Any, path: tuple[str, ...], instance: Any) -> None:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            tp = hints[f.name]
+            value = getattr(instance, f.name, None)
+            if dataclasses.is_dataclass(tp):
+                walk(tp, (*path, f.name), value)
+            elif tp in (int, float):
+                out.append(((*path, f.name), f, value))
+
+    walk(Config, (), Config())
+    return out
+
+
+def test_every_numeric_key_has_its_range_and_its_default_is_in_it() -> None:
+    keys = _numeric_keys()
+    assert len(keys) > 40
+    for path, f, default in keys:
+        rng = range_of(f)
+        assert rng is not None, f"{'.'.join(path)} has no range next to its definition"
+        assert rng.lo <= default <= rng.hi, path
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_out_of_range_anywhere_names_its_line_and_key(data: st.DataObject) -> None:
+    path, f, default = data.draw(st.sampled_from(_numeric_keys()))
+    rng = range_of(f)
+    assert rng is not None
+    step = 1 if isinstance(default, int) else 0.5
+    value = data.draw(st.sampled_from([rng.lo - step, rng.hi + step]))
+    value = int(value) if isinstance(default, int) else value
+    *table, key = path
+    if table[-1] in ("rating_pins", "rating_led_pins"):
+        pins = dict(getattr(getattr(Config(), table[0]), table[1]).as_dict(), **{key: value})
+        text = f"[{table[0]}]\n# a comment\n{table[1]} = " + "{ " + ", ".join(
+            f"{k} = {v}" for k, v in pins.items()) + " }\n"
+    else:
+        text = f"[{'.'.join(table)}]\n# a comment\n{key} = {value!r}\n"
+    with pytest.raises(ConfigError) as info:
+        loads(text, source="c.toml")
+    dotted = ".".join(path)
+    assert (info.value.key, info.value.line) == (dotted, 3)
+    msg = str(info.value)
+    assert msg.startswith(f"c.toml:3: {dotted}: ") and "Fix: use a value from" in msg
+
+
 # ------------------------------------------------------------------ round trip
 
 
@@ -213,8 +283,13 @@ FREE_TEXT = {"window", "staff", "device.state_dir"}
 TIMEZONES = ["Asia/Shanghai", "Asia/Urumqi", "UTC", "Europe/Berlin"]
 
 
-def value_for(tp: Any, default: Any, free: bool) -> st.SearchStrategy[Any]:
+def value_for(tp: Any, default: Any, free: bool,
+              rng: Range | None = None) -> st.SearchStrategy[Any]:
     origin = typing.get_origin(tp)
+    if rng is not None and tp is int:
+        return st.integers(int(rng.lo), int(rng.hi))
+    if rng is not None and tp is float:
+        return st.floats(rng.lo, rng.hi, allow_nan=False, allow_infinity=False)
     if origin is Literal:
         return st.sampled_from(typing.get_args(tp))
     if tp is bool:
@@ -246,7 +321,7 @@ def configs(draw: st.DrawFn) -> Config:
             if dataclasses.is_dataclass(tp):
                 continue  # the pin maps, below
             free = f.name in FREE_TEXT or f"{f.name}.{sub.name}" in FREE_TEXT
-            kw[sub.name] = draw(value_for(tp, sub.default, free))
+            kw[sub.name] = draw(value_for(tp, sub.default, free, range_of(sub)))
         sections[f.name] = cls(**kw)
     ident = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
     sections["device"] = dataclasses.replace(
@@ -263,8 +338,6 @@ def configs(draw: st.DrawFn) -> Config:
                                                   usb_product=0x5011)
     m = sections["mqtt"]
     sections["mqtt"] = dataclasses.replace(m, ca_file="ca.pem")
-    sections["store"] = dataclasses.replace(sections["store"],
-                                            retention_days=draw(st.integers(32, 1000)))
     badges = draw(st.lists(st.from_regex(r"[0-9]{6}", fullmatch=True), min_size=1,
                            max_size=4, unique=True))
     roster = tuple(OfficerEntry(b, draw(st.text(max_size=10)), draw(st.text(max_size=15)))
