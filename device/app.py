@@ -14,13 +14,14 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from device import sdnotify
 from device.config import Config
 from device.control import ControlServer, Handler
 from device.core import Core
-from device.errors import KioskError
+from device.errors import ConfigError, KioskError
 from device.intents import Tick
 from device.queue import QueueDesk
 from device.store import Store
@@ -48,7 +49,7 @@ class KioskApp:
 
     def setup(self) -> Core:
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(cfg.state_dir)
         self._lock_state_dir()
         self.store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
         core = self.core = Core(cfg, self.store)
@@ -81,7 +82,12 @@ class KioskApp:
         and write the same database with another idea of the counter's state. The kernel
         drops the lock when the process dies, also on SIGKILL."""
         path = self.config.state_dir / "kiosk.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateDirError(
+                f"cannot open the lock file {path}: {exc.strerror}. Fix: {_fix_for(exc, path)}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -135,6 +141,55 @@ class KioskApp:
             os.close(self._lock_fd)  # releases the lock
             self._lock_fd = None
         log.info("kiosk stopped")
+
+
+class StateDirError(ConfigError):
+    """The state directory (device.state_dir, --state-dir) cannot hold the counter's files.
+
+    A ConfigError, so the CLI exits 2: the fix is in the configuration or on the disk,
+    and a restart without it would fail the same way."""
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(os.geteuid()).pw_name} (uid {os.geteuid()})"
+    except (ImportError, KeyError):
+        return f"uid {os.geteuid()}"
+
+
+def _fix_for(exc: OSError, path: Path) -> str:
+    if isinstance(exc, PermissionError):
+        return (f"let {_user()} write it (e.g. `sudo chown -R kiosk: {path.parent}` and "
+                f"`chmod u+w {path}`), or pass another --state-dir")
+    return "free space or remount the disk read-write, or pass another --state-dir"
+
+
+def prepare_state_dir(path: Path) -> None:
+    """Create ``path`` if needed and make sure we can write in it, or raise StateDirError
+    naming the path and the fix (instead of a traceback from deep inside the start-up)."""
+    where = "Fix: point device.state_dir (or --state-dir) at a directory this user can write"
+    if path.exists() and not path.is_dir():
+        raise StateDirError(f"state directory {path} is a file, not a directory. Fix: move "
+                            "the file away, or pass another --state-dir")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise StateDirError(f"state directory {path} cannot be created: {parent} is a file. "
+                            f"{where}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # Root passes every permission check, so try it: a write tells the truth.
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except PermissionError:
+        raise StateDirError(
+            f"state directory {path} is not writable by {_user()}. Fix: `sudo chown -R "
+            f"kiosk: {path}` (the user the kiosk runs as), or pass another --state-dir"
+        ) from None
+    except OSError as exc:
+        raise StateDirError(f"state directory {path}: {exc.strerror}. {where}") from None
 
 
 def core_commands(core: Core) -> dict[str, Handler]:

@@ -6,8 +6,10 @@
     kiosk events [--config FILE] [--state-dir DIR] [--json] [--unsent] [--limit N]
     kiosk check-config [--config FILE]
 
-Exit codes: 0 ok, 1 the command failed (e.g. no counter running), 2 bad configuration or
-bad arguments.
+Exit codes: 0 ok, 1 the command failed (e.g. no counter running, a refused request, an
+argument that is not UTF-8 text, the counter gone mid-request, the output pipe closed),
+2 bad configuration (including a state directory that cannot be used) or bad usage.
+Every failure is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -95,6 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`kiosk sim ... | head -1`, `kiosk events | head`). Point
+        # stdout at /dev/null so the interpreter's final flush cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        print("kiosk: output closed before everything was written (broken pipe)",
+              file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -138,6 +156,13 @@ def _sim(args: argparse.Namespace, config: Config) -> int:
     from device.control import ControlClient
 
     cmd = args.sim_command
+    for name in ("button", "line", "code", "request"):
+        bad = _not_utf8(getattr(args, name, None))
+        if bad:
+            print(f"kiosk sim {cmd}: the {name} argument is not valid UTF-8 ({bad}). Fix: "
+                  "pass UTF-8 text (check the terminal's or the script's encoding)",
+                  file=sys.stderr)
+            return EXIT_FAIL
     requests: list[dict[str, Any]]
     if cmd == "press":
         requests = [{"cmd": "press", "button": args.button}] * max(1, args.times)
@@ -178,6 +203,19 @@ def _sim(args: argparse.Namespace, config: Config) -> int:
     return status
 
 
+def _not_utf8(value: object) -> str:
+    """Python hands non-UTF-8 argv bytes over as lone surrogates (surrogateescape):
+    say where the first one is, or "" when the text is fine."""
+    if not isinstance(value, str):
+        return ""
+    for i, ch in enumerate(value):
+        if "\udc80" <= ch <= "\udcff":
+            return f"byte 0x{ord(ch) - 0xDC00:02x} at character {i + 1}"
+        if "\ud800" <= ch <= "\udfff":
+            return f"lone surrogate U+{ord(ch):04X} at character {i + 1}"
+    return ""
+
+
 def _events(args: argparse.Namespace, config: Config) -> int:
     path = config.db_path
     if not path.exists():
@@ -185,7 +223,13 @@ def _events(args: argparse.Namespace, config: Config) -> int:
               "--config/--state-dir it runs with.", file=sys.stderr)
         return EXIT_FAIL
     # Read-only: a technician's look must never write to the counter's database.
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        print(f"kiosk events: cannot open {path}: {exc}. Fix: run as a user that may read "
+              "it (e.g. sudo -u kiosk), or pass the --state-dir the counter runs with",
+              file=sys.stderr)
+        return EXIT_FAIL
     try:
         sql = "SELECT body, sent_at FROM events"
         if args.unsent:

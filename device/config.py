@@ -367,6 +367,16 @@ def load(path: str | Path | None) -> Config:
             f"{p}: no such file. Fix: pass --config with the path of an existing "
             "config.toml, or leave --config out to run on the embedded defaults."
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{p}: is a directory, not a config file. Fix: pass --config with the path of "
+            f"the file, e.g. --config {p / 'config.toml'}"
+        ) from None
+    except OSError as exc:  # PermissionError, EIO, a path under a file, ...
+        raise ConfigError(
+            f"{p}: cannot be read ({exc.strerror}). Fix: pass --config with a readable "
+            "config.toml (check its permissions), or leave --config out"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not UTF-8 text ({exc}). Fix: save the file as UTF-8.") from None
     return loads(text, source=str(p))

@@ -103,6 +103,7 @@ class ControlClient:
     """One connection; ``request`` can be called many times (benchmarks, bursts)."""
 
     def __init__(self, path: Path, timeout: float = 10.0) -> None:
+        self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
@@ -114,16 +115,43 @@ class ControlClient:
                 "Fix: start one with `kiosk run --simulate`, and pass the same --config "
                 "or --state-dir to `kiosk sim`."
             ) from None
+        except OSError as exc:  # a path under a file, no permission, a name too long
+            self.sock.close()
+            reason = exc.strerror or str(exc)
+            raise ControlError(
+                f"cannot reach the control socket {path} ({reason}). Fix: pass the "
+                "--config or --state-dir the counter runs with (a directory you may read)"
+            ) from None
         self.file = self.sock.makefile("rwb")
 
     def request(self, req: dict[str, Any]) -> dict[str, Any]:
-        self.file.write(json.dumps(req, ensure_ascii=False).encode() + b"\n")
-        self.file.flush()
-        line = self.file.readline()
-        if not line:
-            raise ControlError("the counter closed the control connection")
-        reply: dict[str, Any] = json.loads(line)
+        # ensure_ascii: any text goes out as valid JSON; the counter judges its content.
+        try:
+            self.file.write(json.dumps(req).encode("ascii") + b"\n")
+            self.file.flush()
+            line = self.file.readline()
+        except TimeoutError:
+            raise ControlError(f"the counter did not answer within {self.sock.gettimeout()} "
+                               "s; it may be stuck. Fix: check `systemctl status kiosk` or "
+                               "its log") from None
+        except OSError as exc:  # ConnectionResetError, BrokenPipeError: it went away
+            raise ControlError(self._gone(exc.strerror or str(exc))) from None
+        if not line.endswith(b"\n"):
+            raise ControlError(self._gone("the connection closed" if not line else
+                                          "the reply was cut off"))
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise ControlError("the counter answered something that is not a JSON "
+                               "object") from None
+        if not isinstance(reply, dict):
+            raise ControlError("the counter answered something that is not a JSON object")
         return reply
+
+    def _gone(self, why: str) -> str:
+        return (f"the counter closed the control connection {self.path} during a request "
+                f"({why}): it stopped or restarted, and that request may or may not have "
+                "been applied. Fix: check with `kiosk sim state` once it runs again")
 
     def close(self) -> None:
         self.file.close()
