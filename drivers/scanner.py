@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from device.config import Config
 from device.core import Core
 from device.errors import ParseError
-from device.fields import check_text
+from device.fields import check_text, looks_like_resident_id
 from drivers.base import BaseDriver, ControlHandler
 from drivers.link import LineSplitter, TooLong
 from drivers.serialport import LineService, Opener, SerialPort, url_opener
@@ -118,6 +118,10 @@ def parse_scan(line: bytes) -> AppointmentScan:
     if not _CODE_RE.match(code):
         raise ScanError(f"appointment code {code!r} must be 4-32 letters or digits",
                         MSG_UNKNOWN)
+    if looks_like_resident_id(code):
+        # The code is recorded (appointment.checked_in) and sent to HQ: never an ID number.
+        raise ScanError("appointment code looks like a resident ID number, which is "
+                        "personal data and never recorded", MSG_UNKNOWN)
     if not re.fullmatch(r"\d{8}", date):
         raise ScanError(f"date {date!r} must be yyyymmdd", MSG_UNKNOWN)
     try:

@@ -205,6 +205,14 @@ def test_scans_with_control_or_invisible_characters_are_refused(idle: KioskApp,
     assert "field 'scan'" in reply["error"]
 
 
+def test_a_scan_whose_code_is_a_resident_id_is_refused() -> None:
+    from drivers.scanner import ScanError, parse_scan
+
+    with pytest.raises(ScanError, match="looks like a resident ID number") as info:
+        parse_scan(make_payload("demo-site", RESIDENT_ID, "20261126").encode())
+    assert info.value.screen == MSG_UNKNOWN and RESIDENT_ID not in str(info.value)
+
+
 def test_a_good_scan_still_reads(idle: KioskApp) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
