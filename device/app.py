@@ -190,6 +190,18 @@ def prepare_state_dir(path: Path) -> None:
         ) from None
     except OSError as exc:
         raise StateDirError(f"state directory {path}: {exc.strerror}. {where}") from None
+    # Files left by an earlier run as another user (e.g. started once with sudo): SQLite
+    # would open them and fail at the first commit, long after start-up said "ready".
+    for name in ("kiosk.db", "kiosk.db-wal", "kiosk.db-shm", "kiosk.lock"):
+        f = path / name
+        try:
+            os.close(os.open(f, os.O_RDWR))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StateDirError(
+                f"{'lock' if name == 'kiosk.lock' else 'database'} file {f} cannot be "
+                f"opened for writing ({exc.strerror}). Fix: {_fix_for(exc, f)}") from None
 
 
 def core_commands(core: Core) -> dict[str, Handler]:

@@ -96,8 +96,20 @@ def test_read_only_lock_file(shared_tmp: Path) -> None:
     lock.chmod(0o444)  # ...but not its lock file
     kw = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
     proc = _run(state, **kw)
-    assert_one_clean_line(proc, 2, f"cannot open the lock file {lock}", "Fix: ")
+    assert_one_clean_line(proc, 2, f"lock file {lock} cannot be opened for writing", "Fix: ")
     assert not (state / "kiosk.db").exists()
+
+
+def test_read_only_database_left_by_another_user(shared_tmp: Path) -> None:
+    state = shared_tmp / "state"
+    state.mkdir(mode=0o777)
+    state.chmod(0o777)
+    db = state / "kiosk.db"
+    db.write_bytes(b"")
+    db.chmod(0o444)
+    kw = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+    assert_one_clean_line(_run(state, **kw), 2, f"database file {db} cannot be opened for "
+                          "writing", "Fix: ")
 
 
 def test_config_that_is_a_directory(tmp_path: Path) -> None:
