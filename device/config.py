@@ -21,6 +21,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from device.errors import ConfigError
+from device.fields import looks_like_resident_id
 
 # An id that can stand as one MQTT topic level and one file name: no '/', '+', '#'.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -570,6 +571,13 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
                         "give every button, LED and buzzer its own pin")
         pins[pin] = _dotted(path)
     badges = [o.badge for o in cfg.roster]
+    # A badge is recorded in every event and sent to HQ: never a resident ID number.
+    for path, badge in [*((("roster", str(i), "badge"), b) for i, b in enumerate(badges)),
+                        (("staff", "on_duty"), cfg.staff.on_duty),
+                        (("staff", "backup"), cfg.staff.backup)]:
+        if looks_like_resident_id(badge):
+            raise _fail(source, lines, path, "looks like a resident ID number, which is "
+                        "personal data and never recorded", "use the officer's badge number")
     for i, badge in enumerate(badges):
         if badges.index(badge) != i:
             raise _fail(source, lines, ("roster", str(i), "badge"),

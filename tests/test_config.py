@@ -114,6 +114,11 @@ BAD = [
     ("partial-inline-table", "[gpio]\nrating_pins = { very_satisfied = 5 }\n", 2,
      "gpio.rating_pins.satisfied", ["missing required key"]),
     ("section-not-a-table", 'gpio = "mock"\n', 1, "gpio", ["expected a table"]),
+    ("badge-is-a-resident-id", '[[roster]]\nbadge = "11010519491231002X"\nname = "a"\n'
+     '[staff]\non_duty = "11010519491231002X"\n', 2, "roster[0].badge",
+     ["looks like a resident ID number"]),
+    ("backup-is-a-resident-id", '[staff]\nbackup = "11010519491231002X"\n', 2,
+     "staff.backup", ["looks like a resident ID number"]),
     ("retention-under-a-month", "[store]\nretention_days = 7\n", 2, "store.retention_days",
      ["shorter than a month", "32 or more"]),
 ]
