@@ -51,7 +51,10 @@ def test_sim_drives_a_whole_case(app: KioskApp, capsys: pytest.CaptureFixture[st
     code, out, _ = kiosk(capsys, d, "sim", "press", "very_satisfied", "--times", "3")
     taken = [r["taken"] for r in replies(out)]
     assert taken == [True, False, False] and code == 1  # repeats are refused, and say so
-    assert replies(out)[1]["reason"] == "debounced or ignored"
+    # Within gpio.bounce_ms the repeat is debounced; later (a loaded machine) the counter
+    # refuses it, having no case to rate any more. Either way it says why.
+    reason = replies(out)[1]["reason"]
+    assert reason == "debounced or ignored" or reason.endswith("was already rated"), out
     code, out, _ = kiosk(capsys, d, "sim", "state")
     state = replies(out)[0]
     assert code == 0 and state["state"]["mode"] == "idle" and state["unsent"] == 4
