@@ -269,7 +269,7 @@ class MqttSection:
     health_interval_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
     # An event older than this when it is sent is flagged replayed (user property).
     replay_after_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
-    client_id: str = ""  # empty: the device id
+    client_id: str = ""  # empty: "<site>.<device>", the broker user
 
 
 @dataclass(frozen=True)

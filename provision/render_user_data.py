@@ -73,6 +73,13 @@ def values_for(row: dict[str, str], base: Path, common: dict[str, str]) -> dict[
     key = _file(base, (row.get("client_key_file") or "").strip(), "client_key_file")
     ca = _file(base, (row.get("ca_file") or "").strip(), "ca_file")
     username = _plain((row.get("mqtt_username") or "").strip(), "mqtt_username")
+    # The broker user of a counter is "<site>.<device>" (docs/mosquitto/README.md):
+    # anything else is refused by the broker, so refuse it here with the fix.
+    if username and username != f"{site}.{device}":
+        raise SheetError(f"mqtt_username {username!r}: a counter's broker user is "
+                         f"'{site}.{device}' (<site>.<device>); leave it empty or write that")
+    if password and not username:
+        username = f"{site}.{device}"
     if not ca:
         raise SheetError("ca_file is empty: every Pi needs the broker's CA certificate")
     if bool(cert) != bool(key):
@@ -80,8 +87,6 @@ def values_for(row: dict[str, str], base: Path, common: dict[str, str]) -> dict[
     if not cert and not (username and password):
         raise SheetError("no credentials: give client_cert_file/client_key_file or "
                          "mqtt_username/mqtt_password_file")
-    if password and not username:
-        raise SheetError("mqtt_password_file needs mqtt_username")
     transport = (row.get("printer_transport") or "sim").strip()
     if transport not in ("sim", "usb", "serial", "network"):
         raise SheetError(f"printer_transport {transport!r}: use sim, usb, serial or network")

@@ -243,8 +243,9 @@ def build() -> dict[str, Any]:
                 "host": "mqtt.example.gov.cn:8883",
                 "protocol": "secure-mqtt",
                 "protocolVersion": "5",
-                "description": "TLS; client certificate per device (CN = device id) or "
-                               "username/password; ACL in docs/mosquitto/acl.",
+                "description": "TLS; a counter is the user <site>.<device>: client "
+                               "certificate with that CN on 8883 or password on 8884; "
+                               "rules in docs/mosquitto/README.md.",
                 "security": [{"$ref": "#/components/securitySchemes/deviceCertificate"},
                              {"$ref": "#/components/securitySchemes/devicePassword"}],
             },
@@ -256,15 +257,15 @@ def build() -> dict[str, Any]:
             "messages": messages,
             "parameters": {
                 "site": _param("site (station) id: [a-z0-9][a-z0-9_-]{0,63}"),
-                "device": _param("device (counter) id, unique in the city; the broker "
-                                 "username"),
+                "device": _param("device (counter) id, unique in its site; the broker "
+                                 "user is <site>.<device>"),
                 "kind": _param("site content kind", list(CONTENT_KINDS)),
             },
             "securitySchemes": {
                 "deviceCertificate": {"type": "X509",
-                                      "description": "client certificate, CN = device id"},
+                                      "description": "client certificate, CN = <site>.<device>"},
                 "devicePassword": {"type": "userPassword",
-                                   "description": "username = device id, password from "
+                                   "description": "username = <site>.<device>, password from "
                                                   "mqtt.password_file"},
             },
         },

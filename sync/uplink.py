@@ -130,6 +130,17 @@ class Syncer:
         self._next_housekeep = 0.0
         self._shed_fault_open = False
         self._replayed_props = self._publish_props()
+        self._last_error = ""
+        self._disconnect_reason = ""
+        if cfg.mqtt.username and cfg.mqtt.username != self.identity:
+            log.warning("mqtt.username %r is not this counter's broker user %r (<site>.<device>):"
+                        " the broker will refuse what it publishes", cfg.mqtt.username,
+                        self.identity)
+
+    @property
+    def identity(self) -> str:
+        """The broker user and client id of this counter: ``<site>.<device>``."""
+        return f"{self.cfg.device.site}.{self.cfg.device.id}"
 
     # ------------------------------------------------------------------ paho callbacks
     # (paho's network thread: queue and wake, never touch the database here)
@@ -143,7 +154,14 @@ class Syncer:
             self.connected.set()
         self._wake.set()
 
+    def _on_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
+        # paho logs the socket's own error (e.g. the TLS alert "certificate required")
+        # and then reports only "Unspecified error": keep the first, real reason.
+        if level == mqtt.MQTT_LOG_ERR and not self._last_error:
+            self._last_error = text
+
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        self._disconnect_reason = str(reason_code)
         self.connected.clear()
         self.idle.clear()
         self._lost.set()
@@ -183,6 +201,10 @@ class Syncer:
             got_connack = self._session(stop)
             if not got_connack and not stop.is_set():
                 self.stats.connect_failures += 1  # e.g. TLS 1.3 refuses the client late
+                log.warning("the broker at %s:%s ended the connection before accepting it "
+                            "(%s)%s; retrying in %.1fs", self.cfg.mqtt.host, self.cfg.mqtt.port,
+                            self._last_error or self._disconnect_reason or "no answer",
+                            self._refusal_hint(), backoff)
             if got_connack and time.monotonic() - began > 5.0:
                 backoff = self.reconnect_min_s
             else:
@@ -190,15 +212,31 @@ class Syncer:
                 backoff = min(self.reconnect_max_s, backoff * 2)
         self._shutdown()
 
+    def _refusal_hint(self) -> str:
+        # With TLS 1.3 the broker's verdict on our certificate comes after the handshake,
+        # often as a bare EOF: say what it usually means.
+        m = self.cfg.mqtt
+        if not m.tls:
+            return ""
+        if not m.cert_file:
+            return ("; mqtt.cert_file is empty: a certificate listener (8883) requires a "
+                    "client certificate, password counters use the password listener")
+        return (f"; the broker did not accept the certificate {m.cert_file} (revoked, "
+                "expired or not signed by its CA?)")
+
     def _connect(self) -> None:
         m = self.cfg.mqtt
-        client = make_client(self.cfg, m.client_id or self.cfg.device.id)
+        # The broker binds each counter to the client id "<site>.<device>" (its user name,
+        # docs/mosquitto/README.md); any other id is refused or replaced.
+        client = make_client(self.cfg, m.client_id or self.identity)
         client.will_set(self.topics.state, json.dumps(health.offline_state()), qos=1,
                         retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_log = self._on_log
+        self._last_error = ""
         self._lost.clear()
         self.connected.clear()
         self._client = client
@@ -249,7 +287,7 @@ class Syncer:
         self._publish_state()
         self._next_health = 0.0
         log.info("connected to %s:%s as %s (connection %d, %d unsent)", self.cfg.mqtt.host,
-                 self.cfg.mqtt.port, self.cfg.device.id, self._generation,
+                 self.cfg.mqtt.port, self.identity, self._generation,
                  self.store.count_unsent())
 
     def _step(self) -> None:

@@ -55,7 +55,7 @@ def sheet(tmp_path: Path) -> Path:
         + "szpsb_futian,w01,1,户籍业务窗口,mqtt.hq.example,8883,,,certs/ca.crt,certs/w01.crt,"
           "certs/w01.key,usb,,0x0416,0x5011,/dev/serial/by-id/usb-1a86-if00-port0,"
           "tcp://0.0.0.0:7301,sim://\n"
-        + "szpsb_futian,w02,2,身份证业务窗口,mqtt.hq.example,8883,szpsb-w02,certs/w02.password,"
+        + "szpsb_futian,w02,2,身份证业务窗口,mqtt.hq.example,8883,,certs/w02.password,"
           "certs/ca.crt,,,serial,/dev/ttyUSB0,0,0,sim://,sim://,sim://\n",
         encoding="utf-8")
     return path
@@ -131,7 +131,7 @@ def test_each_pi_gets_its_identity_credentials_and_a_valid_config(sheet):
     # w01 logs in with a client certificate, w02 with username and password.
     assert cfg1.mqtt.cert_file == "/etc/counter-kiosk/client.crt" and not cfg1.mqtt.username
     assert f1["/etc/counter-kiosk/client.key"]["content"] == KEY
-    assert cfg2.mqtt.username == "szpsb-w02" and cfg2.mqtt.cert_file == ""
+    assert cfg2.mqtt.username == "szpsb_futian.w02" and cfg2.mqtt.cert_file == ""
     assert cfg2.mqtt.password_file == "/etc/counter-kiosk/mqtt.password"
     assert f2["/etc/counter-kiosk/mqtt.password"]["content"].strip() == "s3cret-w02"
     for f in (f1, f2):
