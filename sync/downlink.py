@@ -10,16 +10,41 @@ Content is applied in one transaction into ``site_content``; the kiosk notices t
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from device.errors import ParseError
-from sync.schema import COMMAND_SCHEMAS, CONTENT_SCHEMAS, validate
+from device.fields import check_text
+from sync.schema import COMMAND_SCHEMAS, CONTENT_SCHEMAS, MAX_RESEND, validate
 from sync.topics import CONTENT_KINDS
 
 MAX_CONTENT_BYTES = 512 * 1024
 MAX_COMMAND_BYTES = 8 * 1024
+MAX_INT_DIGITS = 20  # 64-bit integers; Python would build (or refuse) a 5000-digit one
+
+
+class OlderVersion(ParseError):
+    """Content older than the stored version: refused unless HQ sent a rollback command."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ParseError(f"{name} is not a number JSON allows; send a finite number")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ParseError(f"an integer with {len(text)} digits; integers must fit in 64 bits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ParseError(f"{text[:20]} is out of range; send a finite number")
+    return value
 
 
 def now_iso() -> str:
@@ -30,7 +55,10 @@ def _json_object(payload: bytes, limit: int, what: str) -> dict[str, Any]:
     if len(payload) > limit:
         raise ParseError(f"{what}: payload is {len(payload)} bytes, the limit is {limit}")
     try:
-        doc = json.loads(payload.decode("utf-8"))
+        doc = json.loads(payload.decode("utf-8"), parse_constant=_no_constant,
+                         parse_int=_bounded_int, parse_float=_finite_float)
+    except ParseError as exc:
+        raise ParseError(f"{what}: {exc}") from None
     except UnicodeDecodeError:
         raise ParseError(f"{what}: payload is not UTF-8") from None
     except (json.JSONDecodeError, RecursionError):
@@ -61,19 +89,54 @@ def parse_command(name: str, payload: bytes) -> dict[str, Any]:
                          + ", ".join(sorted(COMMAND_SCHEMAS)))
     doc = _json_object(payload, MAX_COMMAND_BYTES, f"command {name}")
     validate(doc, COMMAND_SCHEMAS[name], f"command {name}")
-    if "to_seq" in doc and doc["to_seq"] < doc["from_seq"]:
-        raise ParseError(f"command {name}: to_seq is below from_seq")
+    if name == "resend":
+        doc.setdefault("to_seq", doc["from_seq"] + MAX_RESEND - 1)
+        if doc["to_seq"] < doc["from_seq"]:
+            raise ParseError(f"command {name}: to_seq is below from_seq")
+        if doc["to_seq"] - doc["from_seq"] >= MAX_RESEND:
+            raise ParseError(f"command {name}: {doc['from_seq']}..{doc['to_seq']} is more "
+                             f"than {MAX_RESEND} events; ask in ranges of at most that")
     return doc
 
 
 def request_id(payload: bytes) -> str | None:
     """The ``id`` of a command that failed validation, if one can be read (for the reply)."""
     try:
-        doc = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # Lenient on numbers (a 5000-digit one is why the command failed): only the id
+        # matters here, so the error result still names the request.
+        doc = json.loads(payload.decode("utf-8"), parse_constant=lambda _c: None,
+                         parse_int=lambda _t: 0, parse_float=lambda _t: 0.0)
+    except (ValueError, RecursionError):  # JSON and UTF-8 errors included
         return None
     rid = doc.get("id") if isinstance(doc, dict) else None
-    return rid[:64] if isinstance(rid, str) else None
+    if not isinstance(rid, str):
+        return None
+    try:
+        return check_text(rid[:64], "id", limit=64)
+    except ParseError:
+        return None  # a lone surrogate would make the reply itself unsendable
+
+
+_CHUNK = re.compile(r"([0-9]+)")
+
+
+def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
+    """Order of content versions: numbers as numbers ("2026.11.10" after "2026.11.2",
+    "r10" after "r9"), other characters as text."""
+    return tuple((0, int(c), "") if c.isdigit() else (1, 0, c)
+                 for c in _CHUNK.split(version) if c)
+
+
+def rollback_allowed(conn: sqlite3.Connection, kind: str) -> str | None:
+    """The older version HQ's rollback command allows for ``kind``, if any."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"rollback:{kind}",)).fetchone()
+    return str(row[0]) if row else None
+
+
+def allow_rollback(conn: sqlite3.Connection, kind: str, version: str) -> None:
+    """Record HQ's order to go back to ``version`` (kept until that version is applied)."""
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                 "SET value = excluded.value", (f"rollback:{kind}", version))
 
 
 def current_version(conn: sqlite3.Connection, kind: str) -> str | None:
@@ -85,13 +148,22 @@ def apply_content(conn: sqlite3.Connection, kind: str, doc: dict[str, Any]) -> b
     """Store ``doc`` as the current ``kind`` in one transaction.
 
     Returns False when that version is already stored (a retained message delivered
-    again after a reconnect): nothing is written, the kiosk sees no change.
+    again after a reconnect): nothing is written, the kiosk sees no change. An older
+    version raises :class:`OlderVersion` unless HQ's rollback command named it.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if current_version(conn, kind) == doc["version"]:
+        current = current_version(conn, kind)
+        if current == doc["version"]:
             conn.execute("ROLLBACK")
             return False
+        if current is not None and version_key(doc["version"]) < version_key(current):
+            if rollback_allowed(conn, kind) != doc["version"]:
+                raise OlderVersion(
+                    f"{kind} version {doc['version']!r} is older than the stored "
+                    f"{current!r}; to go back, HQ sends cmd/rollback "
+                    f'{{"kind": "{kind}", "version": "{doc["version"]}"}}')
+            conn.execute("DELETE FROM meta WHERE key = ?", (f"rollback:{kind}",))
         conn.execute(
             "INSERT INTO site_content (kind, version, body, updated_ts) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, "

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from device.errors import ParseError
+from device.fields import INT64_MAX, check_text, int_field, number_field
 
 Schema = Mapping[str, Any]
 
@@ -39,13 +40,25 @@ def validate(value: Any, schema: Schema, path: str = "$") -> None:
             raise ParseError(f"{path}: shorter than {schema['minLength']} characters")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             raise ParseError(f"{path}: longer than {schema['maxLength']} characters")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
+        # Valid Unicode, no control or invisible characters. Short strings (ids, names,
+        # versions) are one line; long texts may hold newlines and tabs.
+        limit = schema.get("maxLength", MAX_TEXT)
+        check_text(value, path, limit=limit, multiline=limit > MAX_LINE)
+        # The whole string (JSON Schema's anchored ^...$ as ECMA reads it): re.search
+        # with "$" would also match before a trailing newline ("v1\n").
+        if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
             raise ParseError(f"{path}: {value[:40]!r} does not match {schema['pattern']}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             raise ParseError(f"{path}: {value} is below {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:
             raise ParseError(f"{path}: {value} is above {schema['maximum']}")
+        # Finite and within 64 bits, whatever the schema says (NaN compares false above).
+        lo, hi = schema.get("minimum", -INT64_MAX), schema.get("maximum", INT64_MAX)
+        if isinstance(value, int):
+            int_field({"value": value}, "value", lo=lo, hi=hi, where=path)
+        else:
+            number_field({"value": value}, "value", lo=lo, hi=hi, where=path)
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             raise ParseError(f"{path}: needs at least {schema['minItems']} items")
@@ -90,10 +103,19 @@ def _obj(required: list[str], props: dict[str, Any]) -> dict[str, Any]:
             "properties": props}
 
 
+MAX_TEXT = 100_000  # a string with no maxLength of its own
+MAX_LINE = 200  # strings with a maxLength up to this are one line (no newline or tab)
+# Patterns are anchored and matched against the whole string (re.fullmatch); [0-9], not
+# \d, which in Python also takes other scripts' digits.
 # An id that can stand as a topic level (same rule as device.config's site/device ids).
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VERSION = _s(64, 1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
-TIMESTAMP = _s(40, 10, pattern=r"^\d{4}-\d{2}-\d{2}")
+TIMESTAMP = _s(40, 10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}"
+                               r"(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$")
+SEQ = {"type": "integer", "minimum": 1, "maximum": INT64_MAX}
+# At most this many events per resend command: HQ asks in ranges, and one command can
+# never re-queue a whole journal.
+MAX_RESEND = 10_000
 
 # Site content, one schema per kind. No personal data: appointments carry a booking
 # code, a service and a slot, never a name or an ID number.
@@ -116,7 +138,7 @@ CONTENT_SCHEMAS: dict[str, dict[str, Any]] = {
                 "time_limit": _s(2000),
                 "fees": {"type": "array", "maxItems": 50, "items": _obj(
                     ["item", "yuan", "basis"], {
-                        "item": _s(200), "yuan": {"type": "number", "minimum": 0},
+                        "item": _s(200), "yuan": {"type": "number", "minimum": 0, "maximum": 1e7},
                         "basis": _s(400)})},
                 "basis": _strings(100, 2000),
                 "authority": _s(2000),
@@ -139,12 +161,12 @@ CONTENT_SCHEMAS: dict[str, dict[str, Any]] = {
     "appointments": _obj(["version", "date", "appointments"], {
         "version": VERSION,
         "published_at": TIMESTAMP,
-        "date": _s(10, 10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+        "date": _s(10, 10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
         "appointments": {"type": "array", "maxItems": 5000, "items": _obj(
             ["code", "service", "slot"], {
                 "code": _s(64, 1),
                 "service": _s(64, 1),
-                "slot": _s(11, 5, pattern=r"^\d{2}:\d{2}(-\d{2}:\d{2})?$"),
+                "slot": _s(11, 5, pattern=r"^[0-9]{2}:[0-9]{2}(-[0-9]{2}:[0-9]{2})?$"),
                 "channel": {"type": "string",
                             "enum": ["online", "phone", "wechat", "window"]},
                 "window": {"type": "integer", "minimum": 0, "maximum": 9999},
@@ -169,11 +191,19 @@ COMMAND_SCHEMAS: dict[str, dict[str, Any]] = {
     "ping": _obj(["id"], {"id": _REQ_ID}),
     "publish_state": _obj(["id"], {"id": _REQ_ID}),
     "publish_health": _obj(["id"], {"id": _REQ_ID}),
-    # HQ saw a gap: send the events from_seq..to_seq again (if the journal still has them).
+    # HQ saw a gap: send the events from_seq..to_seq again (if the journal still has them);
+    # at most MAX_RESEND events (to_seq defaults to from_seq + MAX_RESEND - 1).
     "resend": _obj(["id", "from_seq"], {
         "id": _REQ_ID,
-        "from_seq": {"type": "integer", "minimum": 1},
-        "to_seq": {"type": "integer", "minimum": 1},
+        "from_seq": SEQ,
+        "to_seq": SEQ,
+    }),
+    # Content versions only go forward; HQ going back to an older one says so here (the
+    # counter records it and answers): the retained document of that version is applied.
+    "rollback": _obj(["id", "kind", "version"], {
+        "id": _REQ_ID,
+        "kind": {"type": "string", "enum": ["appointments", "catalogue", "notices", "roster"]},
+        "version": VERSION,
     }),
 }
 

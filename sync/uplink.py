@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import queue
+import re
 import sqlite3
 import ssl
 import threading
@@ -47,6 +48,7 @@ MARK_EVERY_S = 0.1  # group PUBACKs into one commit (synchronous=FULL costs an f
 MARK_MAX = 2048
 WAKE_ACKS = 1000  # PUBACKs that wake the main loop early (else it wakes every poll_s)
 HOUSEKEEP_S = 30.0
+_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,64}")
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Syncer:
         self._replayed_props = self._publish_props()
         self._last_error = ""
         self._disconnect_reason = ""
+        self._older: dict[str, dict[str, Any]] = {}  # content refused as older, by kind
         if cfg.mqtt.username and cfg.mqtt.username != self.identity:
             log.warning("mqtt.username %r is not this counter's broker user %r (<site>.<device>):"
                         " the broker will refuse what it publishes", cfg.mqtt.username,
@@ -482,6 +485,7 @@ class Syncer:
     def _content(self, kind: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
         if not payload:
             return None  # HQ cleared the retained message: keep what we have
+        doc = None
         try:
             doc = downlink.parse_content(kind, payload)
             applied = downlink.apply_content(self.conn, kind, doc)
@@ -493,6 +497,8 @@ class Syncer:
         except ParseError as exc:
             self.stats.content_rejected += 1
             log.warning("%s rejected: %s", kind, exc)
+            if isinstance(exc, downlink.OlderVersion) and doc is not None:
+                self._older[kind] = doc  # a rollback command for it applies it at once
             result = downlink.content_result(kind, None, applied=False, error=str(exc))
         except sqlite3.Error as exc:
             result = downlink.content_result(kind, None, applied=False,
@@ -500,14 +506,38 @@ class Syncer:
         return self._reply(self.topics.content_result(kind), result)
 
     def _command(self, name: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        """Every command gets a result: its own, or an error naming what was wrong."""
         self.stats.commands += 1
-        safe_name = name if name.replace("_", "").isalnum() and len(name) <= 64 else "invalid"
+        safe_name = name if _COMMAND_NAME.fullmatch(name) else "invalid"
         try:
             doc = downlink.parse_command(name, payload)
-        except ParseError as exc:
+            out = self._run_command(name, doc)
+        except (ParseError, sqlite3.Error) as exc:
             result = downlink.command_result(safe_name, downlink.request_id(payload),
                                              error=str(exc))
             return self._reply(self.topics.command_result(safe_name), result)
+        return self._reply(self.topics.command_result(name),
+                           downlink.command_result(name, doc["id"], result=out))
+
+    def _rollback(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """HQ's explicit order to go back to an older content version: recorded in the
+        store (and logged), applied now if that document already came, else when it does."""
+        kind, version = doc["kind"], doc["version"]
+        with self.store.transaction() as conn:
+            downlink.allow_rollback(conn, kind, version)
+        log.warning("HQ ordered a rollback of %s to version %s (command %s)", kind, version,
+                    doc["id"])
+        pending = self._older.get(kind)
+        if pending is None or pending["version"] != version:
+            return {"kind": kind, "version": version, "applied": False}
+        applied = downlink.apply_content(self.conn, kind, pending)
+        del self._older[kind]
+        self._reply(self.topics.content_result(kind),
+                    downlink.content_result(kind, version, applied=applied))
+        self._publish_state()
+        return {"kind": kind, "version": version, "applied": applied}
+
+    def _run_command(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if name == "ping":
             out = {"head_seq": self.store.head()[0], "unsent": self.store.count_unsent()}
@@ -517,16 +547,17 @@ class Syncer:
         elif name == "publish_health":
             self._publish_health()
         elif name == "resend":
-            to_seq = doc.get("to_seq", doc["from_seq"] + 100_000)
+            # parse_command bounded the range (at most MAX_RESEND events).
             with self.store.transaction() as conn:
                 cur = conn.execute(
                     "UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
-                    "AND sent_at IS NOT NULL", (doc["from_seq"], to_seq))
+                    "AND sent_at IS NOT NULL", (doc["from_seq"], doc["to_seq"]))
             out = {"requeued": cur.rowcount}
             self._cursor = min(self._cursor, doc["from_seq"] - 1)
             self._more = True
-        return self._reply(self.topics.command_result(name),
-                           downlink.command_result(name, doc["id"], result=out))
+        elif name == "rollback":
+            out = self._rollback(doc)
+        return out
 
     def _reply(self, topic: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if self._client is not None:
