@@ -261,11 +261,20 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    """Validate, publish retained, and believe only the broker's PUBACK (paho#715:
+    ``publish()`` and ``is_published()`` say yes even when the broker refused it)."""
+    import queue
+    import re
+
     import paho.mqtt.client as mqtt
 
     from sync.downlink import parse_content
+    from sync.schema import ID_PATTERN
     from sync.topics import Topics
 
+    if not re.fullmatch(ID_PATTERN, args.site):
+        raise ParseError(f"--site {args.site!r} is not a site id: use 1-64 lower-case "
+                         "letters, digits, '-' or '_' (no '/', '+' or '#'), e.g. demo-site")
     payload = args.file.read_bytes()
     parse_content(args.kind, payload)  # refuse to publish what every counter would reject
     opts = _broker_options(args, f"kiosk-hq-publish-{os.getpid()}")
@@ -276,15 +285,35 @@ def _publish(args: argparse.Namespace) -> int:
                        keyfile=opts.key_file or None)
     if opts.username:
         client.username_pw_set(opts.username, opts.password or None)
+    answers: queue.Queue[tuple[str, Any]] = queue.Queue()
+    client.on_connect = lambda _c, _u, _f, rc, _p: answers.put(("connack", rc))
+    client.on_publish = lambda _c, _u, _m, rc, _p: answers.put(("puback", rc))
+    client.on_disconnect = lambda _c, _u, _f, rc, _p: answers.put(("disconnect", rc))
+    topic = Topics(args.prefix, args.site, "-").content(args.kind)
     client.connect(opts.host, opts.port)
     client.loop_start()
-    topic = Topics(args.prefix, args.site, "-").content(args.kind)
-    info = client.publish(topic, payload, qos=1, retain=True)
-    info.wait_for_publish(timeout=10)
-    client.disconnect()
-    client.loop_stop()
+    try:
+        kind, rc = answers.get(timeout=10)
+        if kind != "connack" or rc.is_failure:
+            print(f"kiosk-hq: the broker at {opts.host}:{opts.port} refused the connection: "
+                  f"{rc}", file=sys.stderr)
+            return EXIT_FAIL
+        client.publish(topic, payload, qos=1, retain=True)
+        kind, rc = answers.get(timeout=10)
+    except queue.Empty:
+        print(f"kiosk-hq: no answer from the broker at {opts.host}:{opts.port} within 10 s; "
+              "nothing is known to be published", file=sys.stderr)
+        return EXIT_FAIL
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if kind != "puback" or rc.is_failure:
+        print(f"kiosk-hq: the broker refused {args.kind} on {topic}: {rc} "
+              f"({'PUBACK' if kind == 'puback' else 'disconnected'} reason code {rc.value}); "
+              "check that this user may write site content", file=sys.stderr)
+        return EXIT_FAIL
     print(f"published {args.kind} to {topic} ({len(payload)} bytes)")
-    return EXIT_OK if info.is_published() else EXIT_FAIL
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
