@@ -269,6 +269,11 @@ class MqttSection:
     health_interval_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
     # An event older than this when it is sent is flagged replayed (user property).
     replay_after_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
+    # Sent events HQ has not confirmed (Topics.confirmed) this long after their PUBACK are
+    # published again (replayed), from HQ's confirmed seq on (docs/mqtt.md, "End to end").
+    confirm_timeout_s: float = ranged(
+        6.0, 1.0, 600.0, "seconds: a few (default 6); HQ confirms what it stored within "
+        "about a second, and after a broker restart no event may stay missing for longer")
     client_id: str = ""  # empty: "<site>.<device>", the broker user
 
 

@@ -326,14 +326,52 @@ class Store:
             )
 
     def prune_sent(self, older_than_days: int) -> int:
+        """Retention: delete rows sent that long ago, and only those HQ confirmed it holds
+        (a PUBACK says only that the broker took it)."""
         # The same text form as sent_at (milliseconds, "Z"), so the string comparison holds.
         cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(
             timespec="milliseconds").replace("+00:00", "Z")
         with self.transaction() as conn:
             cur = conn.execute(
-                "DELETE FROM events WHERE sent_at IS NOT NULL AND sent_at < ?", (cutoff,)
+                "DELETE FROM events WHERE sent_at IS NOT NULL AND sent_at < ? AND seq <= ?",
+                (cutoff, self._confirmed(conn) or 0),
             )
             return cur.rowcount
+
+    # ------------------------------------------------------------------ HQ's confirmation
+
+    @staticmethod
+    def _confirmed(conn: sqlite3.Connection) -> int | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'hq_confirmed'").fetchone()
+        return int(row[0]) if row else None
+
+    def hq_confirmed(self) -> int | None:
+        """The highest seq up to which HQ holds every event (Topics.confirmed), or None
+        when HQ never confirmed anything."""
+        with self._lock:
+            return self._confirmed(self.conn)
+
+    def set_hq_confirmed(self, upto: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('hq_confirmed', ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(upto),))
+
+    def requeue_unconfirmed(self, after_seq: int, sent_before: str,
+                            limit: int) -> tuple[int, int]:
+        """Mark unsent again up to ``limit`` rows above ``after_seq`` (HQ's confirmed seq)
+        that were sent before ``sent_before`` (ISO, as sent_at); returns the first and
+        last seq re-queued ((0, 0): none)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT min(seq), max(seq) FROM (SELECT seq FROM events WHERE seq > ? AND "
+                "sent_at IS NOT NULL AND sent_at < ? ORDER BY seq LIMIT ?)",
+                (after_seq, sent_before, limit)).fetchone()
+            first, last = int(row[0] or 0), int(row[1] or 0)
+            if last:
+                conn.execute("UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
+                             "AND sent_at IS NOT NULL AND sent_at < ?",
+                             (first, last, sent_before))
+            return first, last
 
     def shed_telemetry(self, keep_below_bytes: int) -> int:
         """Delete unsent non-critical events, oldest first, until the file is small enough.

@@ -51,7 +51,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _json_object(payload: bytes, limit: int, what: str) -> dict[str, Any]:
+def json_object(payload: bytes, limit: int, what: str) -> dict[str, Any]:
     if len(payload) > limit:
         raise ParseError(f"{what}: payload is {len(payload)} bytes, the limit is {limit}")
     try:
@@ -72,7 +72,7 @@ def parse_content(kind: str, payload: bytes) -> dict[str, Any]:
     """Validate one site-content document of ``kind``."""
     if kind not in CONTENT_KINDS:
         raise ParseError(f"unknown content kind {kind!r}; kinds are " + ", ".join(CONTENT_KINDS))
-    doc = _json_object(payload, MAX_CONTENT_BYTES, kind)
+    doc = json_object(payload, MAX_CONTENT_BYTES, kind)
     validate(doc, CONTENT_SCHEMAS[kind], kind)
     if kind == "catalogue":
         # The kiosk's own reader is the last word: never store a catalogue it would refuse.
@@ -87,7 +87,7 @@ def parse_command(name: str, payload: bytes) -> dict[str, Any]:
     if name not in COMMAND_SCHEMAS:
         raise ParseError(f"unknown command {name!r}; commands are "
                          + ", ".join(sorted(COMMAND_SCHEMAS)))
-    doc = _json_object(payload, MAX_COMMAND_BYTES, f"command {name}")
+    doc = json_object(payload, MAX_COMMAND_BYTES, f"command {name}")
     validate(doc, COMMAND_SCHEMAS[name], f"command {name}")
     if name == "resend":
         doc.setdefault("to_seq", doc["from_seq"] + MAX_RESEND - 1)

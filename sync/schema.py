@@ -207,6 +207,14 @@ COMMAND_SCHEMAS: dict[str, dict[str, Any]] = {
     }),
 }
 
+# HQ's end-to-end receipt on Topics.confirmed (retained, written only by HQ). Fields HQ
+# may add later are let through; the two the counter acts on are checked.
+CONFIRMED_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["upto", "ts"],
+    "properties": {"upto": {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+                   "ts": TIMESTAMP},
+}
+
 CONTENT_RESULT_SCHEMA: dict[str, Any] = _obj(["kind", "ok", "applied", "ts"], {
     "kind": {"type": "string", "enum": sorted(CONTENT_SCHEMAS)},
     "version": _s(64),

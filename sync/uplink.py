@@ -37,7 +37,7 @@ from device.config import Config
 from device.errors import KioskError, ParseError, SyncError
 from device.events import Draft, EventType
 from device.store import Store
-from sync import downlink, health
+from sync import confirm, downlink, health
 from sync.topics import CONTENT_KINDS, Topics
 
 log = logging.getLogger("sync")
@@ -135,6 +135,8 @@ class Syncer:
         self._last_error = ""
         self._disconnect_reason = ""
         self._older: dict[str, dict[str, Any]] = {}  # content refused as older, by kind
+        self.confirmations = confirm.Confirmations(self.store, cfg.mqtt.confirm_timeout_s)
+        self._replay_upto = 0  # events up to here were re-queued for HQ: flag them replayed
         if cfg.mqtt.username and cfg.mqtt.username != self.identity:
             log.warning("mqtt.username %r is not this counter's broker user %r (<site>.<device>):"
                         " the broker will refuse what it publishes", cfg.mqtt.username,
@@ -285,6 +287,7 @@ class Syncer:
             "SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
         subs = [(self.topics.content(k), 1) for k in CONTENT_KINDS]
         subs.append((self.topics.commands, 1))
+        subs.append((self.topics.confirmed, 1))  # HQ's receipt (sync/confirm.py)
         self._client.subscribe(subs)
         self._last_state = None
         self._publish_state()
@@ -298,6 +301,7 @@ class Syncer:
         self._drain_acks()
         self._flush_marks()
         self._handle_inbox()
+        self._resend_unconfirmed()
         dv = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         changed = dv != self._data_version
         self._data_version = dv
@@ -357,7 +361,7 @@ class Syncer:
             chunk = rows[i:i + batch]
             first_seq, first_ts = chunk[0][0], chunk[0][1]
             replayed = (reconnected and first_seq <= self._head_at_connect) or (
-                first_ts < cutoff)
+                first_ts < cutoff) or first_seq <= self._replay_upto
             # A batch is a JSON array of the stored envelopes, byte for byte.
             payload = chunk[0][2] if batch == 1 else "[" + ",".join(r[2] for r in chunk) + "]"
             info = client.publish(topic, payload.encode("utf-8"), qos=1,
@@ -473,6 +477,9 @@ class Syncer:
     def handle_message(self, topic: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
         """Validate and apply one downlink message; returns (result topic, result) it sent."""
         t = self.topics
+        if topic == t.confirmed:
+            self._on_confirmed(payload)
+            return None
         for kind in CONTENT_KINDS:
             if topic == t.content(kind):
                 return self._content(kind, payload)
@@ -481,6 +488,27 @@ class Syncer:
             return self._command(topic[len(prefix):], payload)
         log.warning("message on unexpected topic %s ignored", topic)
         return None
+
+    # ------------------------------------------------------------------ end to end
+
+    def _on_confirmed(self, payload: bytes) -> None:
+        """HQ's receipt: kept in the store; nothing is answered (HQ reads our health)."""
+        if not payload:
+            return  # HQ cleared it (e.g. the counter was re-provisioned): keep ours
+        try:
+            self.confirmations.update(confirm.parse_confirmed(payload))
+        except ParseError as exc:
+            log.warning("%s", exc)
+
+    def _resend_unconfirmed(self) -> None:
+        """Sent long enough ago and still not confirmed: publish again (replayed)."""
+        if self.confirmations.upto is None:
+            return
+        first, last = self.confirmations.due(time.monotonic())
+        if last:
+            self._cursor = min(self._cursor, first - 1)
+            self._replay_upto = max(self._replay_upto, last)
+            self._more = True
 
     def _content(self, kind: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
         if not payload:

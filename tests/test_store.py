@@ -162,7 +162,11 @@ def test_outbox_mark_sent_and_prune(store: Store) -> None:
     conn.execute("UPDATE events SET ts = ? WHERE seq = 4", (old,))  # old but unsent
     conn.commit()
     conn.close()
-    assert store.prune_sent(30) == 2
+    assert store.prune_sent(30) == 0  # HQ confirmed nothing: sent is not enough
+    store.set_hq_confirmed(1)
+    assert store.prune_sent(30) == 1  # seq 1 only: HQ does not confirm seq 2 yet
+    store.set_hq_confirmed(6)
+    assert store.prune_sent(30) == 1
     assert [r[0] for r in rows(store.path, "SELECT seq FROM events ORDER BY seq")] == [
         3, 4, 5, 6]
     assert store.prune_sent(0) == 1  # seq 3 was sent just now

@@ -73,14 +73,16 @@ class Pki:
         (d / "serial").write_text("1000\n")
         (d / "crlnumber").write_text("1000\n")
         (d / "ca.cnf").write_text(CA_CNF.format(d=d))
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                 "-nodes", "-days", "2", "-subj",
                  "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt", cwd=d)
         (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
         self.issue("server", "127.0.0.1", ext="server.ext")
         self.crl()
 
     def issue(self, name: str, cn: str, ext: str = "") -> tuple[str, str]:
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-subj", f"/CN={cn}",
                  "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=self.d)
         _openssl("ca", "-batch", "-config", "ca.cnf", "-in", f"{name}.csr", "-out",
                  f"{name}.crt", "-notext", *(("-extfile", ext) if ext else ()), cwd=self.d)
