@@ -317,6 +317,11 @@ if [ "$ROLE" = pi ]; then
   put "$S/system-counter-kiosk.conf" /etc/systemd/system.conf.d/counter-kiosk.conf 0644 root:root
   put "$S/sysctl-counter-kiosk.conf" /etc/sysctl.d/90-counter-kiosk.conf 0644 root:root
 fi
+# The units deny every address but those in their ip-allow.conf drop-in: the broker
+# (and kiosk-hq's database), resolved now from config.toml / hq.env.
+if ! python3 "$S/ip_allow.py" "$ROLE" --root "${ROOT:-/}"; then
+  say "after setting the broker run: python3 $S/ip_allow.py $ROLE && systemctl daemon-reload"
+fi
 
 if [ "$ENABLE" -eq 1 ]; then
   if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then

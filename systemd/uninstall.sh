@@ -50,6 +50,8 @@ fi
 for u in "${UNITS[@]}"; do
   systemctl_ disable "$u" 2>/dev/null || true
   rm -f "$ROOT/etc/systemd/system/$u"
+  rm -rf "$ROOT/etc/systemd/system/$u.d/ip-allow.conf"
+  rmdir "$ROOT/etc/systemd/system/$u.d" 2>/dev/null || true
 done
 if [ "$ROLE" = pi ]; then
   systemctl_ unmask getty@tty1.service 2>/dev/null || true

@@ -140,7 +140,8 @@ def test_the_hq_env_template_gives_the_collector_valid_arguments():
     args = build_hq_parser().parse_args(
         ["collect", "--db", "/var/lib/counter-kiosk-hq/hq.db", *shlex.split(env["KIOSK_HQ_ARGS"])])
     assert args.tls and args.ca == "/etc/counter-kiosk/ca.crt"
-    assert int(env["KIOSK_HQ_PORT"]) == 8883
+    # The shipped broker's password listener (docs/mosquitto/mosquitto.conf), no certificate.
+    assert int(env["KIOSK_HQ_PORT"]) == 8884 and "--cert" not in env["KIOSK_HQ_ARGS"]
 
 
 def test_kiosk_gets_its_devices_by_allow_list_and_sync_gets_none():
