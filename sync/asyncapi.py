@@ -19,6 +19,7 @@ from sync.schema import (
     COMMAND_RESULT_SCHEMA,
     COMMAND_SCHEMAS,
     CONTENT_RESULT_SCHEMA,
+    CONFIRMED_SCHEMA,
     CONTENT_SCHEMAS,
     ID_PATTERN,
 )
@@ -165,6 +166,18 @@ def build() -> dict[str, Any]:
             "messages": {"commandResult": {"$ref": "#/components/messages/commandResult"}},
         }
 
+    # End to end: HQ's receipt to each counter (what the counter does with it: sync/confirm.py).
+    channels["confirmed"] = {
+        "address": f"{root}/confirmed",
+        "title": "HQ's confirmation (downlink, retained, QoS 1, written by HQ only)",
+        "description": "`upto` = the highest seq up to which HQ has committed every event of "
+                       "this counter. The counter keeps it (retention prunes nothing above "
+                       "it) and publishes again, flagged replayed, what was sent "
+                       "mqtt.confirm_timeout_s ago and is still above it.",
+        "parameters": {"site": site, "device": device},
+        "messages": {"confirmed": {"$ref": "#/components/messages/confirmed"}},
+    }
+
     def op(action: str, channel: str, summary: str, qos: int = 1,
            retain: bool = False) -> dict[str, Any]:
         return {"action": action, "channel": {"$ref": f"#/channels/{channel}"},
@@ -178,6 +191,8 @@ def build() -> dict[str, Any]:
                         retain=True),
         "sendHealth": op("send", "health", "Periodic health.", qos=0),
         "sendContentResult": op("send", "contentResult", "Accepted or rejected, with why."),
+        "receiveConfirmed": op("receive", "confirmed", "HQ's receipt: what it holds.",
+                               retain=True),
     }
     for kind in CONTENT_KINDS:
         operations[f"receive_{kind}"] = op("receive", kind, f"HQ's {kind} for the site.",
@@ -197,6 +212,7 @@ def build() -> dict[str, Any]:
         "Health": HEALTH,
         "ContentResult": CONTENT_RESULT_SCHEMA,
         "CommandResult": COMMAND_RESULT_SCHEMA,
+        "Confirmed": CONFIRMED_SCHEMA,
     }
     messages: dict[str, Any] = {
         "event": _msg("event", "One event", "Envelope", qos=1, retain=False,
@@ -214,13 +230,19 @@ def build() -> dict[str, Any]:
         "contentResult": _msg("contentResult", "Content result", "ContentResult", qos=1,
                               retain=False, description="ok=false: rejected, nothing changed."),
         "commandResult": _msg("commandResult", "Command result", "CommandResult", qos=1,
-                              retain=False, description="Echoes the request id."),
+                              retain=False, description="Echoes the request id. Every "
+                              "command gets one, also one that failed validation."),
+        "confirmed": _msg("confirmed", "Confirmed up to", "Confirmed", qos=1, retain=True,
+                          description="Published by HQ after its commit when the counter's "
+                                      "contiguous seq advances."),
     }
     for kind in CONTENT_KINDS:
         name = kind.capitalize()
         schemas[name] = copy.deepcopy(CONTENT_SCHEMAS[kind])
         messages[kind] = _msg(kind, f"Site {kind}", name, qos=1, retain=True,
-                              description="Retained; `version` decides whether it applies.")
+                              description="Retained; versions only go forward (numbers "
+                                          "compared as numbers): an older one is refused "
+                                          "unless cmd/rollback named it.")
     for cmd in COMMAND_SCHEMAS:
         name = "Cmd" + "".join(p.capitalize() for p in cmd.split("_"))
         schemas[name] = copy.deepcopy(COMMAND_SCHEMAS[cmd])
