@@ -18,8 +18,8 @@ from device.events import EventType
 from sync.schema import (
     COMMAND_RESULT_SCHEMA,
     COMMAND_SCHEMAS,
-    CONTENT_RESULT_SCHEMA,
     CONFIRMED_SCHEMA,
+    CONTENT_RESULT_SCHEMA,
     CONTENT_SCHEMAS,
     ID_PATTERN,
 )

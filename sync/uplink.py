@@ -17,9 +17,7 @@ import contextlib
 import json
 import logging
 import queue
-import re
 import sqlite3
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -34,10 +32,12 @@ from paho.mqtt.properties import Properties
 
 from device import sdnotify
 from device.config import Config
-from device.errors import KioskError, ParseError, SyncError
+from device.errors import KioskError, SyncError
 from device.events import Draft, EventType
 from device.store import Store
-from sync import confirm, downlink, health
+from sync import confirm, health
+from sync.inbox import DownlinkHandlers
+from sync.mqttclient import make_client, refusal_hint
 from sync.topics import CONTENT_KINDS, Topics
 
 log = logging.getLogger("sync")
@@ -48,7 +48,6 @@ MARK_EVERY_S = 0.1  # group PUBACKs into one commit (synchronous=FULL costs an f
 MARK_MAX = 2048
 WAKE_ACKS = 1000  # PUBACKs that wake the main loop early (else it wakes every poll_s)
 HOUSEKEEP_S = 30.0
-_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,64}")
 
 
 @dataclass
@@ -63,34 +62,7 @@ class Stats:
     commands: int = 0
 
 
-def make_client(cfg: Config, client_id: str) -> mqtt.Client:
-    """A paho client with TLS and credentials from ``[mqtt]`` (not yet connected)."""
-    m = cfg.mqtt
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5, reconnect_on_failure=False)
-    if m.tls:
-        for key in ("ca_file", "cert_file", "key_file"):
-            value = getattr(m, key)
-            if value and not Path(value).is_file():
-                raise SyncError(f"mqtt.{key} = {value!r}: no such file. Fix: install the "
-                                "device's certificate files or correct the path.")
-        client.tls_set(ca_certs=m.ca_file or None, certfile=m.cert_file or None,
-                       keyfile=m.key_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    if m.username:
-        password = None
-        if m.password_file:
-            try:
-                password = Path(m.password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SyncError(f"mqtt.password_file = {m.password_file!r}: {exc.strerror}. "
-                                "Fix: provision the device's password file (mode 0600).") from None
-        client.username_pw_set(m.username, password)
-    # Must be set before connect (pitfalls: paho ignores it afterwards).
-    client.max_inflight_messages_set(max(1, m.inflight))
-    return client
-
-
-class Syncer:
+class Syncer(DownlinkHandlers):
     """The uplink/downlink worker. ``run(stop)`` blocks until ``stop`` is set."""
 
     def __init__(self, cfg: Config, *, db_path: Path | None = None,
@@ -143,8 +115,7 @@ class Syncer:
                         self.identity)
 
     @property
-    def identity(self) -> str:
-        """The broker user and client id of this counter: ``<site>.<device>``."""
+    def identity(self) -> str:  # the broker user and client id: "<site>.<device>"
         return f"{self.cfg.device.site}.{self.cfg.device.id}"
 
     # ------------------------------------------------------------------ paho callbacks
@@ -160,8 +131,7 @@ class Syncer:
         self._wake.set()
 
     def _on_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
-        # paho logs the socket's own error (e.g. the TLS alert "certificate required")
-        # and then reports only "Unspecified error": keep the first, real reason.
+        # paho logs the socket's own error (a TLS alert), then says "Unspecified error".
         if level == mqtt.MQTT_LOG_ERR and not self._last_error:
             self._last_error = text
 
@@ -209,7 +179,7 @@ class Syncer:
                 log.warning("the broker at %s:%s ended the connection before accepting it "
                             "(%s)%s; retrying in %.1fs", self.cfg.mqtt.host, self.cfg.mqtt.port,
                             self._last_error or self._disconnect_reason or "no answer",
-                            self._refusal_hint(), backoff)
+                            refusal_hint(self.cfg.mqtt), backoff)
             if got_connack and time.monotonic() - began > 5.0:
                 backoff = self.reconnect_min_s
             else:
@@ -217,22 +187,9 @@ class Syncer:
                 backoff = min(self.reconnect_max_s, backoff * 2)
         self._shutdown()
 
-    def _refusal_hint(self) -> str:
-        # With TLS 1.3 the broker's verdict on our certificate comes after the handshake,
-        # often as a bare EOF: say what it usually means.
-        m = self.cfg.mqtt
-        if not m.tls:
-            return ""
-        if not m.cert_file:
-            return ("; mqtt.cert_file is empty: a certificate listener (8883) requires a "
-                    "client certificate, password counters use the password listener")
-        return (f"; the broker did not accept the certificate {m.cert_file} (revoked, "
-                "expired or not signed by its CA?)")
-
     def _connect(self) -> None:
         m = self.cfg.mqtt
-        # The broker binds each counter to the client id "<site>.<device>" (its user name,
-        # docs/mosquitto/README.md); any other id is refused or replaced.
+        # The broker binds a counter to the client id "<site>.<device>" (docs/mosquitto).
         client = make_client(self.cfg, m.client_id or self.identity)
         client.will_set(self.topics.state, json.dumps(health.offline_state()), qos=1,
                         retain=True)
@@ -460,137 +417,6 @@ class Syncer:
                       self.cfg.store.max_db_mb, shed,
                       "; still full of events that are never shed" if still_full else "")
         return shed
-
-    # ------------------------------------------------------------------ downlink
-
-    def _handle_inbox(self) -> None:
-        while True:
-            try:
-                topic, payload = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self.handle_message(topic, payload)
-            except Exception:  # a bug here must not stop the uplink
-                log.exception("downlink message on %s failed", topic)
-
-    def handle_message(self, topic: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
-        """Validate and apply one downlink message; returns (result topic, result) it sent."""
-        t = self.topics
-        if topic == t.confirmed:
-            self._on_confirmed(payload)
-            return None
-        for kind in CONTENT_KINDS:
-            if topic == t.content(kind):
-                return self._content(kind, payload)
-        prefix = t.root + "/cmd/"
-        if topic.startswith(prefix) and "/" not in topic[len(prefix):]:
-            return self._command(topic[len(prefix):], payload)
-        log.warning("message on unexpected topic %s ignored", topic)
-        return None
-
-    # ------------------------------------------------------------------ end to end
-
-    def _on_confirmed(self, payload: bytes) -> None:
-        """HQ's receipt: kept in the store; nothing is answered (HQ reads our health)."""
-        if not payload:
-            return  # HQ cleared it (e.g. the counter was re-provisioned): keep ours
-        try:
-            self.confirmations.update(confirm.parse_confirmed(payload))
-        except ParseError as exc:
-            log.warning("%s", exc)
-
-    def _resend_unconfirmed(self) -> None:
-        """Sent long enough ago and still not confirmed: publish again (replayed)."""
-        if self.confirmations.upto is None:
-            return
-        first, last = self.confirmations.due(time.monotonic())
-        if last:
-            self._cursor = min(self._cursor, first - 1)
-            self._replay_upto = max(self._replay_upto, last)
-            self._more = True
-
-    def _content(self, kind: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
-        if not payload:
-            return None  # HQ cleared the retained message: keep what we have
-        doc = None
-        try:
-            doc = downlink.parse_content(kind, payload)
-            applied = downlink.apply_content(self.conn, kind, doc)
-            result = downlink.content_result(kind, doc["version"], applied=applied)
-            if applied:
-                self.stats.content_applied += 1
-                log.info("%s version %s applied", kind, doc["version"])
-                self._publish_state()
-        except ParseError as exc:
-            self.stats.content_rejected += 1
-            log.warning("%s rejected: %s", kind, exc)
-            if isinstance(exc, downlink.OlderVersion) and doc is not None:
-                self._older[kind] = doc  # a rollback command for it applies it at once
-            result = downlink.content_result(kind, None, applied=False, error=str(exc))
-        except sqlite3.Error as exc:
-            result = downlink.content_result(kind, None, applied=False,
-                                             error=f"could not store it: {exc}")
-        return self._reply(self.topics.content_result(kind), result)
-
-    def _command(self, name: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
-        """Every command gets a result: its own, or an error naming what was wrong."""
-        self.stats.commands += 1
-        safe_name = name if _COMMAND_NAME.fullmatch(name) else "invalid"
-        try:
-            doc = downlink.parse_command(name, payload)
-            out = self._run_command(name, doc)
-        except (ParseError, sqlite3.Error) as exc:
-            result = downlink.command_result(safe_name, downlink.request_id(payload),
-                                             error=str(exc))
-            return self._reply(self.topics.command_result(safe_name), result)
-        return self._reply(self.topics.command_result(name),
-                           downlink.command_result(name, doc["id"], result=out))
-
-    def _rollback(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """HQ's explicit order to go back to an older content version: recorded in the
-        store (and logged), applied now if that document already came, else when it does."""
-        kind, version = doc["kind"], doc["version"]
-        with self.store.transaction() as conn:
-            downlink.allow_rollback(conn, kind, version)
-        log.warning("HQ ordered a rollback of %s to version %s (command %s)", kind, version,
-                    doc["id"])
-        pending = self._older.get(kind)
-        if pending is None or pending["version"] != version:
-            return {"kind": kind, "version": version, "applied": False}
-        applied = downlink.apply_content(self.conn, kind, pending)
-        del self._older[kind]
-        self._reply(self.topics.content_result(kind),
-                    downlink.content_result(kind, version, applied=applied))
-        self._publish_state()
-        return {"kind": kind, "version": version, "applied": applied}
-
-    def _run_command(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if name == "ping":
-            out = {"head_seq": self.store.head()[0], "unsent": self.store.count_unsent()}
-        elif name == "publish_state":
-            self._last_state = None
-            self._publish_state()
-        elif name == "publish_health":
-            self._publish_health()
-        elif name == "resend":
-            # parse_command bounded the range (at most MAX_RESEND events).
-            with self.store.transaction() as conn:
-                cur = conn.execute(
-                    "UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
-                    "AND sent_at IS NOT NULL", (doc["from_seq"], doc["to_seq"]))
-            out = {"requeued": cur.rowcount}
-            self._cursor = min(self._cursor, doc["from_seq"] - 1)
-            self._more = True
-        elif name == "rollback":
-            out = self._rollback(doc)
-        return out
-
-    def _reply(self, topic: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        if self._client is not None:
-            self._client.publish(topic, json.dumps(result, ensure_ascii=False), qos=1)
-        return topic, result
 
     # ------------------------------------------------------------------ shutdown
 

@@ -1,0 +1,180 @@
+"""kiosk-sync's downlink: site content, commands and HQ's confirmation, validated before
+anything changes (sync/downlink.py parses, sync/confirm.py tracks what HQ holds).
+
+A mixin of :class:`sync.uplink.Syncer`, run on its one thread: every message from the
+broker goes through ``handle_message``; content and commands are answered on their
+result topics, also when they were refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import sqlite3
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from device.errors import ParseError
+from device.store import Store
+from sync import confirm, downlink
+from sync.topics import CONTENT_KINDS, Topics
+
+log = logging.getLogger("sync")
+
+_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,64}")
+
+
+class DownlinkHandlers:
+    """The downlink half of the Syncer (its attributes are the Syncer's)."""
+
+    topics: Topics
+    store: Store
+    conn: sqlite3.Connection
+    confirmations: confirm.Confirmations
+    stats: Any
+    _inbox: queue.SimpleQueue[tuple[str, bytes]]
+    _client: mqtt.Client | None
+    _older: dict[str, dict[str, Any]]
+    _last_state: dict[str, Any] | None
+    _cursor: int
+    _more: bool
+    _replay_upto: int
+
+    def _publish_state(self) -> None:  # pragma: no cover - the Syncer's
+        raise NotImplementedError
+
+    def _publish_health(self) -> None:  # pragma: no cover - the Syncer's
+        raise NotImplementedError
+
+    def _handle_inbox(self) -> None:
+        while True:
+            try:
+                topic, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.handle_message(topic, payload)
+            except Exception:  # a bug here must not stop the uplink
+                log.exception("downlink message on %s failed", topic)
+
+    def handle_message(self, topic: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        """Validate and apply one downlink message; returns (result topic, result) it sent."""
+        t = self.topics
+        if topic == t.confirmed:
+            self._on_confirmed(payload)
+            return None
+        for kind in CONTENT_KINDS:
+            if topic == t.content(kind):
+                return self._content(kind, payload)
+        prefix = t.root + "/cmd/"
+        if topic.startswith(prefix) and "/" not in topic[len(prefix):]:
+            return self._command(topic[len(prefix):], payload)
+        log.warning("message on unexpected topic %s ignored", topic)
+        return None
+
+    # ------------------------------------------------------------------ end to end
+
+    def _on_confirmed(self, payload: bytes) -> None:
+        """HQ's receipt: kept in the store; nothing is answered (HQ reads our health)."""
+        if not payload:
+            return  # HQ cleared it (e.g. the counter was re-provisioned): keep ours
+        try:
+            self.confirmations.update(confirm.parse_confirmed(payload))
+        except ParseError as exc:
+            log.warning("%s", exc)
+
+    def _resend_unconfirmed(self) -> None:
+        """Sent long enough ago and still not confirmed: publish again (replayed)."""
+        if self.confirmations.upto is None:
+            return
+        first, last = self.confirmations.due(time.monotonic())
+        if last:
+            self._cursor = min(self._cursor, first - 1)
+            self._replay_upto = max(self._replay_upto, last)
+            self._more = True
+
+    def _content(self, kind: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        if not payload:
+            return None  # HQ cleared the retained message: keep what we have
+        doc = None
+        try:
+            doc = downlink.parse_content(kind, payload)
+            applied = downlink.apply_content(self.conn, kind, doc)
+            result = downlink.content_result(kind, doc["version"], applied=applied)
+            if applied:
+                self.stats.content_applied += 1
+                log.info("%s version %s applied", kind, doc["version"])
+                self._publish_state()
+        except ParseError as exc:
+            self.stats.content_rejected += 1
+            log.warning("%s rejected: %s", kind, exc)
+            if isinstance(exc, downlink.OlderVersion) and doc is not None:
+                self._older[kind] = doc  # a rollback command for it applies it at once
+            result = downlink.content_result(kind, None, applied=False, error=str(exc))
+        except sqlite3.Error as exc:
+            result = downlink.content_result(kind, None, applied=False,
+                                             error=f"could not store it: {exc}")
+        return self._reply(self.topics.content_result(kind), result)
+
+    def _command(self, name: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+        """Every command gets a result: its own, or an error naming what was wrong."""
+        self.stats.commands += 1
+        safe_name = name if _COMMAND_NAME.fullmatch(name) else "invalid"
+        try:
+            doc = downlink.parse_command(name, payload)
+            out = self._run_command(name, doc)
+        except (ParseError, sqlite3.Error) as exc:
+            result = downlink.command_result(safe_name, downlink.request_id(payload),
+                                             error=str(exc))
+            return self._reply(self.topics.command_result(safe_name), result)
+        return self._reply(self.topics.command_result(name),
+                           downlink.command_result(name, doc["id"], result=out))
+
+    def _rollback(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """HQ's explicit order to go back to an older content version: recorded in the
+        store (and logged), applied now if that document already came, else when it does."""
+        kind, version = doc["kind"], doc["version"]
+        with self.store.transaction() as conn:
+            downlink.allow_rollback(conn, kind, version)
+        log.warning("HQ ordered a rollback of %s to version %s (command %s)", kind, version,
+                    doc["id"])
+        pending = self._older.get(kind)
+        if pending is None or pending["version"] != version:
+            return {"kind": kind, "version": version, "applied": False}
+        applied = downlink.apply_content(self.conn, kind, pending)
+        del self._older[kind]
+        self._reply(self.topics.content_result(kind),
+                    downlink.content_result(kind, version, applied=applied))
+        self._publish_state()
+        return {"kind": kind, "version": version, "applied": applied}
+
+    def _run_command(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if name == "ping":
+            out = {"head_seq": self.store.head()[0], "unsent": self.store.count_unsent()}
+        elif name == "publish_state":
+            self._last_state = None
+            self._publish_state()
+        elif name == "publish_health":
+            self._publish_health()
+        elif name == "resend":
+            # parse_command bounded the range (at most MAX_RESEND events).
+            with self.store.transaction() as conn:
+                cur = conn.execute(
+                    "UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
+                    "AND sent_at IS NOT NULL", (doc["from_seq"], doc["to_seq"]))
+            out = {"requeued": cur.rowcount}
+            self._cursor = min(self._cursor, doc["from_seq"] - 1)
+            self._more = True
+        elif name == "rollback":
+            out = self._rollback(doc)
+        return out
+
+    def _reply(self, topic: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if self._client is not None:
+            self._client.publish(topic, json.dumps(result, ensure_ascii=False), qos=1)
+        return topic, result
