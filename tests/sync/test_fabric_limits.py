@@ -139,6 +139,18 @@ def test_a_refused_connection_is_logged_with_its_reason(
     assert any(want.search(line) for line in logged), logged
 
 
+def _refused_at_tls(fabric: ShippedBroker, cert: str) -> bool:
+    try:
+        probe = Raw(fabric, "probe", cert=cert)
+    except OSError:
+        return True  # refused during the handshake
+    try:
+        kind, _mid, _rc = probe.answers.get(timeout=10)
+        return kind == "disconnect" and probe.connacks.empty()
+    finally:
+        probe.close()
+
+
 def test_a_revoked_certificate_gets_nothing_through(
         tmp_path: Path, fabric: ShippedBroker, fabric_hq: Hq,
         running: list[Running]) -> None:
@@ -154,9 +166,16 @@ def test_a_revoked_certificate_gets_nothing_through(
     running.append(g)
     assert t.syncer.idle.wait(30) and g.syncer.idle.wait(30)
     assert fabric_hq.wait_count(70, HQ_HOLDS_S)
+    fabric.pki.issue(f"{SITE}.demo-w03", f"{SITE}.demo-w03")
+    ok = Raw(fabric, "probe", cert=f"{SITE}.demo-w03")  # the same path, not revoked
+    assert ok.connack() == 0
+    ok.close()
     fabric.pki.revoke(f"{SITE}.demo-w01")
     assert fabric.proc is not None
     fabric.proc.send_signal(signal.SIGHUP)  # the README: reload reads the new CRL
+    # A new TLS connection with the revoked certificate is refused (the CRL, not the
+    # dynamic-security user, which is still enabled here).
+    assert _refused_at_tls(fabric, f"{SITE}.demo-w01")
     out = ctrl(fabric, "disableClient", f"{SITE}.demo-w01")  # kicks the live session
     assert out.returncode == 0, out.stdout + out.stderr
     assert until(lambda: t.syncer.stats.connect_failures >= 2), t.syncer.stats
