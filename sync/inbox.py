@@ -131,6 +131,11 @@ class DownlinkHandlers:
             result = downlink.command_result(safe_name, downlink.request_id(payload),
                                              error=str(exc))
             return self._reply(self.topics.command_result(safe_name), result)
+        except Exception as exc:  # a bug of ours: still answer, and keep the uplink going
+            log.exception("command %s failed", safe_name)
+            result = downlink.command_result(safe_name, downlink.request_id(payload),
+                                             error=f"internal error: {type(exc).__name__}")
+            return self._reply(self.topics.command_result(safe_name), result)
         return self._reply(self.topics.command_result(name),
                            downlink.command_result(name, doc["id"], result=out))
 

@@ -198,7 +198,7 @@ class Syncer(DownlinkHandlers):
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         client.on_log = self._on_log
-        self._last_error = ""
+        self._last_error = self._disconnect_reason = ""
         self._lost.clear()
         self.connected.clear()
         self._client = client

@@ -189,3 +189,14 @@ def test_downlink_attacks_through_the_shipped_broker(
         assert r.syncer.stats.connections == 1
     finally:
         tool.close()
+
+
+def test_a_command_that_hits_a_bug_is_still_answered(
+        syncer: Syncer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> tuple[int, str]:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(syncer.store, "head", broken)
+    res = _send(syncer, syncer.topics.command("ping"), b'{"id": "p9"}')
+    assert res == {"name": "ping", "ok": False, "id": "p9", "ts": res["ts"],
+                   "error": "internal error: RuntimeError"}
