@@ -1,8 +1,11 @@
 """The broker check for `kiosk doctor`: one short MQTT connect with the counter's own TLS
 settings and credentials (sync.uplink.make_client, the same client kiosk-sync builds).
 
-It connects with a client id of its own (``<id>-doctor``): connecting with kiosk-sync's id
-would make the broker drop kiosk-sync's session. It subscribes and publishes nothing.
+It connects as the counter itself (client id ``<site>.<device>``, or ``mqtt.client_id``):
+the shipped broker binds each counter's login to that id (docs/mosquitto/README.md) and
+refuses any other, so a check with an id of its own would fail on a healthy counter. The
+broker drops kiosk-sync's session for that moment; kiosk-sync reconnects at once and its
+outbox loses nothing. It subscribes and publishes nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def broker(cfg: Config, timeout: float = 5.0) -> Verdict:
     from sync.uplink import make_client
 
     where = f"{m.host}:{m.port}" + (" (TLS)" if m.tls else "")
-    client_id = f"{m.client_id or cfg.device.id}-doctor"
+    client_id = m.client_id or f"{cfg.device.site}.{cfg.device.id}"
     try:
         client = make_client(cfg, client_id)
     except SyncError as exc:

@@ -211,3 +211,23 @@ def test_an_oversized_publish_is_refused_and_collection_goes_on(
     assert fabric_hq.wait_count(60, HQ_HOLDS_S), fabric_hq.count()
     fabric_hq.assert_complete(good)
     assert fabric_hq.collector.stats.messages <= 10  # six batches of ten; never the big one
+
+
+def test_kiosk_doctor_logs_in_as_the_counter_on_the_shipped_broker(
+        tmp_path: Path, fabric: ShippedBroker) -> None:
+    """The broker binds a password counter to its client id: the doctor's broker check
+    used an id of its own ("<id>-doctor") and was refused on a healthy counter."""
+    import dataclasses
+
+    from sync.probe import broker
+    from tests.sync.conftest import device_config
+
+    pw = tmp_path / "w03.pw"
+    pw.write_text("pw-w03\n")
+    cfg = device_config(tmp_path, fabric.pw_port, site=SITE, device="demo-w03", tls=True,
+                        ca_file=fabric.pki.ca, username=f"{SITE}.demo-w03",
+                        password_file=str(pw))
+    status, detail, _fix = broker(cfg)
+    assert status == "PASS", detail
+    wrong = dataclasses.replace(cfg, mqtt=dataclasses.replace(cfg.mqtt, username="demo-w03"))
+    assert broker(wrong)[0] == "FAIL"
