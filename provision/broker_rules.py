@@ -39,6 +39,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -131,10 +133,31 @@ def device_client(row: dict[str, str], base: Path) -> tuple[dict[str, Any], str,
     if pw_file:
         client.update(_password(_secret(base, pw_file, "mqtt_password_file")))
         client["clientid"] = user
-    elif not (row.get("client_cert_file") or "").strip():
-        raise SheetError("no credentials: give client_cert_file (CN = "
-                         f"{user!r}) or mqtt_password_file")
+    else:
+        cert = (row.get("client_cert_file") or "").strip()
+        if not cert:
+            raise SheetError("no credentials: give client_cert_file (CN = "
+                             f"{user!r}) or mqtt_password_file")
+        cn = certificate_cn(base / cert)
+        if cn is not None and cn != user:
+            raise SheetError(f"client_cert_file {cert!r} is issued to CN={cn!r}: the broker "
+                             f"takes the CN as the counter's user, which must be {user!r}; "
+                             "issue the certificate with that CN")
     return client, site, device
+
+
+def certificate_cn(path: Path) -> str | None:
+    """The CN of a PEM certificate (openssl CLI); None when the file or openssl is absent
+    (the sheet may be prepared before the certificates are issued)."""
+    tool = shutil.which("openssl")
+    if tool is None or not path.is_file():
+        return None
+    out = subprocess.run([tool, "x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in",
+                          str(path)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SheetError(f"{path.name}: not a PEM certificate ({out.stderr.strip()[:200]})")
+    m = re.search(r"(?:^|,)CN=([^,]+)", out.stdout.strip().removeprefix("subject="))
+    return m.group(1) if m else ""
 
 
 def build(rows: list[tuple[int, dict[str, str]]], base: Path, hq: list[tuple[str, str]],

@@ -73,3 +73,19 @@ def test_merge_keeps_other_counters_and_replaces_named_ones(tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr
     doc = json.loads((tmp_path / "dynsec.json").read_text())
     assert {c["username"] for c in doc["clients"]} == {"s1.w01", "s2.w09", "kiosk-hq"}
+
+
+def test_a_certificate_must_name_its_counter(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed")
+    for cn in ("s1.w01", "w01"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                        f"/CN={cn}", "-keyout", str(tmp_path / f"{cn}.key"), "-out",
+                        str(tmp_path / f"{cn}.crt")], check=True, capture_output=True)
+    assert run(tmp_path, "s1,w01,,,s1.w01.crt\n").returncode == 0
+    out = run(tmp_path, "s1,w01,,,w01.crt\n")
+    assert out.returncode == 2
+    assert "is issued to CN='w01'" in out.stderr and "must be 's1.w01'" in out.stderr
