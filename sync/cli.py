@@ -113,12 +113,15 @@ def _broker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=os.environ.get("KIOSK_HQ_BROKER", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("KIOSK_HQ_PORT", "1883")))
     p.add_argument("--prefix", default="kiosk/v1", help="topic prefix (mqtt.topic_prefix)")
-    p.add_argument("--tls", action="store_true", help="connect with TLS")
-    p.add_argument("--ca", default="", help="CA certificate (PEM)")
-    p.add_argument("--cert", default="", help="client certificate (PEM)")
-    p.add_argument("--key", default="", help="client key (PEM)")
-    p.add_argument("--username", default="")
-    p.add_argument("--password-file", default="")
+    env = os.environ.get
+    p.add_argument("--tls", action="store_true", default=env("KIOSK_HQ_TLS", "") == "1",
+                   help="connect with TLS (KIOSK_HQ_TLS=1)")
+    p.add_argument("--ca", default=env("KIOSK_HQ_CA", ""), help="CA certificate (PEM)")
+    p.add_argument("--cert", default=env("KIOSK_HQ_CERT", ""),
+                   help="client certificate (PEM), for a broker that requires one")
+    p.add_argument("--key", default=env("KIOSK_HQ_KEY", ""), help="client key (PEM)")
+    p.add_argument("--username", default=env("KIOSK_HQ_USERNAME", ""))
+    p.add_argument("--password-file", default=env("KIOSK_HQ_PASSWORD_FILE", ""))
 
 
 def _broker_options(args: argparse.Namespace, client_id: str) -> Any:
@@ -148,7 +151,8 @@ def build_hq_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("collect", help="store every event once (shared subscription)")
     _broker_args(c)
     c.add_argument("--db", default=default_db, help="SQLite path or postgresql:// URL")
-    c.add_argument("--client-id", default=f"kiosk-hq-{os.uname().nodename}")
+    c.add_argument("--client-id", default=f"kiosk-hq-{os.uname().nodename}",
+                   help="client id prefix; each start adds a random suffix")
     c.add_argument("--share", default="hq", help="shared-subscription group")
 
     s = sub.add_parser("status", help="per device: events, verified seq, gaps, chain problems")
@@ -161,6 +165,8 @@ def build_hq_parser() -> argparse.ArgumentParser:
     r.add_argument("--to", dest="end", type=_day, required=True, help="day after the last")
     r.add_argument("--out", type=Path, required=True, help="directory for the files")
     r.add_argument("--tz", default="Asia/Shanghai", help="time zone of days and periods")
+    r.add_argument("--include-simulated", action="store_true",
+                   help="count the load simulator's data too (left out by default)")
 
     pub = sub.add_parser("publish", help="validate and publish site content (retained)")
     _broker_args(pub)
@@ -191,7 +197,8 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
             from sync.report import write_report
 
             store = HqStore.open(args.db)
-            files = write_report(store.db, args.start, args.end, args.out, tz=args.tz)
+            files = write_report(store.db, args.start, args.end, args.out, tz=args.tz,
+                                 simulated=args.include_simulated)
             for f in files:
                 print(f)
             return EXIT_OK
@@ -246,17 +253,25 @@ def _status(args: argparse.Namespace) -> int:
     store = HqStore.open(args.db)
     rows = store.integrity()
     problems = store.problems()
+    quarantined = store.quarantined()
     if args.json:
-        print(json.dumps({"devices": rows, "problems": problems}, ensure_ascii=False))
+        print(json.dumps({"devices": rows, "problems": problems,
+                          "quarantined": quarantined}, ensure_ascii=False))
     else:
         for r in rows:
             gaps = ", ".join(f"{a}-{b}" for a, b in r["gaps"]) or "none"
             print(f"{r['site']}/{r['device']}: {r['events']} events, verified to seq "
                   f"{r['verified_seq']} of {r['max_seq']}, gaps {gaps}, problems "
                   f"{r['problems']}")
-        for device, seq, kind, detail in problems:
-            print(f"  {device} seq {seq}: {kind}: {detail}")
-    bad = problems or any(r["gaps"] for r in rows)
+        for site, device, seq, kind, detail in problems:
+            print(f"  {site}/{device} seq {seq}: {kind}: {detail}")
+        if quarantined:
+            print(f"quarantined messages: {len(quarantined)}")
+        for site, device, topic, reason, size, at in quarantined[-50:]:
+            who = f"{site}/{device}" if site else "(no counter)"
+            print(f"  {at} {who} {topic} ({size} bytes): {reason}")
+    store.close()
+    bad = problems or quarantined or any(r["gaps"] for r in rows)
     return EXIT_FAIL if bad else EXIT_OK
 
 

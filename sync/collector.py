@@ -2,17 +2,28 @@
 
 Several collectors can run against one broker or cluster: they subscribe to
 ``$share/hq/{prefix}/+/+/events`` and the broker hands each message to one of them.
-Each message is acknowledged (manual PUBACK) only after its events are committed, so a
-collector that dies mid-batch loses nothing: the broker sends those messages again
-(to the same persistent session or another collector) and the event id dedupes them.
+Each message is acknowledged (manual PUBACK) only after it is committed or quarantined.
+
+Sessions do not outlive the collector: every connection is a clean start with session
+expiry 0 and subscribes again, so a stopped collector takes no share of the traffic (and
+Mosquitto 2.0.11, which restores a session but not its shared subscription over a
+restart, has nothing to forget). The client id gets a random suffix at every start, so
+nobody can predict it to take the collector's connection over. Delivery is end to end:
+after each commit HQ publishes, retained, the highest contiguous seq it holds of each
+counter it heard from (``confirmed``); the counter re-publishes what is not confirmed.
+
+No message can stop collection for the others: each is validated (sync/inbound.py)
+before it is stored, a message that fails validation or cannot be stored on its own is
+quarantined with its reason, and the writer thread catches everything. The watchdog is
+fed only while messages are being stored (or nothing is waiting).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import queue
+import secrets
 import ssl
 import threading
 import time
@@ -25,21 +36,22 @@ from paho.mqtt.properties import Properties
 
 from device import sdnotify
 from device.errors import ParseError
-from sync.hq_store import HqStore, parse_events_payload
-from sync.topics import SHARE_GROUP, hq_filters, split_device_topic
+from sync import inbound
+from sync.hq_db import now_iso
+from sync.hq_store import HqStore, IngestResult
+from sync.repair import Repairer
+from sync.topics import SHARE_GROUP, Topics, hq_filters, split_device_topic
 
 log = logging.getLogger("hq")
 
 _TICK: Any = object()  # the writer's timer woke it, no message
-
-SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker queues for an absent collector this long
 
 
 @dataclass
 class BrokerOptions:
     host: str = "127.0.0.1"
     port: int = 1883
-    client_id: str = "kiosk-hq-1"
+    client_id: str = "kiosk-hq-1"  # a prefix: each start adds a random suffix
     prefix: str = "kiosk/v1"
     share: str = SHARE_GROUP
     ca_file: str = ""
@@ -56,9 +68,12 @@ class CollectorStats:
     messages: int = 0
     new: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # quarantined
     work_orders: int = 0
     batches: int = 0
+    confirmations: int = 0
+    resends: int = 0
+    connects: int = 0
     rejects: list[str] = field(default_factory=list)
 
 
@@ -70,30 +85,57 @@ def replayed_flag(msg: mqtt.MQTTMessage) -> bool:
     return False
 
 
+def connect_error(exc: BaseException, host: str) -> str:
+    """Why a connection failed, in words an operator can act on."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = getattr(exc, "verify_message", "") or str(exc)
+        if "hostname" in why.lower() or "ip address mismatch" in why.lower():
+            return (f"TLS: the broker's certificate is not for the name {host!r} ({why}). "
+                    "Fix: connect with the name the certificate was issued for")
+        return f"TLS: the broker's certificate was refused ({why}). Fix: check --ca"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _hint(paho_error: str) -> str:
+    low = paho_error.lower()
+    if "certificate required" in low or "did not return a certificate" in low:
+        return ("; the broker wants a client certificate: give --cert and --key "
+                "(KIOSK_HQ_CERT, KIOSK_HQ_KEY)")
+    if "unknown ca" in low or "bad certificate" in low:
+        return "; the broker refused our client certificate (wrong CA or revoked)"
+    return ""
+
+
 class Collector:
     def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 2000,
-                 repair_s: float = 10.0) -> None:
+                 repair_s: float = 10.0, resend_timeout_s: float = 60.0) -> None:
         self.store = store
         self.opts = opts
         self.batch_max = batch_max
         self.repair_s = repair_s
-        self._seen_gaps: dict[str, tuple[int, int]] = {}
-        # Beaten by the writer loop (it wakes at least every repair_s): the systemd watchdog.
+        self.repairer = Repairer(timeout_s=resend_timeout_s)
+        self.client_id = f"{opts.client_id}-{secrets.token_hex(6)}"
+        # The systemd watchdog: beaten after a commit, or when nothing waits to be stored.
         self.heartbeat = sdnotify.Heartbeat(max_age_s=max(60.0, 3 * repair_s))
-        self._device_sites: dict[str, str] = {}
         self.stats = CollectorStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.stopped = threading.Event()
         self.committed = threading.Condition()  # notified after every batch (tests, bench)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._generation = 0  # connection number: an ack belongs to its connection
+        self._last_error = ""
         self._writer: threading.Thread | None = None
+        self._net: threading.Thread | None = None
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
         o = self.opts
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=o.client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=mqtt.MQTTv5, manual_ack=True,
+                             reconnect_on_failure=False)
         if o.tls:
             client.tls_set(ca_certs=o.ca_file or None, certfile=o.cert_file or None,
                            keyfile=o.key_file or None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
@@ -102,54 +144,95 @@ class Collector:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_subscribe = lambda *_a: self.subscribed.set()
-        client.reconnect_delay_set(1, 5)
+        client.on_subscribe = self._on_subscribe
+        client.on_log = self._on_log
         return client
 
     # ------------------------------------------------------------------ paho thread
 
+    def _on_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
+        if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
+            self._last_error = text
+
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any,
                     _p: Any) -> None:
         if reason_code.is_failure:
-            log.error("broker refused the collector: %s", reason_code)
+            log.error("the broker refused the collector %s: %s", self.client_id, reason_code)
             return
-        # Subscribing again is harmless when the session survived, and needed when not.
+        self._generation += 1
+        self.stats.connects += 1
+        self._last_error = ""
+        # A clean start has no subscriptions: subscribe on every connection.
         client.subscribe([(f, 1) for f in hq_filters(self.opts.prefix, self.opts.share)
                           .values()])
-        log.info("collector %s connected (session present: %s)", self.opts.client_id,
-                 flags.session_present)
+        log.info("collector %s connected to %s:%d", self.client_id, self.opts.host,
+                 self.opts.port)
         self.connected.set()
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reason_codes: Any, _p: Any) -> None:
+        bad = [str(rc) for rc in reason_codes if rc.is_failure]
+        if bad:
+            log.error("the broker refused the collector's subscriptions: %s", ", ".join(bad))
+            return
+        self.subscribed.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
         self.connected.clear()
         self.subscribed.clear()
         if not self.stopped.is_set():
-            log.warning("collector disconnected (%s); reconnecting", reason_code)
+            why = f"; {self._last_error}" if self._last_error else ""
+            log.warning("collector disconnected (%s%s%s); reconnecting", reason_code, why,
+                        _hint(self._last_error))
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(msg)
+        self._queue.put((self._generation, msg))
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        self.client.connect_async(self.opts.host, self.opts.port,
-                                  keepalive=self.opts.keepalive_s, clean_start=False,
-                                  properties=props)
-        self.client.loop_start()
+        self._net = threading.Thread(target=self._net_loop, name="hq-net", daemon=True)
+        self._net.start()
         self._writer = threading.Thread(target=self._write_loop, name="hq-writer",
                                         daemon=True)
         self._writer.start()
+
+    def _net_loop(self) -> None:
+        """Connect, run until the connection ends, connect again: after any disconnect."""
+        o, delay = self.opts, 0.5
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0  # the session ends with the connection
+        while not self.stopped.is_set():
+            try:
+                self.client.connect(o.host, o.port, keepalive=o.keepalive_s,
+                                    clean_start=True, properties=props)
+            except (OSError, ValueError) as exc:
+                log.error("collector cannot connect to %s:%d: %s", o.host, o.port,
+                          connect_error(exc, o.host))
+                self.stopped.wait(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            started = time.monotonic()
+            try:
+                self.client.loop_forever(retry_first_connection=False)
+            except Exception:
+                log.exception("the MQTT loop failed; reconnecting")
+            if time.monotonic() - started > 10:
+                delay = 0.5
+            if not self.stopped.is_set():
+                self.stopped.wait(delay)
+                delay = min(5.0, delay * 2)
 
     def stop(self) -> None:
         self.stopped.set()
         self._queue.put(None)
         if self._writer is not None:
             self._writer.join(timeout=10)
-        with contextlib.suppress(Exception):
+        try:
             self.client.disconnect()
-        self.client.loop_stop()
+        except Exception:  # stopping anyway
+            log.debug("disconnect on stop failed", exc_info=True)
+        if self._net is not None:
+            self._net.join(timeout=10)
 
     # ------------------------------------------------------------------ writer thread
 
@@ -160,7 +243,6 @@ class Collector:
                 first = self._queue.get(timeout=max(0.01, next_repair - time.monotonic()))
             except queue.Empty:
                 first = None if self.stopped.is_set() else _TICK
-            self.heartbeat.beat()
             if time.monotonic() >= next_repair:
                 next_repair = time.monotonic() + self.repair_s
                 try:
@@ -168,93 +250,136 @@ class Collector:
                 except Exception:
                     log.exception("gap repair failed")
             if first is _TICK:
+                self.heartbeat.beat()  # nothing is waiting to be stored
                 continue
             if first is None:
                 return
             batch = [first]
+            stop = False
             while len(batch) < self.batch_max:
                 try:
-                    msg = self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if msg is None:
-                    self._process(batch)
-                    return
-                batch.append(msg)
-            self._process(batch)
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                if self._process(batch):
+                    self.heartbeat.beat()
+            except Exception:
+                # Never reached by design (each message is isolated); if it is, the
+                # writer lives on and the messages, unacknowledged, come back.
+                log.exception("could not process %d messages", len(batch))
+            if stop:
+                return
 
-    def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
-        events: list[tuple[dict[str, Any], bool]] = []
+    def _process(self, batch: list[tuple[int, mqtt.MQTTMessage]]) -> bool:
+        """Store or quarantine every message, then acknowledge them. False when the
+        database is unavailable (nothing acknowledged: they come back)."""
+        events: list[tuple[int, mqtt.MQTTMessage, list[dict[str, Any]]]] = []
+        statuses: list[tuple[mqtt.MQTTMessage, str, str, str, dict[str, Any]]] = []
+        done: list[tuple[int, mqtt.MQTTMessage]] = []
         prefix = self.opts.prefix
-        for msg in batch:
+        for gen, msg in batch:
             self.stats.messages += 1
+            site, device, payload = "", "", bytes(msg.payload)
             try:
                 site, device, leaf = split_device_topic(prefix, msg.topic)
                 if leaf == "events":
-                    replayed = replayed_flag(msg)
-                    events.extend((ev, replayed) for ev in
-                                  parse_events_payload(bytes(msg.payload), site, device))
-                elif leaf in ("state", "health") and msg.payload:
-                    doc = json.loads(bytes(msg.payload).decode("utf-8"))
-                    if not isinstance(doc, dict):
-                        raise ParseError(f"{leaf} payload must be a JSON object")
-                    self.store.set_status(device, site, leaf, doc)
-            except (ParseError, UnicodeDecodeError, json.JSONDecodeError,
-                    RecursionError) as exc:
-                # Garbage is acknowledged too (it would only come back), and counted.
-                self.stats.rejected += 1
-                if len(self.stats.rejects) < 100:
-                    self.stats.rejects.append(f"{msg.topic}: {exc}")
-                log.warning("rejected message on %s: %s", msg.topic, exc)
-        try:
-            res = self.store.ingest(events)
-        except Exception:
-            # Not acknowledged: the broker delivers these again after a reconnect.
-            log.exception("could not store %d events; they stay unacknowledged", len(events))
-            with contextlib.suppress(Exception):
-                self.client.disconnect()
-            return
-        for msg in batch:
-            if msg.qos > 0:
+                    evs = inbound.events_payload(payload, site, device)
+                    events.append((gen, msg, evs))
+                    continue
+                if leaf in ("state", "health"):
+                    if payload:  # an empty retained message clears the topic
+                        statuses.append((msg, site, device, leaf,
+                                         inbound.status_payload(payload, leaf)))
+                    done.append((gen, msg))
+                    continue
+                raise ParseError(f"HQ does not collect {leaf!r} messages")
+            except ParseError as exc:
+                if not self._quarantine(site, device, msg, str(exc)):
+                    return False
+                done.append((gen, msg))
+        if events and not self._store(events):
+            return False
+        done += [(gen, msg) for gen, msg, _e in events]
+        for msg, site, device, leaf, doc in statuses:
+            try:
+                self.store.set_status(site, device, leaf, doc)
+            except Exception as exc:  # one message's fault, on record
+                if not self._quarantine(site, device, msg, f"could not be stored: {exc}"):
+                    return False
+        for gen, msg in done:
+            if msg.qos > 0 and gen == self._generation:
                 self.client.ack(msg.mid, msg.qos)
-        self.stats.new += res.new
-        self.stats.duplicates += res.duplicates
-        self.stats.work_orders += len(res.work_orders)
         self.stats.batches += 1
         with self.committed:
             self.committed.notify_all()
+        return True
 
-    def repair(self) -> list[tuple[str, int, int]]:
-        """Ask devices to send again what HQ is missing.
+    def _store(self, events: list[tuple[int, mqtt.MQTTMessage, list[dict[str, Any]]]]) -> bool:
+        pairs = [(ev, replayed_flag(msg)) for _g, msg, evs in events for ev in evs]
+        try:
+            self._stored(self.store.ingest(pairs))
+            return True
+        except Exception:
+            log.warning("a batch of %d events could not be stored; storing its messages "
+                        "one by one", len(pairs), exc_info=True)
+        for _g, msg, evs in events:
+            try:
+                self._stored(self.store.ingest([(ev, replayed_flag(msg)) for ev in evs]))
+            except Exception as exc:  # this message's fault, on record
+                site, device = evs[0]["site"], evs[0]["device"]
+                if not self._quarantine(site, device, msg, f"could not be stored: {exc}"):
+                    return False
+        return True
 
-        A QoS 1 message the broker acknowledged can still be lost on the way to HQ (a
-        broker restart that forgets the shared subscription, a cluster failover). The
-        device keeps sent events for ``store.retention_days``, so a gap seen twice in a row
-        (not just out-of-order delivery) becomes a ``cmd/resend`` to that device; so
-        does a tail the device's health says exists (head_seq above what HQ holds).
-        """
-        asked: list[tuple[str, int, int]] = []
-        seen: dict[str, tuple[int, int]] = {}
+    def _stored(self, res: IngestResult) -> None:
+        self.stats.new += res.new
+        self.stats.duplicates += res.duplicates
+        self.stats.work_orders += len(res.work_orders)
+        self._confirm(res.confirmed)
+
+    def _quarantine(self, site: str, device: str, msg: mqtt.MQTTMessage, reason: str) -> bool:
+        self.stats.rejected += 1
+        if len(self.stats.rejects) < 100:
+            self.stats.rejects.append(f"{msg.topic}: {reason}")
+        log.warning("quarantined a message on %s: %s", msg.topic, reason)
+        try:
+            self.store.quarantine(site, device, msg.topic, reason, bytes(msg.payload))
+            return True
+        except Exception:
+            log.exception("the HQ database is unavailable; messages wait unacknowledged")
+            return False
+
+    def _confirm(self, heads: dict[tuple[str, str], int]) -> None:
+        ts = now_iso()
+        for (site, device), upto in heads.items():
+            topic = Topics(self.opts.prefix, site, device).confirmed
+            self.client.publish(topic, json.dumps({"upto": upto, "ts": ts}), qos=1,
+                                retain=True)
+            self.stats.confirmations += 1
+
+    def repair(self) -> list[tuple[str, str, int, int]]:
+        """Ask counters to send again what HQ is missing (sync/repair.py says when)."""
+        rows = []
         for row in self.store.integrity():
-            device = row["device"]
-            self._device_sites[device] = row["site"]
-            want: tuple[int, int] | None = row["gaps"][0] if row["gaps"] else None
-            head = self.store.device_head_seq(device)
-            if want is None and head is not None and head > row["max_seq"]:
-                want = (row["max_seq"] + 1, head)
-            if want is None:
-                continue
-            seen[device] = want
-            if self._seen_gaps.get(device) == want:
-                self._ask_resend(row["site"], device, *want)
-                asked.append((device, *want))
-        self._seen_gaps = seen
+            key = (row["site"], row["device"])
+            head = self.store.device_head_seq(*key) if not row["gaps"] else None
+            rows.append((key, self.repairer.wanted(row, head)))
+        asked = []
+        for (site, device), first, last in self.repairer.plan(rows):
+            self._ask_resend(site, device, first, last)
+            asked.append((site, device, first, last))
         return asked
 
     def _ask_resend(self, site: str, device: str, first: int, last: int) -> None:
-        topic = f"{self.opts.prefix}/{site}/{device}/cmd/resend"
-        body = {"id": f"hq-{int(time.time() * 1000)}", "from_seq": first, "to_seq": last}
+        topic = Topics(self.opts.prefix, site, device).command("resend")
+        body = {"id": f"hq-{secrets.token_hex(6)}", "from_seq": first, "to_seq": last}
         log.warning("asking %s/%s to resend seq %d..%d", site, device, first, last)
+        self.stats.resends += 1
         self.client.publish(topic, json.dumps(body), qos=1)
 
     def wait_for(self, predicate: Any, timeout: float) -> bool:

@@ -3,9 +3,12 @@
 Per window (device), officer, service and day (in the city's time zone) over
 [start, end): satisfaction by level, unrated cases, mirror flags per case, away time,
 tickets and waits, comments, and officers with two or more unsatisfied-rating work
-orders in the twelve months before ``end``. Reads only ``hq_events`` and
-``work_orders`` through :class:`~sync.hq_store.HqDb`, so it runs on SQLite and
-PostgreSQL alike. No JavaScript, no external assets: the HTML file is self-contained.
+orders in the twelve months before ``end``. A window is its counter, "site/device".
+Reads only ``hq_events`` and ``work_orders`` through :class:`~sync.hq_db.HqDb`, so it
+runs on SQLite and PostgreSQL alike. Only events whose hash chain verified count
+(``verified = 1``); simulated data (sync/loadsim.py) is left out unless asked for.
+A number that is not a finite number (``"NaN"``, a string) counts as absent.
+No JavaScript, no external assets: the HTML file is self-contained.
 No personal data: comments are reported by category and reference, never a phone number.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sync.hq_store import HqDb
+from sync.hq_db import HqDb
 
 LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
 LEVEL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",
@@ -80,18 +84,31 @@ class Report:
     events: int
 
 
-def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai") -> Report:
+def _num(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    f = float(value)
+    return f if math.isfinite(f) else 0.0
+
+
+def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai", *,
+          simulated: bool = False) -> Report:
     zone = ZoneInfo(tz)
     lo, hi = _utc_bound(start, zone), _utc_bound(end, zone)
-    rows = db.all("SELECT device, ts, type, body FROM hq_events WHERE ts >= ? AND ts < ? "
-                  "ORDER BY device, seq", (lo, hi))
+    sim = "" if simulated else " AND simulated = 0"
+    rows = [(f"{site}/{device}", ts, etype, body) for site, device, ts, etype, body in db.all(
+        "SELECT site, device, ts, type, body FROM hq_events WHERE ts >= ? AND ts < ? AND "
+        f"verified = 1{sim} ORDER BY site, device, seq", (lo, hi))]
     groups: dict[str, dict[str, Group]] = {d: defaultdict(Group) for d in DIMENSIONS}
     cases: dict[tuple[str, str], dict[str, Any]] = {}
     rated: set[tuple[str, str]] = set()
     comments: list[dict[str, Any]] = []
 
     def keys(device: str, ts: str, data: dict[str, Any]) -> dict[str, str]:
-        local = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(zone)
+        try:
+            local = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(zone)
+        except ValueError:  # stored before HQ validated timestamps
+            local = datetime.fromisoformat(lo.replace("Z", "+00:00")).astimezone(zone)
         return {"window": device, "officer": str(data.get("officer") or "-"),
                 "service": str(data.get("service") or "-"), "day": local.date().isoformat()}
 
@@ -122,14 +139,14 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai") -> Report
         elif etype == "away.ended":
             for g in each(k):
                 g.aways += 1
-                g.away_s += float(data.get("duration_s") or 0.0)
+                g.away_s += _num(data.get("duration_s"))
         elif etype == "ticket.issued":
             for g in each(k):
                 g.tickets += 1
         elif etype == "ticket.called":
             for g in each(k):
                 g.called += 1
-                g.wait_s += float(data.get("waited_s") or 0.0)
+                g.wait_s += _num(data.get("waited_s"))
         elif etype == "comment.submitted":
             for g in each(k):
                 g.comments += 1
@@ -157,12 +174,13 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai") -> Report
                 groups[d][case[d]].unrated += 1
     year_ago = _utc_bound(end - timedelta(days=365), zone)
     repeat = [(str(o), int(n)) for o, n in db.all(
-        "SELECT officer, count(*) FROM work_orders WHERE event_ts >= ? AND event_ts < ? "
-        "GROUP BY officer HAVING count(*) >= 2 ORDER BY count(*) DESC, officer",
+        "SELECT officer, count(*) FROM work_orders WHERE event_ts >= ? AND event_ts < ?"
+        f"{sim} GROUP BY officer HAVING count(*) >= 2 ORDER BY count(*) DESC, officer",
         (year_ago, hi))]
-    work_orders = db.all("SELECT id, device, officer, case_no, service, level, event_ts, status "
-                         "FROM work_orders WHERE event_ts >= ? AND event_ts < ? "
-                         "ORDER BY event_ts", (lo, hi))
+    work_orders = [(wid, f"{site}/{device}", *rest) for wid, site, device, *rest in db.all(
+        "SELECT id, site, device, officer, case_no, service, level, event_ts, status "
+        f"FROM work_orders WHERE event_ts >= ? AND event_ts < ?{sim} ORDER BY event_ts, id",
+        (lo, hi))]
     return Report(start, end, tz, {d: dict(sorted(g.items())) for d, g in groups.items()},
                   sorted(cases.values(), key=lambda c: c["ended"]), comments, repeat,
                   work_orders, len(rows))
@@ -172,8 +190,8 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai") -> Report
 
 
 def write_report(db: HqDb, start: date, end: date, out: Path,
-                 tz: str = "Asia/Shanghai") -> list[Path]:
-    rep = build(db, start, end, tz)
+                 tz: str = "Asia/Shanghai", *, simulated: bool = False) -> list[Path]:
+    rep = build(db, start, end, tz, simulated=simulated)
     out.mkdir(parents=True, exist_ok=True)
     files = [_write_csvs(rep, out, name) for name in
              ("satisfaction", "cases", "away", "tickets", "comments", "repeat_officers",

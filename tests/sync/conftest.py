@@ -218,11 +218,11 @@ class Hq:
         """Every event of the device exactly once, no seq gap, the chain verifies."""
         reader = HqStore.open(str(self.db_path))
         try:
-            dev = cfg.device.id
+            key = (cfg.device.site, cfg.device.id)
             local = device_events(cfg)
             ids = expected_ids if expected_ids is not None else [str(e["id"]) for e in local]
-            rows = reader.db.all("SELECT id, body FROM hq_events WHERE device = ? ORDER BY seq",
-                                 (dev,))
+            rows = reader.db.all("SELECT id, body FROM hq_events WHERE site = ? AND device = ? "
+                                 "ORDER BY seq", key)
             got = [r[0] for r in rows]
             assert len(got) == len(set(got))
             assert set(got) == set(ids), (len(got), len(ids))
@@ -230,7 +230,7 @@ class Hq:
 
             evs = [json.loads(r[1]) for r in rows]
             assert verify_chain(evs) == []
-            (status,) = [d for d in reader.integrity() if d["device"] == dev]
+            (status,) = [d for d in reader.integrity() if (d["site"], d["device"]) == key]
             assert status["gaps"] == []
             assert status["problems"] == 0
             assert status["verified_seq"] == status["max_seq"] == len(ids)

@@ -79,7 +79,7 @@ def test_report_figures(hq_url: str, tmp_path: Path) -> None:
                   "--out", str(out)])
     assert rc == 0
     sat = {(r["dimension"], r["key"]): r for r in read(out / "satisfaction.csv")}
-    w01 = sat[("window", "w01")]
+    w01 = sat[("window", "s1/w01")]
     assert (w01["very_satisfied"], w01["very_unsatisfied"], w01["rated"], w01["unrated"],
             w01["satisfaction_pct"], w01["mirror_flags"], w01["cases"]) == (
         "1", "1", "2", "1", "50.0", "2", "3")

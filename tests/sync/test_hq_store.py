@@ -41,8 +41,8 @@ def hq(hq_url: str) -> Iterator[HqStore]:
     store.close()
 
 
-def status(hq: HqStore, device: str = "w01") -> dict[str, Any]:
-    return next(d for d in hq.integrity() if d["device"] == device)
+def status(hq: HqStore, device: str = "w01", site: str = "s1") -> dict[str, Any]:
+    return next(d for d in hq.integrity() if (d["site"], d["device"]) == (site, device))
 
 
 def test_duplicates_are_stored_once(hq: HqStore) -> None:
@@ -51,7 +51,7 @@ def test_duplicates_are_stored_once(hq: HqStore) -> None:
     r2 = hq.ingest([(e, True) for e in evs[20:]])  # a redelivery overlapping the first
     assert (r1.new, r1.duplicates, r2.new, r2.duplicates) == (30, 0, 20, 10)
     assert hq.count() == 50
-    assert status(hq) == {"device": "w01", "site": "s1", "events": 50, "verified_seq": 50,
+    assert status(hq) == {"site": "s1", "device": "w01", "events": 50, "verified_seq": 50,
                           "max_seq": 50, "gaps": [], "problems": 0}
 
 
@@ -68,20 +68,119 @@ def test_out_of_order_and_gaps(hq: HqStore) -> None:
     assert hq.problems() == []
 
 
-def test_altered_deleted_and_forked_records_are_reported(hq: HqStore) -> None:
-    evs = chain(10)
-    evs[3]["data"] = {"number": "A999"}  # altered after sealing
-    del evs[6]  # seq 7 deleted on the device
+def test_altered_deleted_and_forged_records_are_problems_that_never_advance_the_chain(
+        hq: HqStore) -> None:
+    orig = chain(10)
+    evs = list(orig)
+    genuine4 = dict(evs[3])
+    evs[3] = {**evs[3], "data": {"number": "A999"}}  # altered after sealing
+    del evs[6]  # seq 7 lost on the way
     hq.ingest([(e, False) for e in evs])
-    assert status(hq)["gaps"] == [(7, 7)]
-    # The counter "resends" a forged seq 7 that does not chain.
+    # seq 4 does not verify: the head stays at 3 and seq 4 is missing (a gap to repair).
+    assert status(hq)["verified_seq"] == 3
+    assert status(hq)["gaps"] == [(4, 4), (7, 7)]
+    # A forged seq 7 that does not chain changes nothing either.
     forged = seal(Draft(EventType.TICKET_ISSUED, {}), site="s1", device="w01", seq=7,
                   prev="f" * 64).to_dict()
+    hq.ingest([(genuine4, False)])
+    assert status(hq)["verified_seq"] == 6
     hq.ingest([(forged, False)])
-    kinds = [(seq, kind) for _d, seq, kind, _x in hq.problems()]
-    # seq 4 altered; seq 7 does not follow 6, and 8 does not follow the forged 7.
-    assert kinds == [(4, "altered"), (7, "chain"), (8, "chain")]
-    assert status(hq)["verified_seq"] == 10 and status(hq)["problems"] == 3
+    assert status(hq)["verified_seq"] == 6
+    # The genuine seq 7 still verifies, and everything after it.
+    hq.ingest([(orig[6], False)])
+    assert status(hq)["verified_seq"] == 10 and status(hq)["gaps"] == []
+    kinds = [(seq, kind) for _s, _d, seq, kind, _x in hq.problems()]
+    assert kinds == [(4, "altered"), (7, "chain")]
+    assert status(hq)["problems"] == 2
+    assert hq.count() == 10  # problems are kept in hq_problems, not among the events
+
+
+def test_a_replayed_seq_under_a_new_id_opens_nothing_and_a_fork_is_refused(
+        hq: HqStore) -> None:
+    def make(i: int) -> Draft:
+        return Draft(EventType.RATING_GIVEN, {"case_no": f"C{i}", "officer": "000007",
+                                              "level": "unsatisfied", "unsatisfied": True})
+
+    evs = chain(3, make=make)
+    hq.ingest([(e, False) for e in evs])
+    assert len(hq.work_orders()) == 3
+    # The same seq 2, sealed again with a new id: its hash is right, its seq is taken.
+    replay = seal(make(2), site="s1", device="w01", seq=2, prev=evs[0]["hash"]).to_dict()
+    res = hq.ingest([(replay, False)])
+    assert res.new == 1 and res.work_orders == [] and len(hq.work_orders()) == 3
+    assert [(p[2], p[3]) for p in hq.problems()] == [(2, "replay")]
+    # Two valid candidates for the next seq in one batch: the first verifies, the other
+    # is a fork on record; the real seq 5 that follows still verifies.
+    a = seal(make(4), site="s1", device="w01", seq=4, prev=evs[2]["hash"]).to_dict()
+    b = seal(make(4), site="s1", device="w01", seq=4, prev=evs[2]["hash"]).to_dict()
+    first, second = sorted([a, b], key=lambda e: e["id"])
+    nxt = seal(make(5), site="s1", device="w01", seq=5, prev=first["hash"]).to_dict()
+    hq.ingest([(b, False), (a, False), (nxt, False)])
+    assert status(hq)["verified_seq"] == 5
+    assert [(p[2], p[3]) for p in hq.problems()] == [(2, "replay"), (4, "fork")]
+    assert len(hq.work_orders()) == 5 and second["id"] not in {w[0] for w in
+                                                              hq.work_orders()}
+
+
+def test_a_forged_jump_in_seq_leaves_no_gap_and_opens_nothing(hq: HqStore) -> None:
+    evs = chain(5)
+    hq.ingest([(e, False) for e in evs])
+    jump = seal(Draft(EventType.RATING_GIVEN, {"unsatisfied": True, "officer": "1"}),
+                site="s1", device="w01", seq=2**40, prev=evs[-1]["hash"]).to_dict()
+    res = hq.ingest([(jump, False)])
+    assert res.work_orders == [] and hq.work_orders() == []
+    assert status(hq)["gaps"] == [] and status(hq)["max_seq"] == 5
+    assert [(p[2], p[3]) for p in hq.problems()] == [(2**40, "jump")]
+
+
+def test_work_orders_wait_for_the_chain_to_verify(hq: HqStore) -> None:
+    def make(i: int) -> Draft:
+        return Draft(EventType.RATING_GIVEN, {"case_no": f"C{i}", "unsatisfied": i == 3})
+
+    evs = chain(3, make=make)
+    hq.ingest([(evs[2], False)])  # seq 3 before 1 and 2: not verified yet
+    assert hq.work_orders() == []
+    res = hq.ingest([(e, False) for e in evs[:2]])
+    assert [w["case_no"] for w in res.work_orders] == ["C3"]
+    assert res.confirmed == {("s1", "w01"): 3}
+
+
+def test_two_sites_with_the_same_device_id_are_two_counters(hq: HqStore) -> None:
+    east, west = chain(5, site="east"), chain(3, site="west")
+    hq.ingest([(e, False) for e in east + west])
+    assert status(hq, site="east")["verified_seq"] == 5
+    assert status(hq, site="west")["verified_seq"] == 3
+    assert hq.problems() == []
+    assert hq.count("east", "w01") == 5 and hq.count("west", "w01") == 3
+    hq.set_status("west", "w01", "health", {"head_seq": 9, "outbox_depth": 0})
+    assert hq.device_head_seq("west", "w01") == 9
+    assert hq.device_head_seq("east", "w01") is None
+
+
+def test_a_database_of_the_first_schema_is_migrated_and_its_chains_verified(
+        tmp_path: Any) -> None:
+    import sqlite3
+
+    from sync.hq_db import SCHEMA_V1, SCHEMA_VERSION
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for stmt in SCHEMA_V1:
+        conn.execute(stmt)
+    for ev in chain(4):
+        conn.execute("INSERT INTO hq_events VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                     (ev["id"], "s1", "w01", ev["seq"], ev["ts"], ev["type"],
+                      json.dumps(ev), ev["ts"]))
+    conn.execute("INSERT INTO hq_devices (device, site, head_seq, head_hash, state) VALUES "
+                 "('w01', 's1', 4, 'x', '{\"online\": true}')")
+    conn.commit()
+    conn.close()
+    hq = HqStore.open(str(path))
+    assert status(hq)["verified_seq"] == 4 and hq.problems() == []
+    assert hq.db.one("SELECT state FROM hq_devices")[0] == '{"online": true}'
+    assert hq.db.one("SELECT value FROM hq_meta")[0] == str(SCHEMA_VERSION)
+    hq.close()
+    assert HqStore.open(str(path)).count() == 4  # opening again migrates nothing
 
 
 def test_each_unsatisfied_rating_opens_one_work_order(hq: HqStore) -> None:
@@ -95,7 +194,7 @@ def test_each_unsatisfied_rating_opens_one_work_order(hq: HqStore) -> None:
     hq.ingest([(e, True) for e in evs])  # replayed: no second work order
     assert len(res.work_orders) == 3
     orders = hq.work_orders()
-    assert [(o[2], o[3], o[5], o[7]) for o in orders] == [
+    assert [(o[3], o[4], o[6], o[8]) for o in orders] == [
         ("000007", "C1", "unsatisfied", "open"), ("000007", "C3", "unsatisfied", "open"),
         ("000007", "C5", "unsatisfied", "open")]
 
@@ -115,15 +214,40 @@ def test_repair_asks_for_a_gap_seen_twice_and_for_a_missing_tail(hq: HqStore) ->
     hq.ingest([(e, False) for e in evs[:10] + evs[15:20]])
     col = Collector(hq, BrokerOptions(port=1))  # never connected: publish is a no-op
     assert col.repair() == []  # first sighting: may be reordering
-    assert col.repair() == [("w01", 11, 15)]
+    assert col.repair() == [("s1", "w01", 11, 15)]
+    assert col.repair() == []  # asked: not again while that resend is outstanding
     hq.ingest([(e, False) for e in evs[10:15]])
     # The device says (health, outbox empty) it has seq 30; HQ holds 20.
-    hq.set_status("w01", "s1", "health", {"head_seq": 30, "outbox_depth": 0})
+    hq.set_status("s1", "w01", "health", {"head_seq": 30, "outbox_depth": 0})
     assert col.repair() == []
-    assert col.repair() == [("w01", 21, 30)]
-    hq.set_status("w01", "s1", "health", {"head_seq": 30, "outbox_depth": 12})
+    assert col.repair() == [("s1", "w01", 21, 30)]
+    hq.set_status("s1", "w01", "health", {"head_seq": 40, "outbox_depth": 12})
     col.repair()
     assert col.repair() == []  # still draining: the tail is on its way
+
+
+def test_one_resend_covers_a_whole_gap_and_is_asked_again_only_after_its_timeout(
+        hq: HqStore) -> None:
+    from sync.repair import RESEND_MAX
+
+    now = [0.0]
+    evs = chain(30)
+    hq.ingest([(evs[0], False), (evs[-1], False)])
+    col = Collector(hq, BrokerOptions(port=1), resend_timeout_s=30)
+    col.repairer.clock = lambda: now[0]
+    assert col.repair() == []
+    assert col.repair() == [("s1", "w01", 2, 29)]  # one request, the whole range
+    for t in (5.0, 10.0, 29.0):
+        now[0] = t
+        assert col.repair() == []
+    hq.ingest([(e, False) for e in evs[1:10]])  # part of it came: still outstanding
+    assert col.repair() == []
+    now[0] = 31.0
+    assert col.repair() == [("s1", "w01", 11, 29)]
+    # A huge gap is asked for in bounded steps.
+    big = Collector(hq, BrokerOptions(port=1))
+    assert big.repairer.wanted({"gaps": [(1, 10**9)], "max_seq": 10**9 + 1}, None) == [
+        (1, RESEND_MAX)]
 
 
 def test_two_collectors_on_one_postgresql_database_advance_the_chain_once(
@@ -144,7 +268,7 @@ def test_two_collectors_on_one_postgresql_database_advance_the_chain_once(
         done = [pool.submit(a.ingest, [(e, False) for e in evs[1:21]]),
                 pool.submit(b.ingest, [(e, False) for e in evs[21:]])]
         assert [f.result(timeout=30).new for f in done] == [20, 20]
-    assert status(a) == {"device": "w01", "site": "s1", "events": 41, "verified_seq": 41,
+    assert status(a) == {"site": "s1", "device": "w01", "events": 41, "verified_seq": 41,
                          "max_seq": 41, "gaps": [], "problems": 0}
     a.close()
     b.close()
