@@ -73,6 +73,8 @@ class CollectorStats:
     batches: int = 0
     confirmations: int = 0
     resends: int = 0
+    repairs: int = 0  # repair passes done
+    store_failures: int = 0  # batches the database refused (tried again)
     connects: int = 0
     rejects: list[str] = field(default_factory=list)
 
@@ -238,7 +240,18 @@ class Collector:
 
     def _write_loop(self) -> None:
         next_repair = time.monotonic() + self.repair_s
+        retry: list[tuple[int, mqtt.MQTTMessage]] = []
+        delay = 0.5
         while True:
+            if retry:
+                # The database refused even the quarantine: wait, try the same again, and
+                # let the watchdog go stale meanwhile (systemd restarts a stuck HQ).
+                if self.stopped.wait(delay):
+                    return
+                delay = min(5.0, delay * 2)
+                if self._safe_process(retry):
+                    retry, delay = [], 0.5
+                continue
             try:
                 first = self._queue.get(timeout=max(0.01, next_repair - time.monotonic()))
             except queue.Empty:
@@ -265,15 +278,24 @@ class Collector:
                     stop = True
                     break
                 batch.append(item)
-            try:
-                if self._process(batch):
-                    self.heartbeat.beat()
-            except Exception:
-                # Never reached by design (each message is isolated); if it is, the
-                # writer lives on and the messages, unacknowledged, come back.
-                log.exception("could not process %d messages", len(batch))
+            if not self._safe_process(batch):
+                retry = batch
             if stop:
                 return
+
+    def _safe_process(self, batch: list[tuple[int, mqtt.MQTTMessage]]) -> bool:
+        try:
+            ok = self._process(batch)
+        except Exception:
+            # Not reached by design (each message is isolated); if it is, the writer
+            # lives on and tries these messages again.
+            log.exception("could not process %d messages", len(batch))
+            ok = False
+        if ok:
+            self.heartbeat.beat()
+        else:
+            self.stats.store_failures += 1
+        return ok
 
     def _process(self, batch: list[tuple[int, mqtt.MQTTMessage]]) -> bool:
         """Store or quarantine every message, then acknowledge them. False when the
@@ -373,6 +395,7 @@ class Collector:
         for (site, device), first, last in self.repairer.plan(rows):
             self._ask_resend(site, device, first, last)
             asked.append((site, device, first, last))
+        self.stats.repairs += 1
         return asked
 
     def _ask_resend(self, site: str, device: str, first: int, last: int) -> None:

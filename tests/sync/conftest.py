@@ -214,8 +214,10 @@ class Hq:
     def wait_count(self, n: int, timeout: float = 60.0) -> bool:
         return self.collector.wait_for(lambda c: self.count() >= n, timeout)
 
-    def assert_complete(self, cfg: Config, expected_ids: list[str] | None = None) -> None:
-        """Every event of the device exactly once, no seq gap, the chain verifies."""
+    def assert_complete(self, cfg: Config, expected_ids: list[str] | None = None,
+                        problems: int = 0) -> None:
+        """Every event of the device exactly once, no seq gap, the chain verifies
+        (``problems``: forged events on record, none of them among the events)."""
         reader = HqStore.open(str(self.db_path))
         try:
             key = (cfg.device.site, cfg.device.id)
@@ -232,7 +234,7 @@ class Hq:
             assert verify_chain(evs) == []
             (status,) = [d for d in reader.integrity() if (d["site"], d["device"]) == key]
             assert status["gaps"] == []
-            assert status["problems"] == 0
+            assert status["problems"] == problems
             assert status["verified_seq"] == status["max_seq"] == len(ids)
         finally:
             reader.close()
