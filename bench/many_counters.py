@@ -54,7 +54,8 @@ def main() -> int:
         rows = reader.integrity()
         res["hq_devices"] = len(rows)
         res["hq_devices_complete"] = sum(
-            1 for r in rows if not r["gaps"] and r["verified_seq"] == last_seq[r["device"]])
+            1 for r in rows if not r["gaps"]
+            and r["verified_seq"] == last_seq[f"{r['site']}/{r['device']}"])
         res["hq_problems"] = len(reader.problems())
         res["integrity_check_s"] = round(time.monotonic() - t0, 2)
     finally:

@@ -163,11 +163,15 @@ class HqStore:
                               "hash does not match the event's content")
                     self._reject(key, ev, problem, detail, now, res)
                     continue
-                db.execute("UPDATE hq_events SET verified = 1 WHERE id = ?", (eid,))
                 self._work_order(ev, now, res)
                 head_seq, head_hash = seq, ev["hash"]
             if head_seq < window + _WALK:
                 break
+        if head_seq != start:
+            # Every other claim on start+1..head was rejected (deleted): what is left there
+            # is exactly the chain just verified.
+            db.execute("UPDATE hq_events SET verified = 1 WHERE site = ? AND device = ? AND "
+                       "seq > ? AND seq <= ? AND verified = 0", (*key, start, head_seq))
         nprob = len(res.problems) - found
         if head_seq != start or nprob:
             db.execute("UPDATE hq_devices SET head_seq = ?, head_hash = ?, problems = "
