@@ -83,6 +83,22 @@ def _control_seeds() -> list[bytes]:
             b'{"cmd": "echo", "s": "\\udcff"}', b'{"cmd": "echo", "n": NaN}', b"[]", b"\xff"]
 
 
+def _hq_seeds() -> list[bytes]:
+    from device.events import GENESIS, Draft, EventType, seal
+
+    prev, envs = GENESIS, []
+    for i in range(1, 4):
+        env = seal(Draft(EventType.RATING_GIVEN, {"case_no": f"C{i}", "level": "unsatisfied",
+                                                  "unsatisfied": True, "waited_s": 1.5}),
+                   site="s1", device="w01", seq=i, prev=prev)
+        prev = env.hash
+        envs.append(env.to_json().encode())
+    batch = b"[" + b",".join(envs) + b"]"
+    return [b"\x00" + envs[0], b"\x01" + batch, b"\x02" + b'{"online": true, "mode": "idle"}',
+            b"\x03" + b'{"head_seq": 3, "outbox_depth": 0, "disk": {"free_mb": 1.5}}',
+            b"\x04{}", b"\x00[]", b"\x00" + envs[1]]
+
+
 def _printer_seeds() -> list[bytes]:
     return [bytes((64 + n, b)) for n in (1, 2, 3, 4) for b in (0x12, 0x16, 0x1E, 0x72, 0x7E)]
 
@@ -101,6 +117,7 @@ HARNESSES = (
     Harness("link", "fuzz_link.py", 1024, _link_seeds),
     Harness("scanner", "fuzz_scanner.py", 1024, _scanner_seeds),
     Harness("control", "fuzz_control.py", 1024, _control_seeds),
+    Harness("hq", "fuzz_hq.py", 4096, _hq_seeds),
     Harness("printer_status", "fuzz_printer_status.py", 16, _printer_seeds,
             needs="drivers.printer.status"),
 )

@@ -29,7 +29,8 @@ def test_every_parser_survives_atheris(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()
              if line and not line.startswith("total")}
-    assert lines["sign"] == lines["link"] == lines["scanner"] == lines["control"] == "ok", (
+    assert (lines["sign"] == lines["link"] == lines["scanner"] == lines["control"]
+            == lines["hq"] == "ok"), (
         done.stdout)
     # The printer's status parser is fuzzed as soon as it exists.
     has_status = (ROOT / "drivers" / "printer" / "status.py").exists()
