@@ -34,13 +34,20 @@ class Broker:
             "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
             "log_type information\nconnection_messages false\n" + extra)
 
+        self.conf, self.nofile = conf, nofile
+        self._spawn()
+
+    def _spawn(self) -> None:
+        nofile = self.nofile
+
         def limits() -> None:  # mosquitto needs one fd per client
             hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
             want = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, preexec_fn=limits)
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=limits)
         lines: queue.Queue[str] = queue.Queue()
 
         def pump() -> None:
@@ -56,6 +63,14 @@ class Broker:
                 raise RuntimeError("mosquitto exited")
             if " running" in line:
                 break
+
+    def kill(self) -> None:
+        """SIGKILL: no persistence file written, every connection dropped at once."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self._spawn()
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -243,6 +243,10 @@ def _collect(args: argparse.Namespace) -> int:
                      collector.stats.work_orders)
     watchdog.stop()
     collector.stop()
+    st = collector.stats
+    log.info("collector stopped: %d new events, %d duplicates, %d quarantined, %d resend "
+             "requests, %d confirmations, %d connections", st.new, st.duplicates, st.rejected,
+             st.resends, st.confirmations, st.connects)
     store.close()
     return EXIT_OK
 

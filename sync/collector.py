@@ -69,6 +69,7 @@ class CollectorStats:
     new: int = 0
     duplicates: int = 0
     rejected: int = 0  # quarantined
+    statuses: int = 0  # state and health messages stored
     work_orders: int = 0
     batches: int = 0
     confirmations: int = 0
@@ -330,6 +331,7 @@ class Collector:
         for msg, site, device, leaf, doc in statuses:
             try:
                 self.store.set_status(site, device, leaf, doc)
+                self.stats.statuses += 1
             except Exception as exc:  # one message's fault, on record
                 if not self._quarantine(site, device, msg, f"could not be stored: {exc}"):
                     return False
