@@ -112,7 +112,7 @@ def _hint(paho_error: str) -> str:
 
 
 class Collector:
-    def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 2000,
+    def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 500,
                  repair_s: float = 10.0, resend_timeout_s: float = 60.0) -> None:
         self.store = store
         self.opts = opts
@@ -201,7 +201,10 @@ class Collector:
 
     def _net_loop(self) -> None:
         """Connect, run until the connection ends, connect again: after any disconnect."""
-        o, delay = self.opts, 0.5
+        # Short waits: after a broker restart the collector must be subscribed again
+        # before the counters' backlogs arrive, or the broker drops them for want of a
+        # subscriber (the counters re-publish, but that costs time and duplicates).
+        o, delay = self.opts, 0.2
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0  # the session ends with the connection
         while not self.stopped.is_set():
@@ -211,8 +214,9 @@ class Collector:
             except (OSError, ValueError) as exc:
                 log.error("collector cannot connect to %s:%d: %s", o.host, o.port,
                           connect_error(exc, o.host))
-                self.stopped.wait(delay)
-                delay = min(5.0, delay * 2)
+                # A refused connection (the broker restarting) costs nothing to retry.
+                self.stopped.wait(0.1 if isinstance(exc, ConnectionRefusedError) else delay)
+                delay = min(1.0, delay * 2)
                 continue
             started = time.monotonic()
             try:
@@ -220,10 +224,10 @@ class Collector:
             except Exception:
                 log.exception("the MQTT loop failed; reconnecting")
             if time.monotonic() - started > 10:
-                delay = 0.5
+                delay = 0.2
             if not self.stopped.is_set():
                 self.stopped.wait(delay)
-                delay = min(5.0, delay * 2)
+                delay = min(1.0, delay * 2)
 
     def stop(self) -> None:
         self.stopped.set()
@@ -328,13 +332,8 @@ class Collector:
         if events and not self._store(events):
             return False
         done += [(gen, msg) for gen, msg, _e in events]
-        for msg, site, device, leaf, doc in statuses:
-            try:
-                self.store.set_status(site, device, leaf, doc)
-                self.stats.statuses += 1
-            except Exception as exc:  # one message's fault, on record
-                if not self._quarantine(site, device, msg, f"could not be stored: {exc}"):
-                    return False
+        if statuses and not self._store_statuses(statuses):
+            return False
         for gen, msg in done:
             if msg.qos > 0 and gen == self._generation:
                 self.client.ack(msg.mid, msg.qos)
@@ -356,6 +355,25 @@ class Collector:
                 self._stored(self.store.ingest([(ev, replayed_flag(msg)) for ev in evs]))
             except Exception as exc:  # this message's fault, on record
                 site, device = evs[0]["site"], evs[0]["device"]
+                if not self._quarantine(site, device, msg, f"could not be stored: {exc}"):
+                    return False
+        return True
+
+    def _store_statuses(self, statuses: list[tuple[mqtt.MQTTMessage, str, str, str,
+                                                    dict[str, Any]]]) -> bool:
+        try:
+            self.store.set_statuses([(site, device, leaf, doc)
+                                     for _m, site, device, leaf, doc in statuses])
+            self.stats.statuses += len(statuses)
+            return True
+        except Exception:
+            log.warning("%d state/health messages could not be stored together; storing "
+                        "them one by one", len(statuses), exc_info=True)
+        for msg, site, device, leaf, doc in statuses:
+            try:
+                self.store.set_status(site, device, leaf, doc)
+                self.stats.statuses += 1
+            except Exception as exc:  # one message's fault, on record
                 if not self._quarantine(site, device, msg, f"could not be stored: {exc}"):
                     return False
         return True

@@ -2,8 +2,9 @@
 publishes its retained state, then sealed, hash-chained events, and behaves toward HQ as
 kiosk-sync does: it keeps every event until HQ confirms it (``confirmed`` topic),
 re-publishes what is still unconfirmed when confirmations stop coming for
-``confirm_timeout_s``, answers ``cmd/resend`` from its journal and reports its head in
-``health``.
+``confirm_timeout_s`` (first the oldest event alone as a probe, doubling the wait each
+time; the rest once the probe's confirmation shows HQ lost it), answers ``cmd/resend``
+from its journal and reports its head in ``health``.
 
 Simulated data never passes for real data: the counters live on their own sites
 (``loadsim-NNN``), their officers have badges that no roster uses (``SIM00001``), and
@@ -67,6 +68,9 @@ class SimCounter:
     connected: bool = False
     confirmed: int = 0
     progress_at: float = 0.0  # last publish of unconfirmed events or confirmation advance
+    patience: float = 0.0  # how long to wait for a confirmation before re-publishing
+    probe_below: int = 0  # a probe is out: events up to here were sent before it
+    probe: int = 0
     journal: dict[int, bytes] = field(default_factory=dict)
     unsent: set[int] = field(default_factory=set)  # not handed to the current connection
     sent: dict[int, tuple[float, list[int]]] = field(default_factory=dict)
@@ -187,9 +191,16 @@ class LoadSim:
             if isinstance(upto, int) and upto > s.confirmed:
                 s.confirmed = upto
                 s.progress_at = time.monotonic()
+                s.patience = self.confirm_timeout_s
                 for q in [q for q in s.journal if q <= upto]:
                     del s.journal[q]
                 s.unsent = {q for q in s.unsent if q > upto}
+                if s.probe_below and upto == s.probe:
+                    # Exactly the probe came back: what was sent with it was lost.
+                    again = sorted(q for q in s.journal if q <= s.probe_below)
+                    self.stats.republished += len(again)
+                    s.unsent.update(again)
+                s.probe_below = 0
             return
         lo, hi = doc.get("from_seq"), doc.get("to_seq")  # cmd/resend
         if isinstance(lo, int) and isinstance(hi, int):
@@ -224,11 +235,17 @@ class LoadSim:
             if s.unsent:
                 self._publish(s, sorted(s.unsent))
             elif (self.honour and s.journal and not s.sent
-                  and now - s.progress_at > self.confirm_timeout_s):
-                again = sorted(q for q in s.journal if q > s.confirmed)
-                self.stats.republished += len(again)
+                  and now - s.progress_at > (s.patience or self.confirm_timeout_s)):
+                # No confirmation for a while: probe with the oldest unconfirmed event
+                # only. HQ working through a long queue confirms the probe together with
+                # everything before it (nothing else sent twice); an HQ that lost the
+                # events confirms just the probe, and then the rest goes at once.
+                s.probe_below = max(s.journal)
+                s.probe = probe = min(q for q in s.journal if q > s.confirmed)
+                self.stats.republished += 1
                 s.progress_at = now
-                self._publish(s, again, replayed=True)
+                s.patience = 2 * (s.patience or self.confirm_timeout_s)
+                self._publish(s, [probe], replayed=True)
             s.client.loop_misc()
         if now >= self._next_health:
             self._next_health = now + self.health_s
