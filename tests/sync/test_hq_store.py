@@ -158,29 +158,29 @@ def test_two_sites_with_the_same_device_id_are_two_counters(hq: HqStore) -> None
 
 
 def test_a_database_of_the_first_schema_is_migrated_and_its_chains_verified(
-        tmp_path: Any) -> None:
-    import sqlite3
+        hq_url: str) -> None:
+    from sync.hq_db import SCHEMA_V1, SCHEMA_VERSION, HqDb
 
-    from sync.hq_db import SCHEMA_V1, SCHEMA_VERSION
-
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
+    db = HqDb.open(hq_url)
+    db.begin()
     for stmt in SCHEMA_V1:
-        conn.execute(stmt)
+        db.execute(stmt)
     for ev in chain(4):
-        conn.execute("INSERT INTO hq_events VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                     (ev["id"], "s1", "w01", ev["seq"], ev["ts"], ev["type"],
-                      json.dumps(ev), ev["ts"]))
-    conn.execute("INSERT INTO hq_devices (device, site, head_seq, head_hash, state) VALUES "
-                 "('w01', 's1', 4, 'x', '{\"online\": true}')")
-    conn.commit()
-    conn.close()
-    hq = HqStore.open(str(path))
+        db.execute("INSERT INTO hq_events VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                   (ev["id"], "s1", "w01", ev["seq"], ev["ts"], ev["type"],
+                    json.dumps(ev), ev["ts"]))
+    db.execute("INSERT INTO hq_devices (device, site, head_seq, head_hash, state) VALUES "
+               "('w01', 's1', 4, 'x', '{\"online\": true}')")
+    db.commit()
+    db.close()
+    hq = HqStore.open(hq_url)
     assert status(hq)["verified_seq"] == 4 and hq.problems() == []
     assert hq.db.one("SELECT state FROM hq_devices")[0] == '{"online": true}'
     assert hq.db.one("SELECT value FROM hq_meta")[0] == str(SCHEMA_VERSION)
     hq.close()
-    assert HqStore.open(str(path)).count() == 4  # opening again migrates nothing
+    again = HqStore.open(hq_url)  # opening again migrates nothing
+    assert again.count() == 4
+    again.close()
 
 
 def test_each_unsatisfied_rating_opens_one_work_order(hq: HqStore) -> None:
