@@ -217,16 +217,26 @@ class HqDb:
             sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
         return self.one(sql, (name,)) is not None
 
+    def _version(self) -> int:
+        if self._has_table("hq_meta"):
+            row = self.one("SELECT value FROM hq_meta WHERE key = 'schema_version'")
+            return int(row[0]) if row else 1
+        return 1 if self._has_table("hq_events") else 0
+
     def migrate(self) -> int:
-        """Bring the schema to SCHEMA_VERSION; returns the version it was at (0: new)."""
+        """Bring the schema to SCHEMA_VERSION; returns the version it was at (0: new).
+        A current schema is only read: `status`, reports and every reader open the
+        database without taking the write lock."""
+        found = self._version()
+        if self.kind == "sqlite":
+            self.conn.rollback()  # end the read before BEGIN (sqlite3's implicit one)
+        if found == SCHEMA_VERSION:
+            return found
         self.begin()
         try:
             self.lock(LOCK_SCHEMA)  # collectors starting together would race
-            if self._has_table("hq_meta"):
-                row = self.one("SELECT value FROM hq_meta WHERE key = 'schema_version'")
-                found = int(row[0]) if row else 1
-            else:
-                found = 1 if self._has_table("hq_events") else 0
+            found = self._version()  # again, under the lock
+            if not self._has_table("hq_meta"):
                 self.execute("CREATE TABLE hq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             if found == 0:
                 for stmt in SCHEMA_V1:
