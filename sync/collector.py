@@ -132,6 +132,7 @@ class Collector:
         self._last_error = ""
         self._writer: threading.Thread | None = None
         self._net: threading.Thread | None = None
+        self._dropped = threading.Event()  # the current connection ended
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -182,6 +183,7 @@ class Collector:
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
         self.connected.clear()
         self.subscribed.clear()
+        self._dropped.set()
         if not self.stopped.is_set():
             why = f"; {self._last_error}" if self._last_error else ""
             log.warning("collector disconnected (%s%s%s); reconnecting", reason_code, why,
@@ -219,10 +221,12 @@ class Collector:
                 delay = min(1.0, delay * 2)
                 continue
             started = time.monotonic()
-            try:
-                self.client.loop_forever(retry_first_connection=False)
-            except Exception:
-                log.exception("the MQTT loop failed; reconnecting")
+            # paho's own network thread (loop_start): acks and confirmations queued by
+            # the writer wake it through its socket pair, and only it writes the socket.
+            self._dropped.clear()
+            self.client.loop_start()
+            self._dropped.wait()  # set by on_disconnect, or by stop()
+            self.client.loop_stop()
             if time.monotonic() - started > 10:
                 delay = 0.2
             if not self.stopped.is_set():
@@ -238,6 +242,7 @@ class Collector:
             self.client.disconnect()
         except Exception:  # stopping anyway
             log.debug("disconnect on stop failed", exc_info=True)
+        self._dropped.set()
         if self._net is not None:
             self._net.join(timeout=10)
 
