@@ -111,6 +111,15 @@ def _hint(paho_error: str) -> str:
     return ""
 
 
+class _LastError(logging.Handler):
+    """Keeps paho's latest warning or error (a TLS alert arrives only as a log line)."""
+
+    text = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _LastError.text = record.getMessage()
+
+
 class Collector:
     def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 500,
                  repair_s: float = 10.0, resend_timeout_s: float = 60.0) -> None:
@@ -129,7 +138,6 @@ class Collector:
         self.committed = threading.Condition()  # notified after every batch (tests, bench)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._generation = 0  # connection number: an ack belongs to its connection
-        self._last_error = ""
         self._writer: threading.Thread | None = None
         self._net: threading.Thread | None = None
         self._dropped = threading.Event()  # the current connection ended
@@ -149,14 +157,16 @@ class Collector:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
-        client.on_log = self._on_log
+        # paho's warnings and errors (not its per-packet debug lines: on_log would format
+        # two of them for every message) go to our log and give a disconnect its reason.
+        paho_log = logging.getLogger("hq.paho")
+        paho_log.setLevel(logging.WARNING)
+        if not any(isinstance(h, _LastError) for h in paho_log.handlers):
+            paho_log.addHandler(_LastError())
+        client.enable_logger(paho_log)
         return client
 
     # ------------------------------------------------------------------ paho thread
-
-    def _on_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
-        if level in (mqtt.MQTT_LOG_ERR, mqtt.MQTT_LOG_WARNING):
-            self._last_error = text
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any,
                     _p: Any) -> None:
@@ -165,7 +175,7 @@ class Collector:
             return
         self._generation += 1
         self.stats.connects += 1
-        self._last_error = ""
+        _LastError.text = ""
         # A clean start has no subscriptions: subscribe on every connection.
         client.subscribe([(f, 1) for f in hq_filters(self.opts.prefix, self.opts.share)
                           .values()])
@@ -185,9 +195,9 @@ class Collector:
         self.subscribed.clear()
         self._dropped.set()
         if not self.stopped.is_set():
-            why = f"; {self._last_error}" if self._last_error else ""
-            log.warning("collector disconnected (%s%s%s); reconnecting", reason_code, why,
-                        _hint(self._last_error))
+            last = _LastError.text
+            log.warning("collector disconnected (%s%s%s); reconnecting", reason_code,
+                        f"; {last}" if last else "", _hint(last))
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._queue.put((self._generation, msg))
