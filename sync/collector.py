@@ -101,12 +101,15 @@ def connect_error(exc: BaseException, host: str) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _hint(paho_error: str) -> str:
+def _hint(paho_error: str, have_cert: bool) -> str:
     low = paho_error.lower()
-    if "certificate required" in low or "did not return a certificate" in low:
+    if "certificate required" in low or "did not return a certificate" in low or (
+            not have_cert and "eof occurred in violation of protocol" in low):
+        # TLS 1.3 sends the broker's refusal after the handshake: the client sees the
+        # alert, or (timing) just the connection closed.
         return ("; the broker wants a client certificate: give --cert and --key "
                 "(KIOSK_HQ_CERT, KIOSK_HQ_KEY)")
-    if "unknown ca" in low or "bad certificate" in low:
+    if "unknown ca" in low or "bad certificate" in low or "revoked" in low:
         return "; the broker refused our client certificate (wrong CA or revoked)"
     return ""
 
@@ -197,7 +200,8 @@ class Collector:
         if not self.stopped.is_set():
             last = _LastError.text
             log.warning("collector disconnected (%s%s%s); reconnecting", reason_code,
-                        f"; {last}" if last else "", _hint(last))
+                        f"; {last}" if last else "",
+                        _hint(last, bool(self.opts.cert_file)) if self.opts.tls else "")
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self._queue.put((self._generation, msg))

@@ -371,3 +371,13 @@ def test_the_watchdog_is_fed_only_while_messages_are_stored(
     blocker.close()
     assert hq.wait_count(1, timeout=20)  # the same message, tried again
     assert col.heartbeat.alive()
+
+
+def test_a_tls_refusal_seen_only_as_a_closed_connection_still_names_the_certificate() -> None:
+    from sync.collector import _hint
+
+    eof = "failed to receive on socket: EOF occurred in violation of protocol (_ssl.c:2393)"
+    assert "client certificate" in _hint(eof, have_cert=False)
+    assert _hint(eof, have_cert=True) == ""
+    alert = "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required"
+    assert "--cert and --key" in _hint(alert, have_cert=False)
