@@ -249,7 +249,6 @@ def build() -> dict[str, Any]:
         messages[f"cmd_{cmd}"] = _msg(f"cmd_{cmd}", f"Command {cmd}", name, qos=1,
                                       retain=False, description="Answered on .../result.")
 
-    _add_confirmed(channels, operations, schemas, messages, root, site, device)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -293,42 +292,6 @@ def build() -> dict[str, Any]:
             },
         },
     }
-
-
-# HQ's end-to-end receipt (kiosk-hq's side; docs/mqtt.md "Confirmations").
-CONFIRMED_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["upto", "ts"], "additionalProperties": False,
-    "properties": {
-        "upto": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
-                 "description": "HQ has committed every event of this counter with "
-                                "seq <= upto, each with a verified hash chain"},
-        "ts": {"type": "string", "description": "when HQ published it (ISO 8601 UTC)"},
-    },
-}
-
-
-def _add_confirmed(channels: dict[str, Any], operations: dict[str, Any],
-                   schemas: dict[str, Any], messages: dict[str, Any], root: str,
-                   site: dict[str, Any], device: dict[str, Any]) -> None:
-    channels["confirmed"] = {
-        "address": f"{root}/confirmed",
-        "title": "HQ's confirmation (downlink, retained, QoS 1, written by HQ only)",
-        "description": "Published by kiosk-hq after each commit in which the counter's "
-                       "verified head advanced (and again when the counter sends events HQ "
-                       "already holds). The counter keeps every event above `upto` and "
-                       "publishes it again when no confirmation advances for a while; it "
-                       "keeps the highest `upto` it has seen (two collectors may publish "
-                       "out of order).",
-        "parameters": {"site": site, "device": device},
-        "messages": {"confirmed": {"$ref": "#/components/messages/confirmed"}},
-    }
-    operations["receive_confirmed"] = {
-        "action": "receive", "channel": {"$ref": "#/channels/confirmed"},
-        "summary": "The highest contiguous seq HQ holds of this counter.",
-        "bindings": {"mqtt": {"qos": 1, "retain": True, "bindingVersion": "0.2.0"}}}
-    schemas["Confirmed"] = CONFIRMED_SCHEMA
-    messages["confirmed"] = _msg("confirmed", "Confirmed up to", "Confirmed",
-                                 description="Retained; {\"upto\": N, \"ts\": ISO UTC}.")
 
 
 def render() -> str:

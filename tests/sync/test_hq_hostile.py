@@ -31,7 +31,6 @@ from tests.sync.conftest import (
     fill_outbox,
     until,
 )
-from tests.sync.test_sync_tls import tls_broker  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.broker
 
@@ -243,7 +242,11 @@ def test_confirmations_are_retained_per_counter_after_each_commit(
     assert watcher.wait(lambda m: latest(m) == {"kiosk/v1/east/w01/confirmed": 30,
                                                 "kiosk/v1/west/w01/confirmed": 12}, 10), (
         latest(watcher.got))
-    assert all(m.retain for m in watcher.got)
+    late = raw("late-watcher")  # a counter connecting later gets them from the broker
+    late.subscribe("kiosk/v1/+/+/confirmed")
+    assert late.wait(lambda m: latest(m) == {"kiosk/v1/east/w01/confirmed": 30,
+                                             "kiosk/v1/west/w01/confirmed": 12}, 10)
+    assert all(m.retain for m in late.got)
 
 
 def test_gap_repair_asks_once_for_the_whole_range_while_it_is_outstanding(
@@ -314,6 +317,43 @@ def test_the_collector_resubscribes_after_a_broker_restart(
         store.close()
 
 
+def _openssl(*args: str, cwd: Path) -> None:
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[tuple[Mosquitto, int, Path]]:
+    """A TLS listener that requires a client certificate; the server's is for 127.0.0.1."""
+    import shutil
+
+    from tests.sync.conftest import free_port
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed")
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+             "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt", cwd=pki)
+    (pki / "server.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, cn, ext in (("server", "127.0.0.1", ("-extfile", "server.ext")),
+                          ("kiosk-hq", "kiosk-hq", ())):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout",
+                 f"{name}.key", "-out", f"{name}.csr", cwd=pki)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-out", f"{name}.crt", *ext, cwd=pki)
+    port = free_port()
+    b = Mosquitto(tmp_path / "tls-broker", extra=(
+        f"allow_anonymous false\nlistener {port} 127.0.0.1\ncafile {pki}/ca.crt\n"
+        f"certfile {pki}/server.crt\nkeyfile {pki}/server.key\nrequire_certificate true\n"
+        "use_identity_as_username true\n"))
+    b.start()
+    yield b, port, pki
+    b.stop()
+
+
 def _tls_collector(tmp_path: Path, port: int, pki: Path, host: str,
                    cert: bool) -> Collector:
     store = HqStore.open(str(tmp_path / "hq-tls.db"))
@@ -325,8 +365,7 @@ def _tls_collector(tmp_path: Path, port: int, pki: Path, host: str,
 
 
 def test_failed_tls_connections_are_logged_with_their_reason(
-        tmp_path: Path, tls_broker: tuple[Mosquitto, int, Path],  # noqa: F811
-        caplog: Any) -> None:
+        tmp_path: Path, tls_broker: tuple[Mosquitto, int, Path], caplog: Any) -> None:
     _broker, port, pki = tls_broker
     for host, cert, expected in (
             ("localhost", True, "certificate is not for the name 'localhost'"),
