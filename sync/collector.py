@@ -311,8 +311,7 @@ class Collector:
         try:
             ok = self._process(batch)
         except Exception:
-            # Not reached by design (each message is isolated); if it is, the writer
-            # lives on and tries these messages again.
+            # Not reached by design (each message is isolated); if so, try them again.
             log.exception("could not process %d messages", len(batch))
             ok = False
         if ok:
