@@ -95,9 +95,11 @@ def test_memory_is_bounded_after_every_screen_is_used_in_both_sizes(kiosk):
         both_sizes(kiosk)
         settle(kiosk)
     textures, texels = live_textures()
-    # The same screens show the same things: what is held does not grow with use.
-    assert textures <= first_textures * 1.1, (first_textures, textures)
-    assert texels <= first_texels * 1.1, (first_texels, texels)
+    # The same screens show nearly the same things (ticket and case numbers, which screen
+    # was last built in which size differ a little): what is held does not grow with use.
+    # Without the reclaimer, discarded screens pile up until a full collection happens.
+    assert textures <= first_textures * 1.2, (first_textures, textures)
+    assert texels <= first_texels * 1.25, (first_texels, texels)
     assert kiosk.app.reclaimer.collections > collections
     for name, size in kivy_caches().items():
         assert size <= max(first_caches.get(name, 0), 8), (name, first_caches, size)
