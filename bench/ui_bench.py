@@ -6,7 +6,11 @@
    a child process and times from launch to the first frame it shows (its log line), then
    leaves it untouched and reads its CPU time from /proc/PID/stat over --idle-s seconds,
    and its resident memory (VmRSS, VmHWM) from /proc/PID/status.
-2. In this process, mounts the UI on a simulated core and taps navigation buttons with
+2. Starts the kiosk again the same way and uses every screen in both text sizes (40
+   cases of bench/soak.py's compressed day: tickets, guide, check-in, comment book, mirror,
+   all five ratings, away, notices, the text size switched every 10 cases), lets it settle
+   and reads its RSS and idle CPU again: a kiosk in use, not only an untouched one.
+3. In this process, mounts the UI on a simulated core and taps navigation buttons with
    real touch events: the time from the touch to the end of the frame that shows the new
    screen (rebuilt widgets, layout and draw included).
 
@@ -145,6 +149,26 @@ def child_figures(idle_s: float) -> dict[str, float]:
 per_screen: dict[str, list[float]] = {}
 
 
+def used_figures(idle_s: float) -> dict[str, float]:
+    """RSS and idle CPU of the kiosk after every screen was used in both text sizes."""
+    import json
+
+    with tempfile.TemporaryDirectory() as state:
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "soak.py"), "_touch", "--state", state,
+             "--days", "1", "--cases-per-day", "40", "--idle-s", str(idle_s),
+             "--sample-every", "100000"], capture_output=True, text=True, cwd=ROOT,
+            env=dict(os.environ, KIVY_NO_ARGS="1", KIVY_LOG_MODE="PYTHON"), timeout=900)
+    records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    idle = [r for r in records if r["kind"] == "idle"]
+    if len(idle) < 2:
+        raise SystemExit(f"the used-kiosk run did not finish:\n{out.stderr[-2000:]}")
+    end = idle[-1]
+    return {"rss_mb": end["rss_mb"], "heap_mb": end["heap_mb"],
+            "idle_cpu_pct": end["idle_cpu_pct"], "screen_changes": end["screen_changes"],
+            "untouched_rss_mb": records[0]["rss_mb"], "mit_shm": end["mit_shm"]}
+
+
 def touch_figures(taps: int) -> list[float]:
     import dataclasses
 
@@ -215,6 +239,7 @@ def main() -> int:
     xvfb = ensure_display()
     try:
         child = child_figures(args.idle_s)
+        used = used_figures(args.idle_s)
         taps = touch_figures(args.taps)
         bare = bare_kivy_rss_mb()
     finally:
@@ -235,7 +260,13 @@ def main() -> int:
           f" RSS without it: {child['rss_mb'] - child['software_gl_mb']:.0f} MB")
     print("  software GL presented through " + ("MIT-SHM" if child["mit_shm"] else
           "XPutImage, no MIT-SHM (see docs/benchmarks.md)"))
-    print(f"  baseline, same run: an empty Kivy window with one label: {bare:.0f} MB")
+    print(f"  baseline, same run: an empty Kivy window with one label: {bare:.0f} MB; "
+          f"the kiosk's own share: {child['rss_mb'] - bare:.0f} MB   (target <= 40 MB)")
+    print(f"after every screen was used in both text sizes ({used['screen_changes']:.0f} "
+          f"screen changes), settled: RSS {used['rss_mb']:.0f} MB ([heap] "
+          f"{used['heap_mb']:.0f} MB; {used['untouched_rss_mb']:.0f} MB before use), own "
+          f"share {used['rss_mb'] - bare:.0f} MB, idle CPU {used['idle_cpu_pct']:.1f} %, "
+          + ("MIT-SHM" if used["mit_shm"] else "no MIT-SHM"))
     return 0
 
 

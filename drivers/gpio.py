@@ -36,7 +36,9 @@ def make_pin_factory(name: str) -> Any:
     if name == "mock":
         from gpiozero.pins.mock import MockFactory
 
-        return MockFactory()
+        from drivers.mockpins import BoundedMockPin
+
+        return MockFactory(pin_class=BoundedMockPin)
     if name == "lgpio":
         from gpiozero.pins.lgpio import LGPIOFactory
 

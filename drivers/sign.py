@@ -368,6 +368,9 @@ def called_ticket(events: Iterable[Any]) -> str | None:
 # ----------------------------------------------------------------- the simulator
 
 
+HISTORY = 1000  # frames the emulator keeps for `kiosk sim sign` and the tests
+
+
 class SignEmulator:
     """The display's side: decodes frames, keeps VP memory and the page, answers OK.
 
@@ -398,8 +401,12 @@ class SignEmulator:
                     frame = decode_frame(raw, self.crc)
                 except ParseError as exc:
                     self.errors.append(str(exc))
+                    del self.errors[:-HISTORY]
                     continue  # a real DGUS ignores a bad frame: no reply
                 self.frames.append(frame)
+                if len(self.frames) > 2 * HISTORY:
+                    # A simulated sign runs for days: keep the newest frames, not all.
+                    del self.frames[:-HISTORY]
                 reply = self._apply(frame)
                 if self.mute > 0:
                     self.mute -= 1

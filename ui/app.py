@@ -59,7 +59,12 @@ def build_app(core: Core, config: Config) -> Any:
     from ui import fonts
 
     fonts.register_default_font()
+    from ui import memory
+
+    memory.drop_label_surfaces()
     from ui.kioskui import KioskUi
+
+    memory.freeze_startup()  # before any screen exists: screens stay collectable
 
     return KioskUi(core, config)
 

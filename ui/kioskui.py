@@ -23,7 +23,7 @@ from device.core import Change, Core
 from device.counter import Mode
 from device.events import EventType
 from device.intents import Press
-from ui import theme
+from ui import memory, theme
 from ui.app import (
     CALLED_SHOW_S,
     KEY_ESC,
@@ -86,6 +86,8 @@ class KioskUi(App):
         self.overlay: Widget | None = None
         self.toast_widget: Widget | None = None
         self.help_widget: Widget | None = None
+        # Frees what changed screens left behind, soon after (ui/memory.py).
+        self.reclaimer = memory.Reclaimer()
         theme.set_large(config.ui.large_text)
 
     use_kivy_settings = False
@@ -190,6 +192,7 @@ class KioskUi(App):
                    getattr(self, "_clock_ev", None), getattr(self, "_content_ev", None)):
             if ev is not None:
                 ev.cancel()
+        self.reclaimer.cancel()
         away = self.sm.get_screen("away")
         away.on_leave()
 
@@ -216,6 +219,7 @@ class KioskUi(App):
         if self._idle_ev is not None:
             self._idle_ev.cancel()
         self._idle_ev = Clock.schedule_once(self._idle, self.cfg.timeouts.idle_home_s)
+        self.reclaimer.soon()
 
     def _idle(self, _dt: float) -> None:
         if self.sm.current != mode_screen(self.core.state.mode):
@@ -270,6 +274,7 @@ class KioskUi(App):
         Clock.schedule_once(partial(self.apply, change), 0)
 
     def apply(self, change: Change, _dt: float = 0) -> None:
+        self.reclaimer.soon()
         if change.notice:
             self.toast(change.notice, change.notice_kind)
         if change.refused and isinstance(change.intent, Press) \
