@@ -81,6 +81,8 @@ class Core:
         self._deferred: list[Callable[[], None]] = []
         self.faults: dict[str, str] = {}
         self._store_fault_detail = ""
+        # Fault records a failing disk could not take: written with the next commit.
+        self._unrecorded: list[Draft] = []
         staff = config.staff
         backup = config.officer(staff.backup)
         backup_text = backup.badge if backup else staff.backup
@@ -199,30 +201,58 @@ class Core:
     # ------------------------------------------------------------------ faults
 
     def fault(self, component: str, fault: str, detail: str = "") -> None:
-        """A peripheral failed. Recorded once per component until it recovers."""
+        """A peripheral failed. Recorded once per component until it recovers.
+
+        Called from driver threads (serial read loops, the sign writer, the sound worker,
+        gpiozero's callbacks): it never raises. If the disk cannot take the record now,
+        the fault is held in memory (screen, health, doctor) and written with the next
+        commit that works."""
         with self._lock:
             if self.faults.get(component) == fault:
                 return
             self.faults[component] = fault
             log.warning("fault %s: %s %s", component, fault, detail)
-            self.record([Draft(EventType.DEVICE_FAULT,
-                               {"component": component, "fault": fault, "detail": detail})])
+            self._record_fault(Draft(EventType.DEVICE_FAULT, {
+                "component": component, "fault": fault, "detail": detail}))
 
     def recovered(self, component: str) -> None:
+        """The peripheral works again; like :meth:`fault`, never raises."""
         with self._lock:
             fault = self.faults.pop(component, None)
             if fault is None:
                 return
             log.info("recovered %s (was %s)", component, fault)
-            self.record([Draft(EventType.DEVICE_RECOVERED,
-                               {"component": component, "fault": fault})])
+            self._record_fault(Draft(EventType.DEVICE_RECOVERED,
+                                     {"component": component, "fault": fault}))
+
+    def _record_fault(self, draft: Draft) -> None:
+        try:
+            self.record([draft])
+        except StoreError:
+            # The store fault is already held and on screen; this one waits with it.
+            self._unrecorded.append(draft)
+            s = self.counter.state
+            self._notify(Change(s, s, (), faults=dict(self.faults),
+                                at_perf=time.perf_counter()))
+        except Exception:
+            log.exception("recording %s failed", draft.type)
 
     # ------------------------------------------------------------------ internals
 
     def _commit(self, drafts: list[Draft], state: dict | None,
                 also: Sequence[Writer] = ()) -> list[Envelope]:
+        # After an outage, its record goes in the same transaction as the first commit
+        # that works: one transaction, so "on disk" and "in memory" never disagree.
+        outage: list[Draft] = []
+        if self.faults.get("store") == "commit_failed":
+            outage = [
+                Draft(EventType.DEVICE_FAULT, {"component": "store", "fault": "commit_failed",
+                                               "detail": self._store_fault_detail}),
+                *self._unrecorded,
+                Draft(EventType.DEVICE_RECOVERED, {"component": "store",
+                                                   "fault": "commit_failed"})]
         try:
-            events = self.store.append(drafts, state=state, also=also)
+            events = self.store.append([*drafts, *outage], state=state, also=also)
         except StoreError as exc:
             # Nothing was taken. The store cannot record its own fault, so it is held in
             # memory (screen, health, doctor) and written once a commit works again.
@@ -235,14 +265,9 @@ class Core:
                                     notice="系统暂时无法保存，请联系窗口民警", notice_kind="error",
                                     at_perf=time.perf_counter()))
             raise
-        if "store" in self.faults and self.faults["store"] == "commit_failed":
+        if outage:
             del self.faults["store"]
-            detail = self._store_fault_detail
-            events += self.store.append([
-                Draft(EventType.DEVICE_FAULT, {"component": "store", "fault": "commit_failed",
-                                               "detail": detail}),
-                Draft(EventType.DEVICE_RECOVERED, {"component": "store",
-                                                   "fault": "commit_failed"})])
+            self._unrecorded.clear()
         for ev in events:
             log.info("event seq=%d %s %s", ev.seq, ev.type, _loggable(ev))
         return events

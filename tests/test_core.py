@@ -89,6 +89,56 @@ def test_failed_commit_gives_no_feedback_and_changes_nothing(core: Core, store: 
     assert len(changes) == 2 and changes[1].events == out.events
 
 
+def test_store_recovery_is_in_the_same_transaction(core: Core, store: Store) -> None:
+    # Issue 9, item 15: the first commit after an outage also writes the outage's record.
+    # If that record cannot be written, nothing of the commit is on disk, and memory says
+    # the same as the disk.
+    core.submit(CaseStart("C-1", "id_card.renew"))
+    core.submit(CaseEnd())
+    store.conn.execute("PRAGMA query_only = 1")
+    with pytest.raises(StoreError):
+        core.submit(Press("satisfied"))
+    store.conn.execute("PRAGMA query_only = 0")
+    store.conn.execute(  # the disk now refuses only the outage's "recovered" record
+        "CREATE TEMP TRIGGER no_recovered BEFORE INSERT ON events "
+        "WHEN NEW.type = 'device.recovered' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    rows = second_connection_rows(store.path)
+    with pytest.raises(StoreError):
+        core.submit(Press("satisfied"))
+    assert second_connection_rows(store.path) == rows  # nothing of it on disk ...
+    assert core.state.mode is Mode.RATING  # ... and memory agrees with the disk
+    assert store.load_state()["mode"] == "rating"  # type: ignore[index]
+    store.conn.execute("DROP TRIGGER no_recovered")
+    out = core.submit(Press("satisfied"))
+    assert [e.type for e in out.events] == ["rating.given", "device.fault", "device.recovered"]
+    assert [t for _, t in second_connection_rows(store.path)].count("rating.given") == 1
+    assert core.faults == {}
+
+
+def test_fault_while_the_store_fails_is_held_then_written(core: Core, store: Store) -> None:
+    # Issue 9, item 14: recording a fault never raises; what the disk could not take is
+    # written with the next commit that works.
+    changes: list[Change] = []
+    core.subscribe(changes.append)
+    store.conn.execute("PRAGMA query_only = 1")
+    core.fault("sign", "no_reply", "no OK within 0.2 s")  # must not raise
+    core.fault("button.next", "stuck", "held")
+    core.recovered("button.next")
+    assert core.faults == {"store": "commit_failed", "sign": "no_reply"}
+    assert changes[-1].faults == core.faults  # the screen and health know
+    assert second_connection_rows(store.path) == []
+    store.conn.execute("PRAGMA query_only = 0")
+    out = core.submit(Press("next"))
+    rows = [json.loads(b) for (b,) in store.query("SELECT body FROM events ORDER BY seq")]
+    assert [(r["type"], r["data"].get("component")) for r in rows] == [
+        ("case.started", None), ("device.fault", "store"), ("device.fault", "sign"),
+        ("device.fault", "button.next"), ("device.recovered", "button.next"),
+        ("device.recovered", "store")]
+    assert len(out.events) == 6 and core.faults == {"sign": "no_reply"}
+    core.submit(Press("next"))  # nothing is written twice
+    assert len(second_connection_rows(store.path)) == 7
+
+
 def test_refusal_is_told_but_not_recorded(core: Core, store: Store) -> None:
     changes: list[Change] = []
     core.subscribe(changes.append)
