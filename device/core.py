@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from device import __version__
 from device.config import Config
-from device.counter import Counter, CounterSettings, Snapshot
+from device.counter import Call, Counter, CounterSettings, Mode, Snapshot
 from device.errors import StoreError
 from device.events import Draft, Envelope, EventType
-from device.intents import Intent, Tick
+from device.intents import Intent, Press, Tick
 from device.store import Store, Writer
 
 if TYPE_CHECKING:
@@ -55,6 +55,17 @@ Observer = Callable[[Change], None]
 
 
 @dataclass(frozen=True)
+class Calling:
+    """What the queue desk adds to the commit of a next press that calls a ticket: the
+    ticket for the counter, its ``ticket.called`` event and the row update, so the case,
+    the call and the ticket's state are on disk together or not at all."""
+
+    call: Call
+    drafts: tuple[Draft, ...]
+    also: tuple[Writer, ...]
+
+
+@dataclass(frozen=True)
 class Outcome:
     events: tuple[Envelope, ...]
     refused: str
@@ -66,7 +77,7 @@ class Outcome:
 
 
 class Core:
-    # The queue desk, attached by device/app.py right after the core is built.
+    # The queue desk; it attaches itself when device/app.py builds it after the core.
     queue: QueueDesk
 
     def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time):
@@ -76,19 +87,11 @@ class Core:
         self._lock = threading.RLock()
         self._observers: list[Observer] = []
         self._local = threading.local()
-        # Work an observer asked to run after the current notification round (see defer).
-        self._notifying = 0
-        self._deferred: list[Callable[[], None]] = []
         self.faults: dict[str, str] = {}
         self._store_fault_detail = ""
         # Fault records a failing disk could not take: written with the next commit.
         self._unrecorded: list[Draft] = []
         staff = config.staff
-        backup = config.officer(staff.backup)
-        backup_text = backup.badge if backup else staff.backup
-        if staff.backup_window:
-            backup_text = f"{backup_text}; window {staff.backup_window}"
-        on_duty = config.officer(staff.on_duty)
         self.counter = Counter(
             CounterSettings(
                 device=config.device.id,
@@ -97,8 +100,9 @@ class Core:
                 on_duty=staff.on_duty,
                 away_reason=staff.away_reason,
                 away_minutes=staff.away_minutes,
-                away_phone=on_duty.phone if on_duty else "",
-                away_backup=backup_text,
+                phones=tuple((o.badge, o.phone) for o in config.roster),
+                backups=(staff.backup, staff.on_duty),
+                backup_window=staff.backup_window,
             ),
             _restore(store),
         )
@@ -133,12 +137,19 @@ class Core:
 
     def submit(self, intent: Intent) -> Outcome:
         with self._lock:
-            transition = self.counter.handle(intent, self.clock())
+            now = self.clock()
+            calling = self._calling(intent, now)
+            transition = self.counter.handle(intent, now, calling.call if calling else None)
             events: list[Envelope] = []
             if not transition.refused and (transition.drafts or transition.persist):
                 state = transition.after.persistable() if transition.persist else None
+                drafts = list(transition.drafts)
+                also: tuple[Writer, ...] = ()
+                if calling is not None and transition.after.ticket == calling.call.number:
+                    drafts += calling.drafts
+                    also = calling.also
                 try:
-                    events = self._commit(list(transition.drafts), state)
+                    events = self._commit(drafts, state, also)
                 except Exception:
                     # Not on disk, so not taken: put the state back and tell nobody.
                     self.counter.state = transition.before
@@ -153,6 +164,14 @@ class Core:
                                     transition.refused, intent, dict(self.faults),
                                     time.perf_counter()))
             return outcome
+
+    def _calling(self, intent: Intent, now: float) -> Calling | None:
+        """The ticket a next press in idle calls (asked of the queue desk, under the lock)."""
+        if not (isinstance(intent, Press) and intent.button == "next"
+                and self.counter.state.mode is Mode.IDLE):
+            return None
+        queue = getattr(self, "queue", None)
+        return queue.next_call(now) if queue is not None else None
 
     def record(self, drafts: Sequence[Draft], also: Sequence[Writer] = ()) -> list[Envelope]:
         """Commit events that are not counter transitions (tickets, comments, slips)."""
@@ -186,17 +205,6 @@ class Core:
         opposite order could deadlock."""
         with self._lock:
             yield
-
-    def defer(self, work: Callable[[], None]) -> None:
-        """Run ``work`` once every observer has seen the current change (or now, if no
-        notification is in progress). Lets an observer react with a new commit (the queue
-        calls the next ticket when a case starts) without the others seeing the two
-        changes out of commit order."""
-        with self._lock:
-            if self._notifying:
-                self._deferred.append(work)
-            else:
-                work()
 
     # ------------------------------------------------------------------ faults
 
@@ -273,21 +281,11 @@ class Core:
         return events
 
     def _notify(self, change: Change) -> None:
-        self._notifying += 1
-        try:
-            for observer in list(self._observers):
-                try:
-                    observer(change)
-                except Exception:
-                    log.exception("observer %r failed", observer)
-        finally:
-            self._notifying -= 1
-        while not self._notifying and self._deferred:
-            work = self._deferred.pop(0)
+        for observer in list(self._observers):
             try:
-                work()
+                observer(change)
             except Exception:
-                log.exception("deferred %r failed", work)
+                log.exception("observer %r failed", observer)
 
 
 def _restore(store: Store) -> Snapshot | None:

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,73 +44,25 @@ from device.intents import (
     Tick,
 )
 from device.rating import RatingLevel
+from device.snapshot import Away, MirrorEntry, Mode, Snapshot
+
+# The state types live in device/snapshot.py; importing them from here keeps working.
+__all__ = ["Away", "Call", "Counter", "CounterSettings", "MirrorEntry", "Mode", "Snapshot",
+           "Transition"]
 
 _CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 RECENT_CASES = 32  # how many ended case numbers a new case_start is checked against
 
 
-class Mode(StrEnum):
-    IDLE = "idle"
-    SERVING = "serving"
-    RATING = "rating"
-    AWAY = "away"
-
-
 @dataclass(frozen=True)
-class Away:
-    reason: str
-    return_at: str  # ISO 8601 with offset
-    phone: str
-    backup: str
-    since: str
+class Call:
+    """The waiting ticket the next button calls (picked by device/queue.py): the case it
+    opens serves that ticket's service."""
 
-
-@dataclass(frozen=True)
-class MirrorEntry:
-    key: str
-    label: str
-    value: str
-    sensitive: bool
-    status: str = "pending"  # pending, confirmed, flagged
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything the screen, LEDs and sign need to show. Immutable; a new one per change."""
-
-    mode: Mode = Mode.IDLE
-    officer: str = ""
-    case_no: str = ""
-    service: str = ""
-    case_started: str = ""
-    rating_deadline: float = 0.0
-    rated_case: str = ""  # the last case that got a rating (for "already rated" checks)
-    last_rating: str = ""
-    detailed_case: str = ""  # the last case whose unsatisfied rating got its details
-    # Cases ended lately: a workstation that re-sends case_start for one of them (a retry
-    # after a link glitch) must not open a second round and a second rating.
-    recent_cases: tuple[str, ...] = ()
-    away: Away | None = None
-    away_after_rating: bool = False
-    auto_case_counter: int = 0
-    # Memory only: never persisted, never in an event (personal data).
-    mirror: tuple[MirrorEntry, ...] = field(default=(), compare=False)
-
-    def persistable(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d.pop("mirror")
-        return d
-
-    @classmethod
-    def restore(cls, d: dict[str, Any]) -> Snapshot:
-        known = {f.name for f in dataclasses.fields(cls)} - {"mirror"}
-        kw = {k: v for k, v in d.items() if k in known}
-        kw["mode"] = Mode(kw.get("mode", "idle"))
-        if kw.get("away"):
-            kw["away"] = Away(**kw["away"])
-        kw["recent_cases"] = tuple(kw.get("recent_cases", ()))
-        return cls(**kw)
+    number: str
+    service: str
+    day: str  # local YYYY-MM-DD the ticket was issued
 
 
 @dataclass(frozen=True)
@@ -135,8 +86,22 @@ class CounterSettings:
     on_duty: str
     away_reason: str
     away_minutes: int
-    away_phone: str
-    away_backup: str
+    # The roster's phone numbers (badge, phone): the away board shows the phone of the
+    # officer who is signed in when they leave, not of the one configured at start-up.
+    phones: tuple[tuple[str, str], ...] = ()
+    # Backup officers in order of preference (staff.backup, then staff.on_duty): the first
+    # one who is not the absent officer is named on the board.
+    backups: tuple[str, ...] = ()
+    backup_window: int = 0
+
+    def away_contact(self, officer: str) -> tuple[str, str]:
+        """(phone, backup) for the away board when ``officer`` leaves; the backup is
+        "BADGE", "BADGE; window N" or "window N", never the absent officer."""
+        phone = dict(self.phones).get(officer, "") if officer else ""
+        parts = [next((b for b in self.backups if b and b != officer), "")]
+        if self.backup_window:
+            parts.append(f"window {self.backup_window}")
+        return phone, "; ".join(p for p in parts if p)
 
 
 class Counter:
@@ -147,10 +112,13 @@ class Counter:
 
     # ------------------------------------------------------------------ entry point
 
-    def handle(self, intent: Intent, now: float) -> Transition:
+    def handle(self, intent: Intent, now: float, call: Call | None = None) -> Transition:
+        """``call``: the ticket a next press in idle calls (the core asks the queue)."""
         before = self.state
-        handler = _HANDLERS[type(intent)]
-        result = handler(self, intent, now)
+        if isinstance(intent, Press):
+            result = self._press(intent, now, call)
+        else:
+            result = _HANDLERS[type(intent)](self, intent, now)
         if isinstance(result, str):
             return Transition(before, before, (), refused=result)
         after, drafts = result
@@ -159,6 +127,9 @@ class Counter:
 
     # ------------------------------------------------------------------ helpers
 
+    def _day(self, now: float) -> str:
+        return datetime.fromtimestamp(now, self._tz).strftime("%Y-%m-%d")
+
     def _iso(self, now: float) -> str:
         return datetime.fromtimestamp(now, self._tz).isoformat(timespec="seconds")
 
@@ -166,18 +137,21 @@ class Counter:
         return {"case_no": s.case_no, "service": s.service, "officer": s.officer, **extra}
 
     def _start_case(self, s: Snapshot, case_no: str, service: str, now: float,
-                    drafts: list[Draft]) -> Snapshot:
+                    drafts: list[Draft], call: Call | None = None) -> Snapshot:
         s = dataclasses.replace(s, mode=Mode.SERVING, case_no=case_no, service=service,
-                                case_started=self._iso(now), mirror=(), rating_deadline=0.0)
-        drafts.append(Draft(EventType.CASE_STARTED, self._case_data(s)))
+                                case_started=self._iso(now), mirror=(), rating_deadline=0.0,
+                                ticket=call.number if call else "",
+                                ticket_day=call.day if call else "")
+        drafts.append(Draft(EventType.CASE_STARTED, self._case_data(s, ticket=s.ticket)))
         return s
 
     def _end_case(self, s: Snapshot, now: float, drafts: list[Draft]) -> Snapshot:
         started = datetime.fromisoformat(s.case_started).timestamp() if s.case_started else now
         drafts.append(Draft(EventType.CASE_ENDED, self._case_data(
-            s, duration_s=round(max(0.0, now - started), 1),
+            s, ticket=s.ticket, duration_s=round(max(0.0, now - started), 1),
             mirror_flags=sum(1 for m in s.mirror if m.status == "flagged"))))
-        return dataclasses.replace(s, mode=Mode.RATING, mirror=(),
+        # The ticket was served: nothing says "正在办理 A003" any more.
+        return dataclasses.replace(s, mode=Mode.RATING, mirror=(), ticket="", ticket_day="",
                                    rating_deadline=now + self.settings.rating_s,
                                    recent_cases=(*s.recent_cases, s.case_no)[-RECENT_CASES:])
 
@@ -195,11 +169,11 @@ class Counter:
     def _go_away(self, s: Snapshot, req: AwaySet | None, now: float,
                  drafts: list[Draft]) -> Snapshot:
         st = self.settings
+        phone, backup = st.away_contact(s.officer)
         if req is None:
-            req = AwaySet(st.away_reason, self._iso(now + st.away_minutes * 60),
-                          st.away_phone, st.away_backup)
+            req = AwaySet(st.away_reason, self._iso(now + st.away_minutes * 60))
         away = Away(reason=req.reason, return_at=self._return_at(req.return_at, now),
-                    phone=req.phone or st.away_phone, backup=req.backup or st.away_backup,
+                    phone=req.phone or phone, backup=req.backup or backup,
                     since=self._iso(now))
         drafts.append(Draft(EventType.AWAY_STARTED, {
             "officer": s.officer, "reason": away.reason, "return_at": away.return_at,
@@ -232,11 +206,12 @@ class Counter:
     # ------------------------------------------------------------------ handlers
     # Each returns (new state, drafts) or a string: the reason it was refused.
 
-    def _press(self, p: Press, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _press(self, p: Press, now: float,
+               call: Call | None = None) -> tuple[Snapshot, list[Draft]] | str:
         if p.button == "away":
             return self._away_button(now)
         if p.button == "next":
-            return self._next_button(now)
+            return self._next_button(now, call)
         try:
             level = RatingLevel(p.button)
         except ValueError:
@@ -266,7 +241,8 @@ class Counter:
             return dataclasses.replace(s, away_after_rating=not s.away_after_rating), drafts
         return self._go_away(s, None, now, drafts), drafts
 
-    def _next_button(self, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _next_button(self, now: float,
+                     call: Call | None = None) -> tuple[Snapshot, list[Draft]] | str:
         s = self.state
         drafts: list[Draft] = []
         if s.mode is Mode.SERVING:
@@ -277,7 +253,9 @@ class Counter:
             day = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d")
             case_no = f"{self.settings.device}-{day}-{n:04d}"
             s = dataclasses.replace(s, auto_case_counter=n)
-            return self._start_case(s, case_no, "walk_in", now, drafts), drafts
+            # A called ticket brings its service; with nobody waiting it is a walk-in.
+            service = call.service if call else "walk_in"
+            return self._start_case(s, case_no, service, now, drafts, call), drafts
         if s.mode is Mode.RATING:
             return "waiting for the citizen's rating"
         return "the counter is away: press away to come back first"
@@ -355,7 +333,8 @@ class Counter:
                        for m in s.mirror)
         etype = EventType.MIRROR_CONFIRMED if i.ok else EventType.MIRROR_FLAGGED
         # The key ("id_number") goes out, never the value.
-        drafts = [Draft(etype, {"case_no": s.case_no, "field": i.key})]
+        # The officer and service go with it, so HQ counts the flag where the case is.
+        drafts = [Draft(etype, self._case_data(s, field=i.key))]
         return dataclasses.replace(s, mirror=mirror), drafts
 
     def _away_set(self, i: AwaySet, now: float) -> tuple[Snapshot, list[Draft]] | str:
@@ -368,6 +347,9 @@ class Counter:
             self._return_at(i.return_at, now)
         except ValueError:
             return f"return_at {i.return_at!r} must be HH:MM or an ISO 8601 time"
+        if s.officer and i.backup.split(";")[0].strip() == s.officer:
+            return (f"backup {s.officer} is the officer who is going away: name another "
+                    "officer or a window")
         drafts: list[Draft] = []
         if s.mode is Mode.AWAY:
             s = self._come_back(s, now, drafts)
@@ -385,6 +367,10 @@ class Counter:
         if s.mode is Mode.RATING and now >= s.rating_deadline:
             drafts: list[Draft] = []
             return self._skip_rating(s, "timeout", now, drafts), drafts
+        if s.ticket and s.ticket_day != self._day(now):
+            # Midnight: yesterday's number is no longer "being served" (no event; the
+            # case itself stays open).
+            return dataclasses.replace(s, ticket="", ticket_day=""), []
         return ""  # nothing to do; Core treats an empty refusal as a silent no-op
 
     def _rating_extras(self, i: RatingExtras, now: float) -> tuple[Snapshot, list[Draft]] | str:

@@ -2,7 +2,7 @@
 
 Lives in the core (not the UI) so the screen, the QR scanner driver, the workstation and
 the officer's next button all see one queue. ``device/app.py`` builds a :class:`QueueDesk`
-right after the :class:`~device.core.Core` and attaches it as ``core.queue``.
+right after the :class:`~device.core.Core`; it attaches itself as ``core.queue``.
 
 * Tickets are numbered per local day: ``{prefix}001``, ``{prefix}002``, ...
 * Order: green-channel groups (priority 2) first, then checked-in appointments
@@ -10,11 +10,13 @@ right after the :class:`~device.core.Core` and attaches it as ``core.queue``.
 * Every ticket is written with its ``ticket.issued`` event and its print job in one
   transaction (``core.record``), so a printed number is always on disk.
 * Calling: when the officer's next button (or the workstation's ``call_next``, which the
-  link turns into the same press) opens a case, the desk calls the next waiting ticket
-  (``ticket.called``) right after every observer saw the ``case.started`` change
-  (:meth:`Core.defer`), so the screen, the voice and the sign announce it in commit order.
-  A case opened by the workstation's ``case_start`` (its own case number) calls nothing:
-  the workstation runs its own queue in that set-up.
+  link turns into the same press) opens a case, the core asks the desk for the next
+  waiting ticket (:meth:`QueueDesk.next_call`) and commits ``case.started`` (with the
+  ticket's number and service), ``ticket.called`` and the ticket's called mark in one
+  transaction. Nothing shows the number before that commit returns: :attr:`called` is
+  read from the committed counter state (the ticket of the open case), so it clears when
+  the case ends and at midnight. A case opened by the workstation's ``case_start`` (its
+  own case number) calls nothing: the workstation runs its own queue in that set-up.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from zoneinfo import ZoneInfo
 from device import printjobs
 from device.catalogue import CatalogueSource
 from device.config import Config
-from device.core import Change, Core
+from device.core import Calling, Core
+from device.counter import Call, Mode
 from device.errors import StateError
 from device.events import Draft, EventType
 from device.intents import Press
@@ -91,8 +94,8 @@ class QueueDesk:
         self.config = config
         self.catalogue = catalogue or CatalogueSource(core.store)
         self._tz = ZoneInfo(config.device.timezone)
-        self.called: Ticket | None = self._last_called()
-        core.subscribe(self._on_change)
+        # The core asks this desk which ticket a next press calls (Core.submit).
+        core.queue = self
 
     # ------------------------------------------------------------------ reading
 
@@ -233,47 +236,51 @@ class QueueDesk:
 
     # ------------------------------------------------------------------ calling
 
+    @property
+    def called(self) -> Ticket | None:
+        """The ticket being served now: the one the open case called, if it is today's.
+        Read from the committed state, so it is never ahead of the disk."""
+        s = self.core.state
+        if not s.ticket or s.ticket_day != self.today():
+            return None
+        rows = self.core.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND number = ?",
+            (s.ticket_day, s.ticket))
+        return self._ticket(rows[0], ahead=0) if rows else None
+
+    def next_call(self, now: float) -> Calling | None:
+        """What the core commits with a next press that opens a case: the first waiting
+        ticket, its ``ticket.called`` event and its called mark. None when nobody waits.
+        The core calls this under its lock, so no other call can take the same ticket."""
+        rows = self.core.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
+            "ORDER BY priority DESC, id LIMIT 1", (self.today(),))
+        if not rows:
+            return None
+        t = self._ticket(rows[0], ahead=0)
+
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?", (now, t.id))
+
+        called = Draft(EventType.TICKET_CALLED, {
+            "number": t.number, "service": t.service, "window": self.config.window.number,
+            "priority": t.priority, "waited_s": round(max(0.0, now - t.issued_ts), 1)})
+        return Calling(Call(t.number, t.service, self.today()), (called,), (mark,))
+
     def call_next(self) -> Ticket | None:
-        """Call the first waiting ticket (ticket.called); None when nobody waits."""
+        """Open a case for the first waiting ticket, as the next button does when the
+        counter is idle. None (and nothing happens) when nobody waits."""
         with self.core.exclusive():
-            rows = self.core.store.query(
-                f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
-                "ORDER BY priority DESC, id LIMIT 1", (self.today(),))
-            if not rows:
+            if not self.waiting():
                 return None
-            now = self.core.clock()
-            t = self._ticket(rows[0], ahead=0)
-            ticket = Ticket(t.id, t.number, t.service, t.service_name, t.group, t.priority,
-                            t.appointment, t.issued_ts, 0, 0, now)
-
-            def mark(conn: sqlite3.Connection) -> None:
-                conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?",
-                             (now, ticket.id))
-
-            self.called = ticket
-            self.core.record([Draft(EventType.TICKET_CALLED, {
-                "number": ticket.number, "service": ticket.service,
-                "window": self.config.window.number, "priority": ticket.priority,
-                "waited_s": round(max(0.0, now - ticket.issued_ts), 1)})], also=[mark])
-            return ticket
-
-    def _on_change(self, change: Change) -> None:
-        intent = change.intent
-        if (isinstance(intent, Press) and intent.button == "next"
-                and any(e.type == EventType.CASE_STARTED for e in change.events)):
-            self.core.defer(self._call_for_case)
-
-    def _call_for_case(self) -> None:
-        ticket = self.call_next()
-        log.info("next button: %s", f"called {ticket.number}" if ticket else "nobody waiting")
+            if self.core.state.mode is not Mode.IDLE:
+                raise StateError(f"the counter is {self.core.state.mode.value}: a ticket is "
+                                 "called when it is idle")
+            log.info("calling the next ticket")
+            self.core.submit(Press("next", source="queue"))
+            return self.called
 
     # ------------------------------------------------------------------ internals
-
-    def _last_called(self) -> Ticket | None:
-        rows = self.core.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NOT NULL "
-            "ORDER BY called_ts DESC, id DESC LIMIT 1", (self.today(),))
-        return self._ticket(rows[0], ahead=0) if rows else None
 
     def _ticket(self, row: tuple[Any, ...], *, ahead: int) -> Ticket:
         tid, number, service, grp, priority, appointment, issued_ts, called_ts = row

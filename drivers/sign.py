@@ -29,7 +29,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,6 @@ from device.config import Config, SignSection
 from device.core import Change, Core
 from device.counter import Mode, Snapshot
 from device.errors import DriverError, ParseError
-from device.events import EventType
 from drivers.base import BaseDriver, ControlHandler
 from drivers.serialport import Opener, PortGone, SerialPort, keep_open, url_opener
 
@@ -352,19 +351,6 @@ def view_for(s: Snapshot, config: Config, ticket: str = "",
     return SignView(page, tuple(texts.items()))
 
 
-def called_ticket(events: Iterable[Any]) -> str | None:
-    """The number in the last ticket.called event ("A012"), or None if there is none."""
-    number = None
-    for ev in events:
-        if ev.type == EventType.TICKET_CALLED:
-            for key in ("number", "ticket", "ticket_no"):
-                value = ev.data.get(key)
-                if isinstance(value, str | int) and str(value):
-                    number = str(value)
-                    break
-    return number
-
-
 # ----------------------------------------------------------------- the simulator
 
 
@@ -505,7 +491,6 @@ class SignDriver(BaseDriver):
         self._cond = threading.Condition()
         self._desired: SignView | None = None
         self._shown: dict[int, bytes] = {}  # what the sign confirmed, per VP
-        self._ticket = ""
         self._stop = False
         self._thread: threading.Thread | None = None
         self._last_full = 0.0
@@ -516,7 +501,7 @@ class SignDriver(BaseDriver):
     def start(self, core: Core) -> None:
         self.core = core
         with self._cond:
-            self._desired = view_for(core.state, self.config, self._ticket)
+            self._desired = view_for(core.state, self.config, core.state.ticket)
         core.subscribe(self.on_change)
         self._thread = threading.Thread(target=self._run, name="sign", daemon=True)
         self._thread.start()
@@ -535,13 +520,9 @@ class SignDriver(BaseDriver):
     # -------------------------------------------------------------- observer (core lock held)
 
     def on_change(self, change: Change) -> None:
-        ticket = called_ticket(change.events)
-        if ticket is not None:
-            self._ticket = ticket
-        if any(e.type in (EventType.CASE_ENDED, EventType.AWAY_STARTED,
-                          EventType.OFFICER_SIGNED_OUT) for e in change.events) and ticket is None:
-            self._ticket = ""  # that ticket was served; the next call sets a new one
-        view = view_for(change.after, self.config, self._ticket)
+        # The number being served is the core's (the open case's ticket, cleared when the
+        # case ends and at midnight), not whatever ticket.called came last.
+        view = view_for(change.after, self.config, change.after.ticket)
         with self._cond:
             if view != self._desired:
                 self._desired = view

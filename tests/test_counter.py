@@ -37,8 +37,9 @@ from tests.conftest import T0
 
 SETTINGS = CounterSettings(
     device="w01", rating_s=30.0, timezone="Asia/Shanghai", on_duty="000001",
-    away_reason="临时离开", away_minutes=15, away_phone="0755-8000 0001",
-    away_backup="000002; window 2",
+    away_reason="临时离开", away_minutes=15,
+    phones=(("000001", "0755-8000 0001"), ("000002", "0755-8000 0002")),
+    backups=("000002", "000001"), backup_window=2,
 )
 SECRET_NAME = "张三丰"
 SECRET_ID = "440301199001011234"
@@ -322,7 +323,8 @@ def test_mirror_correction_needs_confirming_again() -> None:
     assert (entry.value, entry.status) == ("张三", "pending")
     t = c.handle(MirrorAnswer("name", True), T0)
     assert types(t) == ["mirror.confirmed"]
-    assert dict(t.drafts[0].data) == {"case_no": "C-1", "field": "name"}
+    assert dict(t.drafts[0].data) == {"case_no": "C-1", "field": "name",
+                                      "service": "id_card.renew", "officer": "000001"}
 
 
 def test_mirror_is_cleared_when_the_case_ends() -> None:
@@ -495,3 +497,17 @@ def test_transition_persist_flags_only_persisted_changes() -> None:
     t = c.handle(CaseEnd(), T0)
     assert t.persist
     assert dataclasses.replace(t.after, mirror=()).persistable() == t.after.persistable()
+
+
+def test_mirror_answers_carry_the_officer_and_service_of_the_case() -> None:
+    # HQ files a flag under the case's officer and service (issue 9, item 7).
+    c = counter_in("serving")
+    c.handle(SignIn("000002"), T0)  # refused mid-case: the case stays 000001's
+    flagged = c.handle(MirrorAnswer("id_number", False), T0)
+    confirmed = c.handle(MirrorAnswer("name", True), T0)
+    for t, etype in ((flagged, "mirror.flagged"), (confirmed, "mirror.confirmed")):
+        assert types(t) == [etype]
+        data = dict(t.drafts[0].data)
+        assert (data["officer"], data["service"], data["case_no"]) == (
+            "000001", "id_card.renew", "C-1")
+        assert SECRET_ID not in json.dumps(data, ensure_ascii=False)

@@ -14,8 +14,9 @@ from device.config import Config
 from device.core import Core
 from device.counter import Mode
 from device.errors import ParseError
-from device.events import Draft, EventType
+from device.events import EventType
 from device.intents import AwaySet, CaseEnd, CaseStart, Press, SignIn, SignOut
+from device.queue import QueueDesk
 from drivers.sign import (
     VARS_BY_NAME,
     Ack,
@@ -196,10 +197,10 @@ def test_sim_sign_follows_the_counter(core: Core, config: Config, drivers) -> No
     assert (emu.page, emu.text("status")) == (Page.OPEN, "欢迎办理")
 
     # A called ticket shows on the serving page; the case end clears it.
-    core.record([Draft(EventType.TICKET_CALLED, {"number": "A012", "window": 1})])
-    core.submit(CaseStart("C-1", "id_card.renew"))
+    QueueDesk(core, config).issue_ticket("id_card.renew")
+    core.submit(Press("next"))
     assert driver.wait_idle(5)
-    assert (emu.page, emu.text("status"), emu.text("ticket")) == (Page.SERVING, "正在办理", "A012")
+    assert (emu.page, emu.text("status"), emu.text("ticket")) == (Page.SERVING, "正在办理", "A001")
 
     core.submit(CaseEnd())
     core.submit(Press("satisfied"))

@@ -281,6 +281,8 @@ class KioskUi(App):
                 and change.intent.source == "screen":
             self.toast("本次服务已评价，谢谢您" if "rated" in change.refused
                        else "现在不能评价", "info")
+        if change.before.ticket != change.after.ticket and not change.after.ticket:
+            self.called_label.text = ""  # the case ended (or midnight): nobody is being served
         if any(ev.type in HOME_DATA for ev in change.events):
             home = self.sm.get_screen("home")
             assert isinstance(home, KioskScreen)

@@ -46,11 +46,11 @@ class AwayScreen(KioskScreen):
         info = Panel(orientation="vertical", padding=20, spacing=10, size_hint_y=None)
         info.bind(minimum_height=info.setter("height"))
         info.add_widget(Txt(f"联系电话：{away.phone or cfg.window.consult_phone}", size=34))
-        backup = cfg.officer(cfg.staff.backup)
+        # The core names the backup of the officer who left ("000002; window 2").
+        backup = cfg.officer(away.backup.split(";")[0].strip())
         where = away.backup
-        if backup and away.backup.startswith(backup.badge):
-            # The core's default text ("000002; window 2"): say it in Chinese.
-            where = f"B岗民警 {markup(backup.name)}（警号 {backup.badge}）"
+        if backup:
+            where = f"{markup(backup.role)} {markup(backup.name)}（警号 {backup.badge}）"
             if cfg.staff.backup_window:
                 where += f"，{cfg.staff.backup_window}号窗口"
         info.add_widget(Txt(f"急需办理请到：{where}", size=34))
