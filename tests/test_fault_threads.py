@@ -174,7 +174,7 @@ def test_sound_worker_survives_a_fault_it_cannot_record(core: Core, config: Conf
 def test_gpio_callbacks_survive_a_fault_they_cannot_record(core: Core, config: Config,
                                                            failing: Store) -> None:
     factory = MockFactory()
-    gpio = dataclasses.replace(config.gpio, stuck_s=0.05)  # gpiozero's hold timer fires
+    gpio = dataclasses.replace(config.gpio, stuck_s=0.4)  # gpiozero's hold timer fires
     panel = ButtonPanel(gpio, pin_factory=factory)
     panel.start(core)
     faults = Faults(core)
