@@ -162,10 +162,15 @@ class ButtonPanel(BaseDriver):
                 self._released(name)
                 continue
             if now - since >= self.cfg.stuck_s:
-                stuck.append(name)
-                self.core.fault(f"button.{name}", "stuck",
-                                f"held for more than {self.cfg.stuck_s:g} s "
-                                f"(BCM {self.pins()[name]})")
+                with self._press_lock:
+                    # Released since the pin was read: the release already ran, and a
+                    # fault recorded now would never be cleared.
+                    if name not in self._down_since:
+                        continue
+                    stuck.append(name)
+                    self.core.fault(f"button.{name}", "stuck",
+                                    f"held for more than {self.cfg.stuck_s:g} s "
+                                    f"(BCM {self.pins()[name]})")
         return stuck
 
     def _watch(self) -> None:

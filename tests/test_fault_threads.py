@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from device.config import Config
 from device.core import Change, Core
@@ -192,6 +192,38 @@ def test_gpio_callbacks_survive_a_fault_they_cannot_record(core: Core, config: C
         assert factory.pin(gpio.away_led_pin).state is True
         assert ("device.fault", "button.next") in _written(failing)
         assert ("device.recovered", "button.next") in _written(failing)
+    finally:
+        panel.close()
+        factory.reset()
+
+
+class ReleasedWhileRead(MockPin):
+    """A pin released by the citizen just as the stuck watchdog reads it: the read still
+    says "pressed", but the release edge has already been handled."""
+
+    release_on_read = False
+
+    def _get_state(self) -> bool:
+        state = self._state
+        if self.release_on_read:
+            self.release_on_read = False
+            self.drive_high()  # the release edge fires its callback right here
+        return state
+
+
+def test_a_release_during_the_stuck_check_leaves_no_stuck_fault(core: Core,
+                                                                config: Config) -> None:
+    factory = MockFactory(pin_class=ReleasedWhileRead)
+    t = [1000.0]
+    panel = ButtonPanel(config.gpio, pin_factory=factory, monotonic=lambda: t[0])
+    panel.start(core)
+    try:
+        pin = factory.pin(config.gpio.next_pin)
+        pin.drive_low()
+        t[0] += config.gpio.stuck_s + 1  # down for longer than stuck_s
+        pin.release_on_read = True
+        panel.check_stuck()
+        assert "button.next" not in core.faults  # it is up: no fault that never clears
     finally:
         panel.close()
         factory.reset()
