@@ -25,8 +25,10 @@ RUN_PACKAGES=(python3 python3-venv python3-dev fonts-wqy-microhei fonts-hanazono
 # What the tests need besides: mosquitto and openssl for the sync tests; xvfb/xauth for
 # the UI tests; systemd (systemd-analyze works without systemd as PID 1), passwd and
 # cloud-init for the deployment tests; postgresql: the HQ store's tests start a throwaway
-# cluster (initdb/pg_ctl) besides SQLite.
-TEST_PACKAGES=(mosquitto openssl xvfb xauth systemd passwd cloud-init postgresql)
+# cluster (initdb/pg_ctl) besides SQLite; dosfstools, mtools and fdisk: the image's disk
+# layout (tests/test_image.py).
+TEST_PACKAGES=(mosquitto openssl xvfb xauth systemd passwd cloud-init postgresql
+               dosfstools mtools fdisk)
 
 APT_PACKAGES=("${RUN_PACKAGES[@]}")
 if [ "$mode" != "demo" ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi

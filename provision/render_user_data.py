@@ -27,7 +27,10 @@ HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "cloud-init" / "user-data.yaml"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
-OVERLAY = "raspi-config nonint do_overlayfs 0"
+# Read-only root: raspi-config on Raspberry Pi OS; on the Debian image (provision/
+# build-image.sh) its counter-kiosk-readonly switch does the same with overlayroot.
+OVERLAY = ("if command -v raspi-config >/dev/null; then raspi-config nonint do_overlayfs 0; "
+           "else counter-kiosk-readonly on; fi")
 
 REQUIRED = ("site", "device", "window", "window_name", "broker_host")
 

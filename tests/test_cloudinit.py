@@ -149,7 +149,12 @@ def test_each_pi_gets_its_identity_credentials_and_a_valid_config(sheet):
     script = w01["runcmd"][0][2]
     assert "install.sh\" --source \"$src\"" in script
     assert "http://hq.example/ck.tar.gz" in script
-    assert w01["runcmd"][1] == ["sh", "-c", "raspi-config nonint do_overlayfs 0"]
+    # Read-only root on either image: raspi-config (Raspberry Pi OS) or the Debian image's
+    # counter-kiosk-readonly (provision/image/counter-kiosk-readonly).
+    overlay = w01["runcmd"][1]
+    assert overlay[:2] == ["sh", "-c"]
+    assert "raspi-config nonint do_overlayfs 0" in overlay[2]
+    assert "counter-kiosk-readonly on" in overlay[2]
     assert w01["power_state"]["mode"] == "reboot"
     assert "${" not in (sheet.parent / "out" / "szpsb_futian-w01" / "user-data").read_text(
     ).split("\n", 12)[-1]  # every field filled (the header comments name them)
