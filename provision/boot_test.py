@@ -90,6 +90,9 @@ def user_data(work: Path, port: int, ca: Path, password: str) -> tuple[str, str]
     doc["write_files"] += [
         {"path": "/etc/systemd/system/kiosk.service.d/50-boot-test.conf", "content": HEADLESS},
         {"path": "/etc/systemd/system/ck-boot-check.service", "content": CHECK_UNIT},
+        # No NTP answer must not hang the check: it then reports "not synchronised".
+        {"path": "/etc/systemd/system/systemd-time-wait-sync.service.d/50-boot-test.conf",
+         "content": "[Service]\nTimeoutStartSec=180\n"},
         {"path": "/usr/local/sbin/ck-boot-check", "permissions": "0755",
          "content": (HERE / "image" / "boot-check.sh").read_text()},
     ]

@@ -13,16 +13,24 @@ R="${2:?usage: debian-pi.sh pre|post ROOTDIR}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 pre() {
-  # Modules the initramfs must carry to find the root: the Pi's SD/eMMC controller
-  # (initramfs-tools' MODULES=most has those) and virtio, so the same image boots under
-  # qemu-system-aarch64 -M virt for the boot test (provision/boot-test.sh).
-  mkdir -p "$R/etc/initramfs-tools"
-  cat >> "$R/etc/initramfs-tools/modules" <<'EOF'
-# counter-kiosk image (provision/image/debian-pi.sh): the boot test runs under QEMU virt.
-virtio_pci
-virtio_blk
-virtio_mmio
-EOF
+  # One initramfs, made in "post": under emulation each takes minutes, and the kernel's
+  # postinst and the later trigger (cloud-init, overlayroot, udev hooks) would make two.
+  # (The usual dpkg-divert: a no-op update-initramfs until then.)
+  chroot "$R" dpkg-divert --local --rename --divert /usr/sbin/update-initramfs.real \
+    --add /usr/sbin/update-initramfs
+  printf '#!/bin/sh\n# counter-kiosk image build: the initramfs is made once, at the end.\nexit 0\n' \
+    > "$R/usr/sbin/update-initramfs"
+  chmod 0755 "$R/usr/sbin/update-initramfs"
+}
+
+# Whether the initramfs carries overlayroot's boot script (listed to a file first: grep -q
+# on a pipe would end lsinitramfs with SIGPIPE, a failure under pipefail).
+has_overlayroot() {
+  chroot "$R" lsinitramfs "/boot/initrd.img-$1" > "$R/tmp/initrd.list"
+  local found=1
+  if grep -q 'scripts/init-bottom/overlayroot' "$R/tmp/initrd.list"; then found=0; fi
+  rm -f "$R/tmp/initrd.list"
+  return $found
 }
 
 post() {
@@ -38,16 +46,69 @@ EOF
   # Boot: Debian's raspi-firmware writes config.txt and cmdline.txt into /boot/firmware
   # from /etc/default/raspi-*; point it at the root by label and keep the console on.
   [ -f "$R/etc/default/raspi-firmware" ] || die "raspi-firmware is not installed in $R"
-  sed -i -e 's/^#\?ROOTPART=.*/ROOTPART=LABEL=rootfs/' "$R/etc/default/raspi-firmware"
-  grep -q '^ROOTPART=LABEL=rootfs' "$R/etc/default/raspi-firmware" \
-    || echo 'ROOTPART=LABEL=rootfs' >> "$R/etc/default/raspi-firmware"
+  # Set here, not detected: the hook would look at the build host (its root, its serial
+  # ports, not a Pi 4). No cma=: a Pi 4 may not boot with it (the file's own warning),
+  # and the device tree's default suits the others. Boot messages and the emergency
+  # shell on the screen (the last console), the UART too.
+  cat >> "$R/etc/default/raspi-firmware" <<'EOF'
+
+# counter-kiosk image (provision/image/debian-pi.sh)
+ROOTPART=LABEL=rootfs
+CMA=0
+CONSOLES="ttyS1,115200 tty0"
+EOF
   echo "consoleblank=0" > "$R/etc/default/raspi-extra-cmdline"
   local kver
   kver="$(basename "$(ls -d "$R"/lib/modules/*/ | head -1)")"
-  [ -n "$kver" ] && [ -f "$R/boot/initrd.img-$kver" ] || die "no kernel/initrd in $R/boot"
-  # Rewrite cmdline.txt/config.txt with the settings above (the hook raspi-firmware
-  # runs after every initramfs update; the initramfs itself is already up to date).
-  chroot "$R" /etc/initramfs/post-update.d/z50-raspi-firmware "$kver" "/boot/initrd.img-$kver"
+  [ -n "$kver" ] && [ -f "$R/boot/vmlinuz-$kver" ] || die "no kernel in $R/boot"
+  # The initramfs carries a list of modules, not MODULES=most: under emulation "most"
+  # (~1,500 modules, several processes each) took over 40 minutes here. The list is what
+  # finding the root needs: ext4; the Pi's SD/eMMC controllers (sdhci-iproc: Pi 4 and
+  # 3's SD slot, bcm2835: the Pi 3's sdhost) with the Pi 4's SD voltage regulator on the
+  # firmware's GPIO expander; USB boot (Pi 4's VL805 behind PCIe, dwc2 on the Pi 3,
+  # usb-storage, uas); and virtio, so the same image boots under qemu-system-aarch64
+  # -M virt for the boot test (provision/boot_test.py). The rest loads from the root.
+  echo "MODULES=list" > "$R/etc/initramfs-tools/conf.d/counter-kiosk.conf"
+  grep -q '^virtio_blk' "$R/etc/initramfs-tools/modules" || cat >> "$R/etc/initramfs-tools/modules" <<'EOF'
+# counter-kiosk image (provision/image/debian-pi.sh): what finding the root needs.
+virtio_pci
+virtio_blk
+virtio_mmio
+EOF
+  cat >> "$R/etc/initramfs-tools/modules" <<'EOF'
+ext4
+mmc_block
+sdhci_iproc
+bcm2835
+gpio_raspberrypi_exp
+gpio_regulator
+pcie_brcmstb
+reset_raspberrypi
+xhci_pci
+dwc2
+usb_storage
+uas
+overlay
+EOF
+  if [ -e "$R/usr/sbin/update-initramfs.real" ]; then
+    # The real update-initramfs back (a diversion from "pre", or a stub put in by hand).
+    rm -f "$R/usr/sbin/update-initramfs"
+    if [ -n "$(chroot "$R" dpkg-divert --list /usr/sbin/update-initramfs)" ]; then
+      chroot "$R" dpkg-divert --local --rename --remove /usr/sbin/update-initramfs
+    else
+      mv "$R/usr/sbin/update-initramfs.real" "$R/usr/sbin/update-initramfs"
+    fi
+  fi
+  if [ -f "$R/boot/initrd.img-$kver" ] && has_overlayroot "$kver"; then
+    # An initramfs with every hook is there: only rewrite config.txt and cmdline.txt.
+    chroot "$R" /etc/initramfs/post-update.d/z50-raspi-firmware "$kver" "/boot/initrd.img-$kver"
+  else
+    # The one initramfs (with overlayroot's hook); raspi-firmware's post-update hook then
+    # writes config.txt and cmdline.txt.
+    chroot "$R" update-initramfs -c -k "$kver"
+  fi
+  [ -f "$R/boot/initrd.img-$kver" ] || die "no initrd in $R/boot"
+  has_overlayroot "$kver" || die "the initramfs has no overlayroot: the read-only root would not work"
   grep -q 'root=LABEL=rootfs' "$R/boot/firmware/cmdline.txt" \
     || die "cmdline.txt does not boot LABEL=rootfs: $(cat "$R/boot/firmware/cmdline.txt")"
 
@@ -67,6 +128,9 @@ datasource:
   NoCloud:
     fs_label: bootfs
 EOF
+  # ds-identify (cloud-init's systemd generator) knows NoCloud only by the label cidata
+  # and would switch cloud-init off on a board with DMI: always on, NoCloud decides.
+  echo "policy: search,found=all,maybe=all,notfound=enabled" > "$R/etc/cloud/ds-identify.cfg"
 
   # Every Pi must get its own SSH host keys: cloud-init makes them at the first boot.
   rm -f "$R"/etc/ssh/ssh_host_*
