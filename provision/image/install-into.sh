@@ -52,16 +52,8 @@ if [ -n "$WHEELHOUSE" ]; then
 fi
 
 # The chroot needs name resolution for apt and pip; mmdebstrap and rpi-image-gen both
-# provide /etc/resolv.conf while their hooks run. A build host behind a TLS-inspecting
-# proxy trusts its CA through PIP_CERT (this sandbox does): pip in the chroot gets a copy
-# for the build only, never left in the image; host-only pip settings are dropped.
-pip_env=(-u PIP_FIND_LINKS -u PIP_CERT -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE PIP_NO_CACHE_DIR=1)
-if [ -n "${PIP_CERT:-}" ] && [ -r "$PIP_CERT" ]; then
-  cp "$PIP_CERT" "$ROOTDIR/tmp/build-host-ca.pem"
-  trap 'rm -f "$ROOTDIR/tmp/build-host-ca.pem"' EXIT
-  pip_env+=(PIP_CERT=/tmp/build-host-ca.pem)
-fi
-chroot "$ROOTDIR" /usr/bin/env "${pip_env[@]}" DEBIAN_FRONTEND=noninteractive \
+# provide /etc/resolv.conf while their hooks run.
+chroot "$ROOTDIR" /usr/bin/env DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 \
   /opt/counter-kiosk/src/systemd/install.sh --source /opt/counter-kiosk/src "${wheels[@]}"
 
 # Proof the installer did its job (it must fail the build otherwise).
