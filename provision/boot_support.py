@@ -74,7 +74,7 @@ class Broker:
     def __enter__(self) -> Broker:
         self.workdir.mkdir(parents=True)
         pw = self.workdir / "passwd"
-        subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), f"{self.site}-{self.device}",
+        subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), f"{self.site}.{self.device}",
                         self.device_password], check=True, capture_output=True)
         subprocess.run(["mosquitto_passwd", "-b", str(pw), "hq", self.hq_password],
                        check=True, capture_output=True)

@@ -80,7 +80,7 @@ def user_data(work: Path, port: int, ca: Path, password: str) -> tuple[str, str]
     (sheet / "tech.pub").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBootTestOnlyKey "
                                     "boot-test\n")
     (sheet / "fleet.csv").write_text(
-        HEADER + f"{SITE},{DEVICE},1,户籍业务窗口,10.0.2.2,{port},{SITE}-{DEVICE},"
+        HEADER + f"{SITE},{DEVICE},1,户籍业务窗口,10.0.2.2,{port},{SITE}.{DEVICE},"
         "w01.password,ca.crt,,,sim,,0,0,sim://,sim://,sim://\n", encoding="utf-8")
     subprocess.run([sys.executable, str(HERE / "render_user_data.py"), str(sheet / "fleet.csv"),
                     "--out", str(work / "rendered"), "--tech-key", str(sheet / "tech.pub"),
