@@ -17,6 +17,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,12 @@ log = logging.getLogger("store")
 
 Writer = Callable[[sqlite3.Connection], None]
 
+# Shedding telemetry: rows per delete transaction, pages per incremental-vacuum step, and
+# the least pause between two (see Store.shed_telemetry).
+SHED_BATCH = 200
+VACUUM_STEP_PAGES = 256
+SHED_MIN_PAUSE_S = 0.005
+
 
 @dataclass(frozen=True)
 class OpenReport:
@@ -49,6 +56,9 @@ def connect(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     conn = sqlite3.connect(
         str(path), timeout=timeout, isolation_level=None, check_same_thread=False
     )
+    # Only takes effect in a new, empty file (before its first table): lets shedding give
+    # pages back in small steps instead of a VACUUM that rewrites the file under a lock.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -374,26 +384,65 @@ class Store:
             return first, last
 
     def shed_telemetry(self, keep_below_bytes: int) -> int:
-        """Delete unsent non-critical events, oldest first, until the file is small enough.
+        """Delete unsent non-critical events, oldest first, until the data takes less
+        than ``keep_below_bytes`` (:meth:`used_bytes`).
 
         Ratings, comments, cases and everything else in ``CRITICAL_TYPES`` are never shed.
         Returns how many events were shed (a gap HQ sees, explained by a device.fault).
+
+        The kiosk presses on through this: each delete is a short transaction of
+        ``SHED_BATCH`` rows, and between two the lock is left free for as long as the
+        delete held it. (The kiosk waits for the lock on SQLite's busy handler, which
+        retries on a back-off: a shedder that took the lock straight back would starve
+        it, and a VACUUM holds it for a rewrite of the whole file.)
         """
         shed = 0
-        while self.size_bytes() > keep_below_bytes:
+        while self.used_bytes() > keep_below_bytes:
+            started = time.perf_counter()
             with self.transaction() as conn:
-                cur = conn.execute(
+                n = conn.execute(
                     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE critical = 0 "
-                    "ORDER BY seq LIMIT 500)"
-                )
-                n = cur.rowcount
+                    "ORDER BY seq LIMIT ?)", (SHED_BATCH,)
+                ).rowcount
             if n == 0:
                 break
             shed += n
-            with self._lock:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self.conn.execute("VACUUM")
+            time.sleep(max(SHED_MIN_PAUSE_S, time.perf_counter() - started))
+        self.release_free_pages()
         return shed
+
+    def release_free_pages(self) -> int:
+        """Give free pages back to the file system, a few at a time (incremental vacuum).
+
+        Only files made with ``auto_vacuum=INCREMENTAL`` (every file made since shedding
+        stopped running VACUUM) can; in an older file the free pages stay and are reused
+        before the file grows. Returns how many pages were released.
+        """
+        released = 0
+        with self._lock:
+            if int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
+                return 0
+        while True:
+            started = time.perf_counter()
+            with self._lock:
+                free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+                if free == 0:
+                    break
+                # Its own short transaction. Through executescript, as sqlite3's execute
+                # steps a statement without result columns once: one page per call.
+                self.conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES});")
+            released += min(free, VACUUM_STEP_PAGES)
+            time.sleep(max(SHED_MIN_PAUSE_S, time.perf_counter() - started))
+        return released
+
+    def used_bytes(self) -> int:
+        """What the data takes: the file's pages less its free list. This, not the file
+        size, is what shedding brings down: free pages are reused before the file grows."""
+        with self._lock:
+            page_size, pages, free = (
+                int(self.conn.execute(f"PRAGMA {name}").fetchone()[0])
+                for name in ("page_size", "page_count", "freelist_count"))
+        return (pages - free) * page_size
 
     def size_bytes(self) -> int:
         return sum(

@@ -399,14 +399,14 @@ class Syncer(DownlinkHandlers):
         """Above ``store.max_db_mb``: shed unsent telemetry oldest first (never a rating,
         comment or case) and record a device.fault. Returns how many events were shed."""
         limit = self.cfg.store.max_db_mb * 1024 * 1024
-        if self.store.size_bytes() <= limit:
+        if self.store.used_bytes() <= limit:
             if self._shed_fault_open:
                 self._shed_fault_open = False
                 self.store.append([Draft(EventType.DEVICE_RECOVERED, {
                     "component": "store", "fault": "db_full"})])
             return 0
         shed = self.store.shed_telemetry(int(limit * 0.9))
-        still_full = self.store.size_bytes() > limit
+        still_full = self.store.used_bytes() > limit
         if shed or (still_full and not self._shed_fault_open):
             self._shed_fault_open = True
             self.store.append([Draft(EventType.DEVICE_FAULT, {
