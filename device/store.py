@@ -35,8 +35,7 @@ log = logging.getLogger("store")
 
 Writer = Callable[[sqlite3.Connection], None]
 
-# Shedding telemetry: rows per delete transaction, pages per incremental-vacuum step, and
-# the least pause between two (see Store.shed_telemetry).
+# Shedding: rows per delete, pages per vacuum step, least pause between two.
 SHED_BATCH = 200
 VACUUM_STEP_PAGES = 256
 SHED_MIN_PAUSE_S = 0.005
@@ -390,12 +389,10 @@ class Store:
         Ratings, comments, cases and everything else in ``CRITICAL_TYPES`` are never shed.
         Returns how many events were shed (a gap HQ sees, explained by a device.fault).
 
-        The kiosk presses on through this: each delete is a short transaction of
-        ``SHED_BATCH`` rows, and between two the lock is left free for as long as the
-        delete held it. (The kiosk waits for the lock on SQLite's busy handler, which
-        retries on a back-off: a shedder that took the lock straight back would starve
-        it, and a VACUUM holds it for a rewrite of the whole file.)
-        """
+        The kiosk presses on meanwhile: each delete is a short transaction, and the lock
+        stays free between two for as long as a delete held it (the kiosk's busy handler
+        retries on a back-off, so taking the lock straight back would starve it; a
+        VACUUM would hold it for a rewrite of the whole file)."""
         shed = 0
         while self.used_bytes() > keep_below_bytes:
             started = time.perf_counter()
@@ -411,33 +408,23 @@ class Store:
         self.release_free_pages()
         return shed
 
-    def release_free_pages(self) -> int:
-        """Give free pages back to the file system, a few at a time (incremental vacuum).
-
-        Only files made with ``auto_vacuum=INCREMENTAL`` (every file made since shedding
-        stopped running VACUUM) can; in an older file the free pages stay and are reused
-        before the file grows. Returns how many pages were released.
-        """
-        released = 0
+    def release_free_pages(self) -> None:
+        """Give free pages back in small steps: only in files made with
+        ``auto_vacuum=INCREMENTAL``; an older file reuses them before it grows."""
         with self._lock:
             if int(self.conn.execute("PRAGMA auto_vacuum").fetchone()[0]) != 2:
-                return 0
-        while True:
+                return
+            free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        for _ in range(-(-free // VACUUM_STEP_PAGES)):  # bounded: the kiosk frees pages too
             started = time.perf_counter()
             with self._lock:
-                free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
-                if free == 0:
-                    break
                 # Its own short transaction. Through executescript, as sqlite3's execute
                 # steps a statement without result columns once: one page per call.
                 self.conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES});")
-            released += min(free, VACUUM_STEP_PAGES)
             time.sleep(max(SHED_MIN_PAUSE_S, time.perf_counter() - started))
-        return released
 
     def used_bytes(self) -> int:
-        """What the data takes: the file's pages less its free list. This, not the file
-        size, is what shedding brings down: free pages are reused before the file grows."""
+        """What the data takes: the file's pages less its free list (reused first)."""
         with self._lock:
             page_size, pages, free = (
                 int(self.conn.execute(f"PRAGMA {name}").fetchone()[0])
