@@ -15,6 +15,7 @@ from device.config import Config
 from device.core import Core
 from device.errors import ParseError
 from device.events import EventType
+from device.queue import QueueDesk
 from drivers.scanner import (
     MSG_CHECK,
     MSG_NO_QUEUE,
@@ -165,11 +166,10 @@ def test_no_queue_desk_is_said_on_screen(core: Core, config: Config, clock) -> N
 
 
 def test_scan_checks_in_with_the_real_queue_desk(core: Core, config: Config, clock) -> None:
-    queue_mod = pytest.importorskip("device.queue")
     cfg = dataclasses.replace(config, queue=dataclasses.replace(
         config.queue, demo_appointments=True))
     core.config = cfg
-    core.queue = queue_mod.QueueDesk(core, cfg)  # what device/app.py attaches
+    core.queue = QueueDesk(core, cfg)  # what device/app.py attaches
     driver = ScannerDriver(cfg, clock=clock)
     driver.start(core)
     watcher = Watcher(core)
