@@ -73,3 +73,21 @@ def _args():  # the doctor's own defaults, as `kiosk doctor --skip broker` parse
     from device.cli import build_parser
 
     return build_parser().parse_args(["doctor", "--skip", "broker"])
+
+
+def test_the_lock_pins_lgpio_where_pypi_has_a_wheel_only() -> None:
+    from packaging.requirements import Requirement
+
+    lock = Path(__file__).resolve().parents[1] / "requirements.lock"
+    reqs = [Requirement(line) for line in lock.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    (lgpio,) = [r for r in reqs if r.name == "lgpio"]
+    assert str(lgpio.specifier) == "==0.2.2.0" and lgpio.marker is not None
+
+    def applies(machine: str, python: str) -> bool:
+        assert lgpio.marker is not None
+        return lgpio.marker.evaluate({"platform_machine": machine, "python_version": python})
+
+    assert applies("aarch64", "3.11")  # Bookworm on a Pi: the cp311 aarch64 wheel
+    assert not applies("aarch64", "3.13")  # Trixie: no wheel; apt's python3-lgpio
+    assert not applies("x86_64", "3.11")  # a development machine
