@@ -35,8 +35,7 @@ log = logging.getLogger("store")
 
 Writer = Callable[[sqlite3.Connection], None]
 
-# Shedding: rows per delete, pages per vacuum step, least pause between two.
-SHED_BATCH = 200
+SHED_BATCH = 200  # shedding: rows per delete, pages per vacuum step, least pause
 VACUUM_STEP_PAGES = 256
 SHED_MIN_PAUSE_S = 0.005
 
@@ -382,19 +381,20 @@ class Store:
                              (first, last, sent_before))
             return first, last
 
-    def shed_telemetry(self, keep_below_bytes: int) -> int:
-        """Delete unsent non-critical events, oldest first, until the data takes less
-        than ``keep_below_bytes`` (:meth:`used_bytes`).
-
-        Ratings, comments, cases and everything else in ``CRITICAL_TYPES`` are never shed.
-        Returns how many events were shed (a gap HQ sees, explained by a device.fault).
+    def shed_telemetry(self, keep_below_bytes: int, *, budget_s: float | None = None) -> int:
+        """Delete unsent non-critical events (never ``CRITICAL_TYPES``), oldest first,
+        until the data takes less than ``keep_below_bytes`` (:meth:`used_bytes`) or for
+        about ``budget_s`` (at least one batch; the caller calls again). Returns how many
+        were shed (a gap HQ sees, explained by a device.fault).
 
         The kiosk presses on meanwhile: each delete is a short transaction, and the lock
         stays free between two for as long as a delete held it (the kiosk's busy handler
         retries on a back-off, so taking the lock straight back would starve it; a
         VACUUM would hold it for a rewrite of the whole file)."""
-        shed = 0
+        shed, until = 0, time.monotonic() + (budget_s if budget_s is not None else 1e9)
         while self.used_bytes() > keep_below_bytes:
+            if shed and time.monotonic() >= until:
+                return shed
             started = time.perf_counter()
             with self.transaction() as conn:
                 n = conn.execute(
@@ -405,10 +405,10 @@ class Store:
                 break
             shed += n
             time.sleep(max(SHED_MIN_PAUSE_S, time.perf_counter() - started))
-        self.release_free_pages()
+        self.release_free_pages(until)
         return shed
 
-    def release_free_pages(self) -> None:
+    def release_free_pages(self, until: float = 1e18) -> None:
         """Give free pages back in small steps: only in files made with
         ``auto_vacuum=INCREMENTAL``; an older file reuses them before it grows."""
         with self._lock:
@@ -416,6 +416,8 @@ class Store:
                 return
             free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
         for _ in range(-(-free // VACUUM_STEP_PAGES)):  # bounded: the kiosk frees pages too
+            if time.monotonic() >= until:
+                return
             started = time.perf_counter()
             with self._lock:
                 # Its own short transaction. Through executescript, as sqlite3's execute

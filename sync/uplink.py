@@ -48,6 +48,7 @@ MARK_EVERY_S = 0.1  # group PUBACKs into one commit (synchronous=FULL costs an f
 MARK_MAX = 2048
 WAKE_ACKS = 1000  # PUBACKs that wake the main loop early (else it wakes every poll_s)
 HOUSEKEEP_S = 30.0
+SHED_BUDGET_S = 5.0  # one housekeeping round sheds this long, then the loop beats again
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Syncer(DownlinkHandlers):
         self._next_health = 0.0
         self._next_housekeep = 0.0
         self._shed_fault_open = False
+        self._shedding = False  # a shed stopped by its time budget, to go on with
         self._replayed_props = self._publish_props()
         self._last_error = ""
         self._disconnect_reason = ""
@@ -399,13 +401,17 @@ class Syncer(DownlinkHandlers):
         """Above ``store.max_db_mb``: shed unsent telemetry oldest first (never a rating,
         comment or case) and record a device.fault. Returns how many events were shed."""
         limit = self.cfg.store.max_db_mb * 1024 * 1024
-        if self.store.used_bytes() <= limit:
+        if self.store.used_bytes() <= limit and not self._shedding:
             if self._shed_fault_open:
                 self._shed_fault_open = False
                 self.store.append([Draft(EventType.DEVICE_RECOVERED, {
                     "component": "store", "fault": "db_full"})])
             return 0
-        shed = self.store.shed_telemetry(int(limit * 0.9))
+        target = int(limit * 0.9)
+        shed = self.store.shed_telemetry(target, budget_s=SHED_BUDGET_S)
+        self._shedding = bool(shed) and self.store.used_bytes() > target
+        if self._shedding:
+            self._next_housekeep = 0.0  # not done: go on in the next loop round
         still_full = self.store.used_bytes() > limit
         if shed or (still_full and not self._shed_fault_open):
             self._shed_fault_open = True

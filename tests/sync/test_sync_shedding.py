@@ -10,11 +10,14 @@ import dataclasses
 import threading
 from pathlib import Path
 
+import pytest
+
 from device.core import Core
 from device.errors import StoreError
 from device.events import Draft, EventType
 from device.intents import Press
-from device.store import Store
+from device.store import SHED_BATCH, Store
+from sync import uplink
 from sync.uplink import Syncer
 from tests.sync.conftest import device_config
 
@@ -75,3 +78,33 @@ def test_presses_commit_while_telemetry_is_shed(tmp_path: Path) -> None:
         shedder.join(60)
         syncer.close()
         kiosk_store.close()
+
+
+def test_one_housekeeping_round_sheds_for_its_budget_and_the_next_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sync loop feeds the systemd watchdog between rounds: a long shed (minutes on an
+    # SD card) is done in rounds of SHED_BUDGET_S, here the least: one batch per round.
+    monkeypatch.setattr(uplink, "SHED_BUDGET_S", 0.0)
+    cfg = device_config(tmp_path, 1)
+    cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, max_db_mb=1))
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    for n in range(6):
+        store.append([Draft(EventType.SLIP_PRINTED, {"pad": "x" * 900, "n": n * 500 + j})
+                      for j in range(500)])
+    store.close()
+    syncer = Syncer(cfg)
+    try:
+        rounds = []
+        while shed := syncer.check_disk():
+            rounds.append(shed)
+            assert len(rounds) < 100
+        assert len(rounds) > 1 and set(rounds) == {SHED_BATCH}
+        assert syncer.store.used_bytes() <= 0.9 * 1024 * 1024
+        faults = [b for (b,) in syncer.store.query(
+            "SELECT body FROM events WHERE type = 'device.fault'")]
+        assert len(faults) == len(rounds)  # every round's gap is explained
+        assert syncer.check_disk() == 0
+        assert syncer.store.query(
+            "SELECT count(*) FROM events WHERE type = 'device.recovered'") == [(1,)]
+    finally:
+        syncer.close()
