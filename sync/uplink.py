@@ -160,6 +160,8 @@ class Syncer(DownlinkHandlers):
         self._housekeep()
         while not stop.is_set():
             self.heartbeat.beat()
+            if time.monotonic() >= self._next_housekeep:  # offline too: days fill the disk
+                self._housekeep()
             try:
                 self._connect()
             except (OSError, SyncError, ValueError) as exc:

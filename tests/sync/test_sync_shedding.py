@@ -19,7 +19,7 @@ from device.intents import Press
 from device.store import SHED_BATCH, Store
 from sync import uplink
 from sync.uplink import Syncer
-from tests.sync.conftest import device_config
+from tests.sync.conftest import Running, device_config, free_port, until
 
 # On a Pi the kiosk waits 10 s for the write lock, and one VACUUM of a 512 MB file on an
 # SD card takes longer than that. Here the file is ~25x smaller and the disk faster, so
@@ -108,3 +108,31 @@ def test_one_housekeeping_round_sheds_for_its_budget_and_the_next_goes_on(
             "SELECT count(*) FROM events WHERE type = 'device.recovered'") == [(1,)]
     finally:
         syncer.close()
+
+
+def test_telemetry_is_shed_while_the_broker_is_unreachable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, running: list[Running]) -> None:
+    # Days without network are when the disk fills: housekeeping must not wait for a
+    # connection. (Every loop round here; 30 s on a counter.)
+    monkeypatch.setattr(uplink, "HOUSEKEEP_S", 0.0)
+    cfg = device_config(tmp_path, free_port())  # nothing listens there
+    cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, max_db_mb=1))
+    r = Running(cfg)
+    running.append(r)
+    assert until(lambda: r.syncer.stats.connect_failures >= 1, 10), r.syncer.stats
+    kiosk = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    try:
+        for n in range(6):  # the counter keeps recording while offline
+            kiosk.append([Draft(EventType.SLIP_PRINTED, {"pad": "x" * 900, "n": n * 500 + j})
+                          for j in range(500)])
+
+        def shed() -> bool:
+            return bool(kiosk.query("SELECT 1 FROM events WHERE type = 'device.fault' AND "
+                                    "json_extract(body, '$.data.fault') = 'db_full'"))
+
+        # Re-checked on each failed reconnect (the syncer's counters wake ``until``).
+        assert until(shed, 20), r.syncer.stats
+        assert kiosk.used_bytes() <= 1024 * 1024
+        assert r.syncer.stats.connections == 0
+    finally:
+        kiosk.close()
