@@ -405,7 +405,6 @@ class Store:
                 break
             shed += n
             time.sleep(max(SHED_MIN_PAUSE_S, time.perf_counter() - started))
-        self.release_free_pages(until)
         return shed
 
     def release_free_pages(self, until: float = 1e18) -> None:

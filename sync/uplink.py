@@ -404,6 +404,8 @@ class Syncer(DownlinkHandlers):
         comment or case) and record a device.fault. Returns how many events were shed."""
         limit = self.cfg.store.max_db_mb * 1024 * 1024
         if self.store.used_bytes() <= limit and not self._shedding:
+            # Shed pages go back to the file system in steps (incremental vacuum).
+            self.store.release_free_pages(time.monotonic() + SHED_BUDGET_S)
             if self._shed_fault_open:
                 self._shed_fault_open = False
                 self.store.append([Draft(EventType.DEVICE_RECOVERED, {
@@ -414,7 +416,10 @@ class Syncer(DownlinkHandlers):
         self._shedding = bool(shed) and self.store.used_bytes() > target
         if self._shedding:
             self._next_housekeep = 0.0  # not done: go on in the next loop round
-        still_full = self.store.used_bytes() > limit
+        else:
+            self.store.release_free_pages(time.monotonic() + SHED_BUDGET_S)
+        # Full of what is never shed (not merely a round that ran out of time).
+        still_full = self.store.used_bytes() > limit and not self._shedding
         if shed or (still_full and not self._shed_fault_open):
             self._shed_fault_open = True
             self.store.append([Draft(EventType.DEVICE_FAULT, {

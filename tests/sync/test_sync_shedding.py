@@ -46,8 +46,10 @@ def test_presses_commit_while_telemetry_is_shed(tmp_path: Path) -> None:
     shed: list[int] = []
 
     def shed_now() -> None:
+        # Round after round, as the sync loop does (a round stops after SHED_BUDGET_S).
         try:
-            shed.append(syncer.check_disk())
+            while n := syncer.check_disk():
+                shed.append(n)
         finally:
             done.set()
 
@@ -63,7 +65,7 @@ def test_presses_commit_while_telemetry_is_shed(tmp_path: Path) -> None:
                 failed.append(str(exc))
         shedder.join(60)
         assert failed == []
-        assert shed and shed[0] > 0
+        assert sum(shed) > 0
         assert len(committed) >= 3  # the presses overlapped the shedding
         on_disk = {seq for (seq,) in kiosk_store.query(
             "SELECT seq FROM events WHERE type IN ('away.started', 'away.ended')")}
