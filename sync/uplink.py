@@ -33,9 +33,9 @@ from paho.mqtt.properties import Properties
 from device import sdnotify
 from device.config import Config
 from device.errors import KioskError, SyncError
-from device.events import Draft, EventType
 from device.store import Store
 from sync import confirm, health
+from sync.disklimit import DiskLimit
 from sync.inbox import DownlinkHandlers
 from sync.mqttclient import make_client, refusal_hint
 from sync.topics import CONTENT_KINDS, Topics
@@ -48,7 +48,6 @@ MARK_EVERY_S = 0.1  # group PUBACKs into one commit (synchronous=FULL costs an f
 MARK_MAX = 2048
 WAKE_ACKS = 1000  # PUBACKs that wake the main loop early (else it wakes every poll_s)
 HOUSEKEEP_S = 30.0
-SHED_BUDGET_S = 5.0  # one housekeeping round sheds this long, then the loop beats again
 
 
 @dataclass
@@ -63,7 +62,7 @@ class Stats:
     commands: int = 0
 
 
-class Syncer(DownlinkHandlers):
+class Syncer(DownlinkHandlers, DiskLimit):
     """The uplink/downlink worker. ``run(stop)`` blocks until ``stop`` is set."""
 
     def __init__(self, cfg: Config, *, db_path: Path | None = None,
@@ -398,38 +397,6 @@ class Syncer(DownlinkHandlers):
             log.error("housekeeping failed: %s", exc)
         except sqlite3.Error as exc:
             log.error("housekeeping failed: %s", exc)
-
-    def check_disk(self) -> int:
-        """Above ``store.max_db_mb``: shed unsent telemetry oldest first (never a rating,
-        comment or case) and record a device.fault. Returns how many events were shed."""
-        limit = self.cfg.store.max_db_mb * 1024 * 1024
-        if self.store.used_bytes() <= limit and not self._shedding:
-            # Shed pages go back to the file system in steps (incremental vacuum).
-            self.store.release_free_pages(time.monotonic() + SHED_BUDGET_S)
-            if self._shed_fault_open:
-                self._shed_fault_open = False
-                self.store.append([Draft(EventType.DEVICE_RECOVERED, {
-                    "component": "store", "fault": "db_full"})])
-            return 0
-        target = int(limit * 0.9)
-        shed = self.store.shed_telemetry(target, budget_s=SHED_BUDGET_S)
-        self._shedding = bool(shed) and self.store.used_bytes() > target
-        if self._shedding:
-            self._next_housekeep = 0.0  # not done: go on in the next loop round
-        else:
-            self.store.release_free_pages(time.monotonic() + SHED_BUDGET_S)
-        # Full of what is never shed (not merely a round that ran out of time).
-        still_full = self.store.used_bytes() > limit and not self._shedding
-        if shed or (still_full and not self._shed_fault_open):
-            self._shed_fault_open = True
-            self.store.append([Draft(EventType.DEVICE_FAULT, {
-                "component": "store", "fault": "db_full", "shed_events": shed,
-                "limit_mb": self.cfg.store.max_db_mb, "still_full": still_full,
-                "detail": "telemetry shed oldest first; ratings and comments kept"})])
-            log.error("database above %d MB: shed %d telemetry events%s",
-                      self.cfg.store.max_db_mb, shed,
-                      "; still full of events that are never shed" if still_full else "")
-        return shed
 
     # ------------------------------------------------------------------ shutdown
 

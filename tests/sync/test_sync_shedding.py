@@ -16,8 +16,9 @@ from device.core import Core
 from device.errors import StoreError
 from device.events import Draft, EventType
 from device.intents import Press
-from device.store import SHED_BATCH, Store
-from sync import uplink
+from device.shedding import SHED_BATCH
+from device.store import Store
+from sync import disklimit, uplink
 from sync.uplink import Syncer
 from tests.sync.conftest import Running, device_config, free_port, until
 
@@ -86,7 +87,7 @@ def test_one_housekeeping_round_sheds_for_its_budget_and_the_next_goes_on(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The sync loop feeds the systemd watchdog between rounds: a long shed (minutes on an
     # SD card) is done in rounds of SHED_BUDGET_S, here the least: one batch per round.
-    monkeypatch.setattr(uplink, "SHED_BUDGET_S", 0.0)
+    monkeypatch.setattr(disklimit, "SHED_BUDGET_S", 0.0)
     cfg = device_config(tmp_path, 1)
     cfg = dataclasses.replace(cfg, store=dataclasses.replace(cfg.store, max_db_mb=1))
     store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
