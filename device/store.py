@@ -29,10 +29,12 @@ import sqlite_utils
 from device.errors import StoreError
 from device.events import CRITICAL_TYPES, GENESIS, Draft, Envelope, EventType, seal
 from device.migrations import MIGRATIONS
+from device.shedding import Shedding
 
 log = logging.getLogger("store")
 
 Writer = Callable[[sqlite3.Connection], None]
+
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ def connect(path: Path, *, timeout: float = 10.0) -> sqlite3.Connection:
     conn = sqlite3.connect(
         str(path), timeout=timeout, isolation_level=None, check_same_thread=False
     )
+    # Only takes effect in a new, empty file (before its first table): lets shedding give
+    # pages back in small steps instead of a VACUUM that rewrites the file under a lock.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -105,7 +110,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Store:
+class Store(Shedding):
     """The kiosk's store. Thread-safe: every call holds one lock around the connection."""
 
     def __init__(self, path: Path, *, site: str, device: str,
@@ -372,28 +377,6 @@ class Store:
                              "AND sent_at IS NOT NULL AND sent_at < ?",
                              (first, last, sent_before))
             return first, last
-
-    def shed_telemetry(self, keep_below_bytes: int) -> int:
-        """Delete unsent non-critical events, oldest first, until the file is small enough.
-
-        Ratings, comments, cases and everything else in ``CRITICAL_TYPES`` are never shed.
-        Returns how many events were shed (a gap HQ sees, explained by a device.fault).
-        """
-        shed = 0
-        while self.size_bytes() > keep_below_bytes:
-            with self.transaction() as conn:
-                cur = conn.execute(
-                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE critical = 0 "
-                    "ORDER BY seq LIMIT 500)"
-                )
-                n = cur.rowcount
-            if n == 0:
-                break
-            shed += n
-            with self._lock:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self.conn.execute("VACUUM")
-        return shed
 
     def size_bytes(self) -> int:
         return sum(

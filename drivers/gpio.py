@@ -16,14 +16,17 @@ their own clock) and on gpiozero's hold timer; whichever sees it first records i
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from device.config import GpioSection
 from device.core import Change, Core
 from device.counter import Mode
+from device.errors import ConfigError
 from device.events import EventType
 from device.intents import BUTTONS, Press
 from drivers.base import BaseDriver, ControlHandler
@@ -31,27 +34,59 @@ from drivers.base import BaseDriver, ControlHandler
 log = logging.getLogger("gpio")
 
 
+@dataclass(frozen=True)
+class PinLibrary:
+    """A real pin factory: gpiozero's module and class for it, and the pin library that
+    module imports (not a dependency of gpiozero: the OS or the lock brings it)."""
+
+    module: str
+    factory: str
+    library: str
+    fix: str
+
+
+PIN_FACTORIES: dict[str, PinLibrary] = {
+    "lgpio": PinLibrary(
+        "gpiozero.pins.lgpio", "LGPIOFactory", "lgpio",
+        "on Raspberry Pi OS: sudo apt install python3-lgpio; on Debian 12 arm64 (Python "
+        "3.11) the lock installs the lgpio wheel: run systemd/install.sh again; elsewhere "
+        "(Debian 13 has neither) install python3-lgpio from the Raspberry Pi archive "
+        "(docs/deployment.md, 'The pin library')"),
+    "rpigpio": PinLibrary(
+        "gpiozero.pins.rpigpio", "RPiGPIOFactory", "RPi.GPIO",
+        "sudo apt install python3-rpi.gpio (Pi 4 and older only; on a Pi 5 use "
+        "pin_factory = \"lgpio\")"),
+    "native": PinLibrary("gpiozero.pins.native", "NativeFactory", "", ""),
+}
+
+
+class PinLibraryMissing(ConfigError):
+    """The configured pin factory's library is not installed: the counter cannot start
+    (exit 2, so systemd does not restart it forever); the message says how to get it."""
+
+
 def make_pin_factory(name: str) -> Any:
-    """Build the gpiozero pin factory named in config (imported only when asked for)."""
+    """Build the gpiozero pin factory named in config (imported only when asked for).
+
+    Raises :class:`PinLibraryMissing` when its pin library is not installed."""
     if name == "mock":
         from gpiozero.pins.mock import MockFactory
 
         from drivers.mockpins import BoundedMockPin
 
         return MockFactory(pin_class=BoundedMockPin)
-    if name == "lgpio":
-        from gpiozero.pins.lgpio import LGPIOFactory
-
-        return LGPIOFactory()
-    if name == "rpigpio":
-        from gpiozero.pins.rpigpio import RPiGPIOFactory
-
-        return RPiGPIOFactory()
-    if name == "native":
-        from gpiozero.pins.native import NativeFactory
-
-        return NativeFactory()
-    raise ValueError(f"unknown pin factory {name!r}")
+    if name not in PIN_FACTORIES:
+        raise ValueError(f"unknown pin factory {name!r}")
+    lib = PIN_FACTORIES[name]
+    try:
+        module = importlib.import_module(lib.module)
+    except ImportError as exc:
+        raise PinLibraryMissing(
+            f"[gpio] pin_factory = {name!r} needs the Python module "
+            f"{lib.library or exc.name}, which is not installed ({exc}). Fix: {lib.fix}; or "
+            "set pin_factory = \"mock\" to run without the buttons",
+            key="gpio.pin_factory") from exc
+    return getattr(module, lib.factory)()
 
 
 class ButtonPanel(BaseDriver):

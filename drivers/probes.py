@@ -38,11 +38,14 @@ def gpio(cfg: GpioSection, factory: Any = None) -> Verdict:
     (or shorted to ground)."""
     from gpiozero import LED, Button, Buzzer
 
-    from drivers.gpio import make_pin_factory
+    from drivers.gpio import PinLibraryMissing, make_pin_factory
 
     simulated = cfg.pin_factory == "mock"
     try:
         factory = factory if factory is not None else make_pin_factory(cfg.pin_factory)
+    except PinLibraryMissing as exc:
+        detail, _, fix = str(exc).partition(" Fix: ")
+        return FAIL, f"the counter cannot start: {detail}", fix
     except Exception as exc:
         return (FAIL, f"cannot open the GPIO chip with pin factory {cfg.pin_factory!r}: "
                 f"{_short(exc)}",

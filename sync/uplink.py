@@ -33,9 +33,9 @@ from paho.mqtt.properties import Properties
 from device import sdnotify
 from device.config import Config
 from device.errors import KioskError, SyncError
-from device.events import Draft, EventType
 from device.store import Store
 from sync import confirm, health
+from sync.disklimit import DiskLimit
 from sync.inbox import DownlinkHandlers
 from sync.mqttclient import make_client, refusal_hint
 from sync.topics import CONTENT_KINDS, Topics
@@ -62,7 +62,7 @@ class Stats:
     commands: int = 0
 
 
-class Syncer(DownlinkHandlers):
+class Syncer(DownlinkHandlers, DiskLimit):
     """The uplink/downlink worker. ``run(stop)`` blocks until ``stop`` is set."""
 
     def __init__(self, cfg: Config, *, db_path: Path | None = None,
@@ -103,6 +103,7 @@ class Syncer(DownlinkHandlers):
         self._next_health = 0.0
         self._next_housekeep = 0.0
         self._shed_fault_open = False
+        self._shedding = False  # a shed stopped by its time budget, to go on with
         self._replayed_props = self._publish_props()
         self._last_error = ""
         self._disconnect_reason = ""
@@ -158,6 +159,8 @@ class Syncer(DownlinkHandlers):
         self._housekeep()
         while not stop.is_set():
             self.heartbeat.beat()
+            if time.monotonic() >= self._next_housekeep:  # offline too: days fill the disk
+                self._housekeep()
             try:
                 self._connect()
             except (OSError, SyncError, ValueError) as exc:
@@ -394,29 +397,6 @@ class Syncer(DownlinkHandlers):
             log.error("housekeeping failed: %s", exc)
         except sqlite3.Error as exc:
             log.error("housekeeping failed: %s", exc)
-
-    def check_disk(self) -> int:
-        """Above ``store.max_db_mb``: shed unsent telemetry oldest first (never a rating,
-        comment or case) and record a device.fault. Returns how many events were shed."""
-        limit = self.cfg.store.max_db_mb * 1024 * 1024
-        if self.store.size_bytes() <= limit:
-            if self._shed_fault_open:
-                self._shed_fault_open = False
-                self.store.append([Draft(EventType.DEVICE_RECOVERED, {
-                    "component": "store", "fault": "db_full"})])
-            return 0
-        shed = self.store.shed_telemetry(int(limit * 0.9))
-        still_full = self.store.size_bytes() > limit
-        if shed or (still_full and not self._shed_fault_open):
-            self._shed_fault_open = True
-            self.store.append([Draft(EventType.DEVICE_FAULT, {
-                "component": "store", "fault": "db_full", "shed_events": shed,
-                "limit_mb": self.cfg.store.max_db_mb, "still_full": still_full,
-                "detail": "telemetry shed oldest first; ratings and comments kept"})])
-            log.error("database above %d MB: shed %d telemetry events%s",
-                      self.cfg.store.max_db_mb, shed,
-                      "; still full of events that are never shed" if still_full else "")
-        return shed
 
     # ------------------------------------------------------------------ shutdown
 

@@ -33,6 +33,12 @@ KEEP_RELEASES=3
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 say() { echo "install.sh: $*"; }
+# step WHAT FIX CMD...: run CMD; if it fails the install stops there, saying what to do.
+# (Never `CMD && say ...`: set -e does not stop on a failure inside a && list.)
+step() {
+  local what="$1" fix="$2"; shift 2
+  "$@" || die "$what failed (exit $?). Fix: $fix; then run install.sh again (it is idempotent)"
+}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -157,10 +163,10 @@ fi
 
 if [ "$ROLE" = pi ]; then
   # Kivy's arm64 wheel brings SDL2 (with kmsdrm); it loads GL/EGL/GBM/DRM from the system.
-  APT_PACKAGES=(python3 python3-venv ca-certificates sqlite3 fonts-wqy-microhei
+  APT_PACKAGES=(python3 python3-venv ca-certificates sqlite3 systemd fonts-wqy-microhei
                 libgl1 libegl1 libgles2 libgbm1 libdrm2 libmtdev1 alsa-utils)
 else
-  APT_PACKAGES=(python3 python3-venv ca-certificates sqlite3)
+  APT_PACKAGES=(python3 python3-venv ca-certificates sqlite3 systemd)
 fi
 if [ -n "$ROOT" ]; then
   say "--root: not installing system packages; the target needs: ${APT_PACKAGES[*]}"
@@ -184,6 +190,14 @@ else
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
+fi
+
+# The units are enabled with systemctl (--root works on an image tree without a running
+# systemd): without it nothing would be enabled, so stop before changing anything.
+if [ "$ENABLE" -eq 1 ] && ! command -v systemctl >/dev/null 2>&1; then
+  die "systemctl not found, so ${UNITS[*]} cannot be enabled. Fix: install systemd \
+(apt-get install systemd${ROOT:+ on this machine: --root uses its systemctl}), or pass \
+--no-enable and enable the units later (systemctl enable ${UNITS[*]})"
 fi
 
 # ----------------------------------------------------------------------------- 2. user
@@ -327,21 +341,29 @@ if [ "$ENABLE" -eq 1 ]; then
   if [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload
     if [ "$ROLE" = pi ]; then
-      udevadm control --reload || true
-      udevadm trigger --subsystem-match=tty --subsystem-match=gpio --subsystem-match=usb || true
-      systemd-tmpfiles --create /etc/tmpfiles.d/counter-kiosk.conf || true
-      sysctl -q --load /etc/sysctl.d/90-counter-kiosk.conf || true
+      # Applying the rules now only saves a reboot: a failure is said, not fatal.
+      udevadm control --reload || say "warning: udevadm reload failed: udev rules apply after a reboot"
+      udevadm trigger --subsystem-match=tty --subsystem-match=gpio --subsystem-match=usb \
+        || say "warning: udevadm trigger failed: device permissions apply after a reboot"
+      systemd-tmpfiles --create /etc/tmpfiles.d/counter-kiosk.conf \
+        || say "warning: systemd-tmpfiles failed: /run directories appear after a reboot"
+      sysctl -q --load /etc/sysctl.d/90-counter-kiosk.conf \
+        || say "warning: sysctl --load failed: kernel settings apply after a reboot"
     fi
   fi
   for u in "${UNITS[@]}"; do
     # is-enabled answers from the unit files, so this works with --root too.
     if [ "$(systemctl_ is-enabled "$u" 2>/dev/null || true)" != enabled ]; then
-      systemctl_ enable "$u" && say "enabled $u"
+      step "enabling $u" "see the systemctl error above; systemctl enable $u must work" \
+        systemctl_ enable "$u"
+      say "enabled $u"
     fi
   done
   if [ "$ROLE" = pi ] && [ "$(systemctl_ is-enabled getty@tty1.service 2>/dev/null || true)" != masked ]; then
     # The UI owns tty1's screen; a login prompt must not fight it for the display.
-    systemctl_ mask getty@tty1.service && say "masked getty@tty1.service"
+    step "masking getty@tty1.service" "see the systemctl error above" \
+      systemctl_ mask getty@tty1.service
+    say "masked getty@tty1.service"
   fi
   if [ "$changed_release" -eq 1 ]; then
     restart_units

@@ -75,8 +75,10 @@ def copy_source(dest: Path) -> Path:
 
 def run_install(root: Path, *args: str, source: Path | None = None,
                 python: Path | None = None, script: str = "install.sh",
-                check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
+                check: bool = True, path: str | None = None,
+                ) -> subprocess.CompletedProcess[str]:
+    """``path`` replaces PATH (a machine without some command)."""
+    env = {**os.environ, **({"PATH": path} if path is not None else {})}
     env.pop("KIOSK_PYTHON", None)
     if python is not None:
         env["KIOSK_PYTHON"] = str(python)

@@ -120,15 +120,12 @@ class Watcher:
         with self._cond:
             self._cond.notify_all()
 
-    def wait(self, pred: Callable[[], bool], timeout: float = 5.0, poll: float = 0.02) -> None:
-        deadline = time.monotonic() + timeout
+    def wait(self, pred: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Re-checks ``pred`` on each core change (or ``poke``), never on a clock: a
+        condition that changes without one needs its own ``poke``."""
         with self._cond:
-            while not pred():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("condition not reached")
-                # Some conditions change on a driver thread without a core change: poll.
-                self._cond.wait(min(left, poll))
+            if not self._cond.wait_for(pred, timeout):
+                raise TimeoutError("condition not reached")
 
     def event_types(self) -> list[str]:
         with self._cond:

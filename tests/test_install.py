@@ -231,3 +231,48 @@ def test_bad_arguments_are_refused_with_a_reason(root):
     assert proc.returncode != 0 and "--role must be pi or hq" in proc.stderr
     proc = run_install(root / "nope", check=False)
     assert proc.returncode != 0 and "no such directory" in proc.stderr
+
+
+# ------------------------------------------------------------------ a step that fails
+
+
+def path_without(tmp_path: Path, *missing: str) -> str:
+    """A PATH with every command of this machine's but ``missing`` (a root without the
+    systemd package)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            link = bin_dir / name
+            if name not in missing and not link.exists() and not link.is_symlink():
+                link.symlink_to(os.path.join(d, name))
+    return str(bin_dir)
+
+
+def test_without_systemctl_the_install_fails_saying_what_to_do(tmp_path, root, py):
+    proc = run_install(root, python=py, check=False, path=path_without(tmp_path, "systemctl"))
+    assert proc.returncode != 0, proc.stdout
+    assert "systemctl not found" in proc.stderr and "kiosk.service" in proc.stderr
+    assert "Fix: install systemd" in proc.stderr and "--no-enable" in proc.stderr
+    assert "done" not in proc.stdout
+    assert not (root / "etc/systemd/system/multi-user.target.wants").exists()
+    # --no-enable installs the files and says the units were left alone.
+    proc = run_install(root, "--no-enable", python=py, check=False,
+                       path=path_without(tmp_path, "systemctl"))
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "etc/systemd/system/kiosk.service").exists()
+
+
+def test_a_failing_enable_fails_the_install(tmp_path, root, py):
+    # systemctl is there but refuses (a broken unit, a read-only /etc).
+    bin_dir = Path(path_without(tmp_path, "systemctl"))
+    (bin_dir / "systemctl").write_text(
+        '#!/bin/sh\ncase "$*" in *is-enabled*) echo disabled; exit 1;; esac\n'
+        'echo "Failed to enable unit: Read-only file system" >&2; exit 1\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    proc = run_install(root, python=py, check=False, path=str(bin_dir))
+    assert proc.returncode != 0, proc.stdout
+    assert "enabling kiosk.service failed" in proc.stderr and "Fix:" in proc.stderr
+    assert "done" not in proc.stdout and "enabled kiosk.service" not in proc.stdout

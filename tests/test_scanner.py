@@ -15,6 +15,7 @@ from device.config import Config
 from device.core import Core
 from device.errors import ParseError
 from device.events import EventType
+from device.queue import QueueDesk
 from drivers.scanner import (
     MSG_CHECK,
     MSG_NO_QUEUE,
@@ -109,11 +110,14 @@ def test_payload_tool(capsys) -> None:
 class Desk:
     """A stand-in for the queue desk's check_in with the same reply shape."""
 
-    def __init__(self) -> None:
+    def __init__(self, watcher: Watcher | None = None) -> None:
         self.codes: list[str] = []
+        self.watcher = watcher
 
     def __call__(self, code: str) -> object:
         self.codes.append(code)
+        if self.watcher is not None:  # a check-in is no core change: wake the test
+            self.watcher.poke()
         ticket = type("T", (), {"number": "A007"})()
         return type("R", (), {"ok": True, "message": "签到成功，您的号码是 A007",
                               "ticket": ticket})()
@@ -162,11 +166,10 @@ def test_no_queue_desk_is_said_on_screen(core: Core, config: Config, clock) -> N
 
 
 def test_scan_checks_in_with_the_real_queue_desk(core: Core, config: Config, clock) -> None:
-    queue_mod = pytest.importorskip("device.queue")
     cfg = dataclasses.replace(config, queue=dataclasses.replace(
         config.queue, demo_appointments=True))
     core.config = cfg
-    core.queue = queue_mod.QueueDesk(core, cfg)  # what device/app.py attaches
+    core.queue = QueueDesk(core, cfg)  # what device/app.py attaches
     driver = ScannerDriver(cfg, clock=clock)
     driver.start(core)
     watcher = Watcher(core)
@@ -198,7 +201,7 @@ def serial_scanner(core: Core, config: Config, clock) -> Iterator[tuple[ScannerD
 
 def test_serial_lines_cr_lf_and_crlf(core: Core, config: Config, clock, serial_scanner) -> None:
     _, pty, desk = serial_scanner
-    watcher = Watcher(core)
+    watcher = desk.watcher = Watcher(core)
     codes = ["1001", "1002", "1003"]
     p = [make_payload(config.device.site, c, _today(clock)).encode() for c in codes]
     pty.write(p[0] + b"\r" + p[1] + b"\n" + p[2][:5])
@@ -210,7 +213,7 @@ def test_serial_lines_cr_lf_and_crlf(core: Core, config: Config, clock, serial_s
 def test_serial_garbage_is_refused_on_screen(core: Core, config: Config, clock,
                                              serial_scanner) -> None:
     _, pty, desk = serial_scanner
-    watcher = Watcher(core)
+    watcher = desk.watcher = Watcher(core)
     pty.write(b"\x00\xff\x13garbage\r")
     pty.write(b"A" * 5000 + b"\r")  # over scanner.max_line_bytes: dropped, refused once
     pty.write(b"https://example.com\r")
@@ -226,7 +229,7 @@ def test_serial_garbage_is_refused_on_screen(core: Core, config: Config, clock,
 def test_scanner_unplug_and_replug(core: Core, config: Config, clock, tmp_path) -> None:
     watcher = Watcher(core)
     port = Replug(tmp_path)
-    desk = Desk()
+    desk = Desk(watcher)
     cfg = dataclasses.replace(config, scanner=dataclasses.replace(
         config.scanner, url=port.url, retry_s=0.05))
     driver = ScannerDriver(cfg, check_in=desk, clock=clock)

@@ -1,7 +1,9 @@
 """Fixtures for the sync and HQ tests: a real Mosquitto, outboxes, a collector, checks.
 
 The broker is `/usr/sbin/mosquitto -c conf` on 127.0.0.1 and a free port; it counts as
-up when it logs "running" (read from its stdout with a deadline, no sleeping).
+up when it logs "running" (read from its stderr with a deadline, no sleeping). A port
+found free can be taken before Mosquitto binds it: it then logs "Address already in use"
+and exits, and the broker is started again on other ports.
 """
 
 from __future__ import annotations
@@ -24,27 +26,72 @@ import pytest
 from device.config import Config, MqttSection
 from device.events import Draft, EventType, seal, verify_chain
 from device.store import Store
-from sync.collector import BrokerOptions, Collector
+from sync.collector import BrokerOptions, Collector, CollectorStats
 from sync.hq_store import HqStore
-from sync.uplink import Syncer
+from sync.uplink import Stats, Syncer
 from tests.sync.pg import hq_url, pg_cluster, pg_url  # noqa: F401 (fixtures: SQLite and PostgreSQL)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
+# Wakes ``until``: notified on every change of a watched syncer's or collector's counters
+# and on every broker log line.
+_changes = threading.Condition()
+
+
+def _changed() -> None:
+    with _changes:
+        _changes.notify_all()
+
+
+@dataclasses.dataclass
+class WatchedStats(Stats):
+    """A syncer's counters; each change wakes ``until``."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        _changed()
+
+
+@dataclasses.dataclass
+class WatchedCollectorStats(CollectorStats):
+    """A collector's counters; each change wakes ``until``."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        _changed()
+
+
+def until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Wait until ``predicate()`` holds; False after ``timeout``. Re-checked on each change
+    of what the fixtures watch (``Running`` syncers' and ``hq_factory`` collectors' stats,
+    broker log lines), never on a clock: a predicate on anything else never wakes it."""
+    with _changes:
+        return _changes.wait_for(predicate, timeout)
+
 
 def free_port() -> int:
+    """A port free now: only a candidate, another process may take it before it is
+    bound (``Mosquitto.start`` retries on that)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+BIND_TRIES = 5
+
+
 class Mosquitto:
-    """One broker process; ``restart`` keeps the port and the persistence file."""
+    """One broker process; ``restart`` keeps the port and the persistence file.
+
+    ``{extra_port}`` in ``extra`` is a second listener's port, chosen (and re-chosen when
+    it was taken) like ``port``."""
 
     def __init__(self, workdir: Path, extra: str = "", port: int | None = None) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.fixed_port = port is not None
         self.port = port or free_port()
+        self.extra_port = free_port()
         self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
         self.lines: queue.Queue[str] = queue.Queue()
@@ -61,10 +108,21 @@ class Mosquitto:
             "max_inflight_messages 1000\nmax_queued_messages 0\n"
             "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
             "log_type information\n"
-            + (self.extra or "allow_anonymous true\n"))
+            + (self.extra.replace("{extra_port}", str(self.extra_port))
+               or "allow_anonymous true\n"))
         return path
 
     def start(self, timeout: float = 10.0) -> None:
+        for _ in range(BIND_TRIES):
+            if self._start(timeout):
+                return
+            if self.fixed_port:  # a restart must keep its port: nothing to choose
+                break
+            self.port, self.extra_port = free_port(), free_port()
+        raise RuntimeError("mosquitto could not bind: " + "\n".join(self.log))
+
+    def _start(self, timeout: float) -> bool:
+        """True once running; False if a port was taken before it could bind it."""
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf())],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         lines: queue.Queue[str] = queue.Queue()
@@ -78,6 +136,7 @@ class Mosquitto:
                 line = raw.decode("utf-8", "replace").rstrip()
                 self.log.append(line)
                 lines.put(line)
+                _changed()
             lines.put("")  # EOF
 
         threading.Thread(target=pump, daemon=True).start()
@@ -88,9 +147,15 @@ class Mosquitto:
                 self.stop()
                 raise RuntimeError("mosquitto did not start: " + "\n".join(self.log)) from None
             if not line:
+                self.proc.wait(timeout)
+                self.proc = None
+                if any("Address already in use" in x for x in self.log[-3:]):
+                    return False
                 raise RuntimeError("mosquitto exited: " + "\n".join(self.log))
             if " running" in line:
-                return
+                # From now on the port is ours: a restart reuses it.
+                self.fixed_port = True
+                return True
 
     def stop(self) -> None:
         if self.proc is None:
@@ -248,6 +313,7 @@ def hq_factory(tmp_path: Path) -> Iterator[Callable[..., Hq]]:
         path = db or tmp_path / "hq.db"
         store = HqStore.open(str(path))
         col = Collector(store, BrokerOptions(port=port, client_id=client_id), repair_s=0.5)
+        col.stats = WatchedCollectorStats()
         col.start()
         assert col.subscribed.wait(10), "collector did not subscribe"
         hq = Hq(path, store, col)
@@ -326,6 +392,7 @@ class TcpProxy:
 class Running:
     def __init__(self, cfg: Config) -> None:
         self.syncer = Syncer(cfg, reconnect_min_s=0.05, reconnect_max_s=0.5)
+        self.syncer.stats = WatchedStats()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.syncer.run, args=(self.stop,), daemon=True)
         self.thread.start()
@@ -342,17 +409,3 @@ def running() -> Iterator[list[Running]]:
     yield made
     for r in made:
         r.close()
-
-
-def until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
-    """Wait for a condition the code under test exposes no event for (checked every 50 ms
-    on an Event with a timeout, never a sleep)."""
-    import time
-
-    tick = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.05)
-    return True

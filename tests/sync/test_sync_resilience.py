@@ -25,6 +25,7 @@ from tests.sync.conftest import (
     device_config,
     fill_outbox,
     unsent,
+    until,
 )
 
 pytestmark = pytest.mark.broker
@@ -44,7 +45,8 @@ def test_broker_restart_mid_drain(tmp_path: Path, broker: Mosquitto, hq: Hq,
     ids = fill_outbox(cfg, 4000)
     r = Running(cfg)
     running.append(r)
-    assert hq.wait_count(500, timeout=30)
+    # Counted on the device (HQ's count lags the broker's acknowledgements).
+    assert until(lambda: r.syncer.stats.acked >= 500, 30), r.syncer.stats
     assert unsent(cfg) > 0, "the drain finished before the restart: the test proves nothing"
     broker.restart()
     _drained(hq, cfg, len(ids), r.syncer)
@@ -61,7 +63,8 @@ def test_connection_cut_by_proxy(tmp_path: Path, broker: Mosquitto, hq: Hq,
         r = Running(cfg)
         running.append(r)
         for threshold in (500, 2000):
-            assert hq.wait_count(threshold, timeout=30)
+            # Counted on the device (HQ's count lags the broker's acknowledgements).
+            assert until(lambda t=threshold: r.syncer.stats.acked >= t, 30), r.syncer.stats
             assert unsent(cfg) > 0
             assert proxy.cut() >= 1
         _drained(hq, cfg, len(ids), r.syncer)
@@ -111,8 +114,11 @@ def test_sigkill_of_kiosk_sync_mid_drain(tmp_path: Path, broker: Mosquitto, hq: 
         assert hq.wait_count(500, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        # Killed mid-drain. Acknowledged rows are marked in groups (every 100 ms), so
+        # the kill may come before any mark was committed: left can be all of them, and
+        # the rerun then publishes again what HQ already has (HQ keeps it once).
         left = unsent(cfg)
-        assert 0 < left < len(ids)
+        assert 0 < left <= len(ids)
     finally:
         if proc.poll() is None:
             proc.kill()
