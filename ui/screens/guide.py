@@ -83,7 +83,7 @@ class GuideScreen(KioskScreen):
                                           on_press=partial(self.print_checklist, service))
             actions.add_widget(self.print_button)
             actions.add_widget(BigButton("取号办理", size=30,
-                                         on_press=partial(self.ui.go, "ticket")))
+                                         on_press=partial(self.take_ticket, service)))
             right.add_widget(actions)
         right.add_widget(Txt(f"指南版本 {cat.version}", size=18, colour=theme.MUTED))
 
@@ -118,6 +118,14 @@ class GuideScreen(KioskScreen):
     def select(self, code: str) -> None:
         self.selected = code
         self.show_detail()
+
+    def take_ticket(self, service: Service) -> None:
+        """The ticket for the service on show, in one tap (not the picker again)."""
+        from ui.screens.ticket import TicketScreen
+
+        screen = self.ui.sm.get_screen("ticket")
+        assert isinstance(screen, TicketScreen)
+        screen.take(service.code)
 
     def print_checklist(self, service: Service) -> None:
         cat = self.ui.catalogue()
