@@ -9,7 +9,7 @@ at once; this module knows them, the screen (ui/widgets.py) and the printer use 
   character of its item;
 * numbers, phone numbers and codes never break: ``0755-8000 0001``, ``12345``,
   ``A012``, ``9:00-12:00``, ``2026.11-default.1`` are one unit (digit groups joined by
-  a single space are one phone number);
+  a single space are one phone number), and a number keeps its measure word (20元);
 * Latin words break only at spaces;
 * ``phrases=True`` (buttons, chips): a Chinese run breaks only at a space or after
   punctuation, never inside a word (损坏换/领); the caller shrinks the font until
@@ -27,8 +27,10 @@ from dataclasses import dataclass
 
 Measure = Callable[[str], float]
 
-CLOSING = frozenset("。，、；：？！）》」』】〉〕］｝”’…‥·～%％,.;:!?)]}")
+CLOSING = frozenset("。，、；：？！）》」』】〉〕］｝”’…‥～%％,.;:!?)]}")
 OPENING = frozenset("（《「『【〈〔［｛“‘([{")
+# A number keeps the measure word right after it: 20元, 3人, 1号, 5个, 15分.
+UNITS = frozenset("元角分秒时天日月年周岁人位号项份张个件次页米")
 _MARKER = re.compile(r"^(?:[•·●○■□◆◇※▪\-–—]|\d{1,3}[.．、)）]|[(（]\d{1,3}[)）])[ \u3000]?")
 # A number, code or phone: alphanumerics joined by - : . / _ + # @ (no spaces).
 _CODE = re.compile(r"[0-9A-Za-z]+(?:[-:./_+#@~][0-9A-Za-z]+)*")
@@ -104,10 +106,12 @@ def units(paragraph: str, *, phrases: bool = False) -> list[Unit]:
                 glue_next += raw
             continue
         if kind == "space":
-            out.append(Unit(glue_next + raw, space=True))
+            if glue_next:  # an opening mark or tag before a space: text of its own
+                out.append(Unit(glue_next))
+            out.append(Unit(raw, space=True))
             glue_next, prev_kind = "", kind
             continue
-        closing = kind == "char" and raw in CLOSING
+        closing = kind == "char" and (raw in CLOSING or (raw in UNITS and prev_kind == "code"))
         joins = (out and not out[-1].space and not glue_next
                  and (closing or (phrases and prev_kind in ("char", "code")
                                   and out[-1].raw[-1:] not in CLOSING)))
@@ -122,8 +126,8 @@ def units(paragraph: str, *, phrases: bool = False) -> list[Unit]:
             glue_next = ""
         prev_kind = kind
     if glue_next:
-        if out:
-            out[-1] = Unit(out[-1].raw + glue_next, out[-1].space)
+        if out and not out[-1].space:
+            out[-1] = Unit(out[-1].raw + glue_next)
         else:
             out.append(Unit(glue_next))
     return out
@@ -161,10 +165,11 @@ def _split_long(raw: str, width: float, measure: Measure) -> list[str]:
 
 
 def wrap(text: str, width: float, measure: Measure, *, phrases: bool = False,
-         indent: str = "", split: bool = True) -> list[str]:
+         indent: str = "", hang: float = 0, split: bool = True) -> list[str]:
     """Greedy lines of ``text`` no wider than ``width`` by ``measure``, breaking only
     where the rule allows. Explicit newlines are kept. Continuation lines of a paragraph
-    start with ``indent`` (the printer's hanging indent). A unit wider than a whole line
+    start with ``indent`` (text: the printer's ROM-font hanging indent) and have ``hang``
+    less room (a drawn indent: the raster slips). A unit wider than a whole line
     is broken between characters (nothing else fits it), or left whole with
     ``split=False`` (so :func:`fit` sees that it does not fit)."""
     lines: list[str] = []
@@ -181,24 +186,27 @@ def wrap(text: str, width: float, measure: Measure, *, phrases: bool = False,
             _open_tags(line, tags)
             cur, first, approx = [], False, 0.0
 
-        def too_wide(candidate: list[str], approx: float) -> bool:
-            if approx <= width * 0.8:
+        def too_wide(candidate: list[str], approx: float, room: float) -> bool:
+            if approx <= room * 0.8:
                 return False
-            return measure(("".join(tags) + "".join(candidate)).rstrip(_SPACE)) > width
+            return measure(("".join(tags) + "".join(candidate)).rstrip(_SPACE)) > room
 
         for unit in units(paragraph, phrases=phrases):
             if not cur and unit.space and not first:
                 continue  # a line never starts with a space
             own = measure("".join(tags) + unit.raw)
-            if cur and too_wide([*cur, unit.raw], approx + own):
+            room = width if first else width - hang
+            if cur and too_wide([*cur, unit.raw], approx + own, room):
                 emit()
                 if unit.space:
                     continue
             if not cur and not first and indent:
                 cur.append(indent)
                 approx = measure(indent)
-            if split and too_wide([*cur, unit.raw], approx + own) and not unit.space:
-                room = width - (measure("".join(tags) + "".join(cur)) if cur else 0)
+            room = width if first else width - hang
+            if split and not unit.space and too_wide([*cur, unit.raw], approx + own, room):
+                room = (width if first else width - hang) - (
+                    measure("".join(tags) + "".join(cur)) if cur else 0)
                 pieces = _split_long(unit.raw, room, measure)
                 for piece in pieces[:-1]:
                     cur.append(piece)

@@ -173,7 +173,9 @@ class QueueDesk:
                 "number": number, "service_name": name, "people_ahead": ahead,
                 "est_wait_min": wait, "window": self.config.window.number,
                 "issued_at": datetime.fromtimestamp(now, self._tz).strftime("%Y-%m-%d %H:%M"),
-                "green_channel": priority == PRIORITY_GREEN})
+                "green_channel": priority == PRIORITY_GREEN,
+                "appointment": priority == PRIORITY_APPOINTMENT,
+                "station": self.config.window.station})
             drafts = [*extra, Draft(EventType.TICKET_ISSUED, {
                 "number": number, "service": service, "group": group, "priority": priority,
                 "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait})]

@@ -122,7 +122,8 @@ class KioskUi(App):
         Window.clearcolor = theme.BG
         self.root_widget = KioskRoot(self)
         self.main = column(spacing=0)
-        self.header = BoxLayout(size_hint_y=None, height=theme.TARGET)
+        # The header's own padding (4 px) around the 96 px buttons: nothing pokes out.
+        self.header = BoxLayout(size_hint_y=None, height=theme.TARGET + 8)
         self.main.add_widget(self.header)
         self.sm = ScreenManager(transition=NoTransition())
         for cls in SCREENS:

@@ -132,7 +132,11 @@ class GuideScreen(KioskScreen):
         cfg = self.ui.cfg
         job = printjobs.PrintJob("checklist", {
             "service_code": service.code, "service_name": service.name,
+            "conditions": list(service.conditions),
             "materials": list(service.materials),
+            "fees": [{"item": f.item, "yuan": f.yuan, "basis": f.basis} for f in service.fees],
+            "station": cfg.window.station, "window": cfg.window.number,
+            "window_name": cfg.window.name, "hours": cfg.window.hours,
             "consult_phone": cat.consult_phone or cfg.window.consult_phone,
             "catalogue_version": cat.version,
             "time_limit": service.time_limit,
