@@ -171,59 +171,82 @@ def wrap(text: str, width: float, measure: Measure, *, phrases: bool = False,
     start with ``indent`` (text: the printer's ROM-font hanging indent) and have ``hang``
     less room (a drawn indent: the raster slips). A unit wider than a whole line
     is broken between characters (nothing else fits it), or left whole with
-    ``split=False`` (so :func:`fit` sees that it does not fit)."""
+    ``split=False`` (so :func:`fit` sees that it does not fit). A paragraph does not end
+    with one character alone on its last line (或直接取/号) when the lines before it
+    can give it a companion without needing another line."""
     lines: list[str] = []
     tags: list[str] = []  # markup open at the start of the current line, for measuring
     for paragraph in text.split("\n"):
-        cur: list[str] = []
-        approx = 0.0  # sum of the units' own widths: exact measuring only near the edge
-        first = True
-
-        def emit() -> None:
-            nonlocal cur, first, approx
-            line = "".join(cur).rstrip(_SPACE)
+        args = (measure, phrases, indent, hang, split)
+        plines = _paragraph(paragraph, width, list(tags), *args)
+        if len(plines) >= 2 and _orphan(plines[-1]):
+            last = strip_markup(plines[-1]).strip(_SPACE)
+            narrower = width - measure(last[:1])
+            alt = _paragraph(paragraph, narrower, list(tags), measure, phrases, indent, hang,
+                             False)
+            if len(alt) == len(plines) and not _orphan(alt[-1]) \
+                    and all(measure(x) <= narrower for x in alt[:1]):
+                plines = alt
+        for line in plines:
             lines.append(line)
             _open_tags(line, tags)
-            cur, first, approx = [], False, 0.0
+    return lines
 
-        def too_wide(candidate: list[str], approx: float, room: float) -> bool:
-            if approx <= room * 0.8:
-                return False
-            return measure(("".join(tags) + "".join(candidate)).rstrip(_SPACE)) > room
 
-        for unit in units(paragraph, phrases=phrases):
-            if not cur and unit.space and not first:
-                continue  # a line never starts with a space
-            own = measure("".join(tags) + unit.raw)
-            room = width if first else width - hang
-            if cur and too_wide([*cur, unit.raw], approx + own, room):
+def _orphan(line: str) -> bool:
+    visible = strip_markup(line).strip(_SPACE).rstrip("".join(CLOSING))
+    return len(visible) == 1 and not visible.isascii()
+
+
+def _paragraph(paragraph: str, width: float, tags: list[str], measure: Measure,
+               phrases: bool, indent: str, hang: float, split: bool) -> list[str]:
+    lines: list[str] = []
+    cur: list[str] = []
+    approx = 0.0  # sum of the units' own widths: exact measuring only near the edge
+    first = True
+
+    def emit() -> None:
+        nonlocal cur, first, approx
+        line = "".join(cur).rstrip(_SPACE)
+        lines.append(line)
+        _open_tags(line, tags)
+        cur, first, approx = [], False, 0.0
+
+    def too_wide(candidate: list[str], approx: float, room: float) -> bool:
+        if approx <= room * 0.8:
+            return False
+        return measure(("".join(tags) + "".join(candidate)).rstrip(_SPACE)) > room
+
+    for unit in units(paragraph, phrases=phrases):
+        if not cur and unit.space and not first:
+            continue  # a line never starts with a space
+        own = measure("".join(tags) + unit.raw)
+        room = width if first else width - hang
+        if cur and too_wide([*cur, unit.raw], approx + own, room):
+            emit()
+            if unit.space:
+                continue
+        if not cur and not first and indent:
+            cur.append(indent)
+            approx = measure(indent)
+        room = width if first else width - hang
+        if split and not unit.space and too_wide([*cur, unit.raw], approx + own, room):
+            room -= measure("".join(tags) + "".join(cur)) if cur else 0
+            pieces = _split_long(unit.raw, room, measure)
+            for piece in pieces[:-1]:
+                cur.append(piece)
                 emit()
-                if unit.space:
-                    continue
-            if not cur and not first and indent:
-                cur.append(indent)
-                approx = measure(indent)
-            room = width if first else width - hang
-            if split and not unit.space and too_wide([*cur, unit.raw], approx + own, room):
-                room = (width if first else width - hang) - (
-                    measure("".join(tags) + "".join(cur)) if cur else 0)
-                pieces = _split_long(unit.raw, room, measure)
-                for piece in pieces[:-1]:
-                    cur.append(piece)
-                    emit()
-                    if indent:
-                        cur.append(indent)
-                        approx = measure(indent)
-                rest = pieces[-1] if pieces else unit.raw
-                cur.append(rest)
-                approx += measure("".join(tags) + rest)
-            else:
-                cur.append(unit.raw)
-                approx += own
-        if cur or first:
-            line = "".join(cur).rstrip(_SPACE)
-            lines.append(line)
-            _open_tags(line, tags)
+                if indent:
+                    cur.append(indent)
+                    approx = measure(indent)
+            rest = pieces[-1] if pieces else unit.raw
+            cur.append(rest)
+            approx += measure("".join(tags) + rest)
+        else:
+            cur.append(unit.raw)
+            approx += own
+    if cur or first:
+        lines.append("".join(cur).rstrip(_SPACE))
     return lines
 
 

@@ -18,8 +18,9 @@ def cols(text: str) -> float:
 def test_no_line_starts_with_closing_punctuation() -> None:
     text = "年满十六周岁的公民应当申领居民身份证；未满十六周岁的可以申领。"
     lines = wrap(text, 58, cols)
-    assert lines == ["年满十六周岁的公民应当申领居民身份证；未满十六周岁的可以申",
-                     "领。"]
+    # and no character alone on the last line: 申 goes down with 领。
+    assert lines == ["年满十六周岁的公民应当申领居民身份证；未满十六周岁的可以",
+                     "申领。"]
     assert violations(lines, text) == []
 
 
@@ -36,6 +37,12 @@ def test_phone_numbers_and_codes_never_break() -> None:
     assert wrap("周一至周五 9:00-12:00, 14:00-17:30", 20, cols) == [
         "周一至周五", "9:00-12:00,", "14:00-17:30"]
     assert wrap("工本费20元", 9, cols) == ["工本费", "20元"]
+
+
+def test_no_single_character_alone_on_the_last_line() -> None:
+    text = "未找到预约码 12345678，请核对后重试，或直接取号"
+    assert wrap(text, 46, cols) == ["未找到预约码 12345678，请核对后重试，或直接", "取号"]
+    assert wrap("一二三四五", 8, cols) == ["一二三", "四五"]
 
 
 def test_opening_punctuation_stays_with_what_follows() -> None:

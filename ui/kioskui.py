@@ -426,7 +426,7 @@ class KioskUi(App):
             self.root_widget.remove_widget(self.help_widget)
             self.help_widget = None
             return
-        card = Panel(orientation="vertical", padding=30, spacing=14, bg=[0, 0, 0, 0.94],
+        card = Panel(orientation="vertical", padding=30, spacing=14, bg=[0.02, 0.05, 0.12, 1],
                      size_hint=(0.88, 0.94), pos_hint={"center_x": 0.5, "center_y": 0.5})
         card.add_widget(Txt("使用帮助", size=40, bold=True, colour=theme.ACCENT))
         card.add_widget(Txt("点击屏幕下方的大按钮即可办理；“大字”按钮放大文字；"

@@ -85,10 +85,11 @@ class GuideScreen(KioskScreen):
             actions.add_widget(BigButton("取号办理", size=30,
                                          on_press=partial(self.take_ticket, service)))
             right.add_widget(actions)
-        right.add_widget(Txt(f"指南版本 {cat.version}", size=18, colour=theme.MUTED))
+        right.add_widget(Txt(f"指南版本 {cat.version}　　内容较长时请上下滑动查看", size=18,
+                             colour=theme.MUTED))
 
     def _detail(self, s: Service) -> Widget:
-        d = column(spacing=10, padding=[0, 0, 20, 0])  # clear of the scroll bar
+        d = column(spacing=10, padding=[0, 0, 26, 0])  # clear of the scroll bar
         self.title_label = Txt(s.name, size=38, bold=True, colour=theme.ACCENT)
         d.add_widget(self.title_label)
         if s.summary:

@@ -76,7 +76,7 @@ class HomeScreen(KioskScreen):
                             f"投诉电话：{cfg.window.complaint_phone}", size=26))
         sat = monthly_satisfaction(ui.core.store, cfg.device.timezone, ui.core.clock())
         self.satisfaction = Txt(
-            f"本月本窗口满意率：[b][color=#ffd600]{sat.text}[/color][/b]"
+            f"本月满意率：[b][color=#ffd600]{sat.text}[/color][/b]"
             + (f"（{sat.total} 次评价）" if sat.total else ""), size=26)
         card.add_widget(self.satisfaction)
         card.add_widget(Widget())

@@ -26,12 +26,12 @@ PRINTER_SAYS = {
 }
 
 
-def printed_line(printer_fault: str | None) -> str:
+def printed_line(printer_fault: str | None, number: str = "") -> str:
     """What is true about the paper ticket: taken from the slot, or not printed yet."""
     if not printer_fault:
         return "请取走号票，留意屏幕和语音叫号"
     why = PRINTER_SAYS.get(printer_fault, "打印机暂时故障")
-    return (f"{why}，号票暂未打印：请记住您的号码，留意屏幕和语音叫号；"
+    return (f"{why}，号票暂未打印\n请记住您的号码 {number}，留意屏幕和语音叫号\n"
             "打印机恢复后号票自动打印")
 
 
@@ -46,7 +46,7 @@ def ticket_view(ticket: Ticket, note: str = "", printer_fault: str | None = None
                      halign="center"))
     v.add_widget(Txt(f"前面还有 [b]{ticket.people_ahead}[/b] 人等候，预计等候约 "
                      f"[b]{ticket.est_wait_min}[/b] 分钟", size=32, halign="center"))
-    v.add_widget(Txt(printed_line(printer_fault), size=28,
+    v.add_widget(Txt(printed_line(printer_fault, ticket.number), size=28,
                      colour=theme.ACCENT if printer_fault else theme.MUTED, halign="center"))
     v.add_widget(Widget())
     return v
