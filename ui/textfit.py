@@ -33,7 +33,7 @@ def _core(font_name: str, font_size: float, bold: bool) -> Any:
     return CoreLabel(font_name=font_name, font_size=font_size, bold=bold)
 
 
-@functools.lru_cache(maxsize=20000)
+@functools.lru_cache(maxsize=4096)
 def extent(text: str, font_name: str, font_size: float, bold: bool) -> tuple[int, int]:
     if not text:
         return 0, 0
