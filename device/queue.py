@@ -311,7 +311,7 @@ def _outside_slot(slot: str, now: datetime, grace_min: int) -> str:
     start = int(m[1]) * 60 + int(m[2])
     end = int(m[3]) * 60 + int(m[4]) if m[3] else start
     minute = now.hour * 60 + now.minute + now.second / 60
-    opens, closes = start - grace_min, end + grace_min
+    opens, closes = max(0, start - grace_min), end + grace_min
     if minute < opens:
         return (f"您的预约时段是 {slot}，请于 {opens // 60:02d}:{opens % 60:02d} 后签到；"
                 "现在办理请直接取号")

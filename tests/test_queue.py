@@ -239,3 +239,13 @@ def test_ticket_job_names_station_and_marks_an_appointment(core, store, config, 
     (_, appt), (_, plain) = _jobs(store)
     assert appt["appointment"] is True and appt["station"] == "示范派出所"
     assert plain["appointment"] is False and plain["green_channel"] is False
+
+
+def test_grace_window_message_near_midnight_names_a_real_time() -> None:
+    from datetime import datetime
+
+    from device.queue import _outside_slot
+
+    assert _outside_slot("00:05-00:30", datetime(2026, 11, 26, 0, 0), 15) == ""
+    assert _outside_slot("", datetime(2026, 11, 26, 23, 0), 15) == ""  # no slot: not checked
+    assert "08:45" in _outside_slot("09:00-09:30", datetime(2026, 11, 26, 8, 0), 15)
