@@ -6,8 +6,10 @@ kiosk-sync stores HQ's document as it came (``{"version", "notices": [{"id", "te
 :class:`NoticeBoard` reads it like the catalogue is read: again only when another
 connection committed (``PRAGMA data_version``), each text checked once here
 (device.fields), and a notice shows only inside its validity period (``from`` <= now <
-``until``; either end may be missing). A stored document that does not parse is logged
-and the fallback shows. The screens only display :meth:`NoticeBoard.current`.
+``until``; either end may be missing). sync/schema.py allows a date alone or a time
+without offset: those are the counter's local time, and a date alone in ``until`` means
+through the end of that day. A stored document that does not parse is logged and the
+fallback shows. The screens only display :meth:`NoticeBoard.current`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 from device.errors import ParseError
 from device.fields import text_field
@@ -38,7 +41,7 @@ class Notice:
         return (self.start is None or self.start <= now) and (self.end is None or now < self.end)
 
 
-def _ts(item: dict[str, object], key: str, where: str) -> float | None:
+def _ts(item: dict[str, object], key: str, where: str, tz: tzinfo) -> float | None:
     raw = item.get(key)
     if raw is None or raw == "":
         return None
@@ -49,11 +52,13 @@ def _ts(item: dict[str, object], key: str, where: str) -> float | None:
     except ValueError:
         raise ParseError(f"notices {where}: {key!r} is not an ISO 8601 time: {raw!r}") from None
     if parsed.tzinfo is None:
-        raise ParseError(f"notices {where}: {key!r} needs a UTC offset (e.g. ...Z): {raw!r}")
+        parsed = parsed.replace(tzinfo=tz)  # the counter's local time
+    if key == "until" and "T" not in raw:
+        parsed += timedelta(days=1)  # a date alone: through the end of that day
     return parsed.timestamp()
 
 
-def parse_notices(body: str) -> tuple[str, tuple[Notice, ...]]:
+def parse_notices(body: str, tz: tzinfo | None = None) -> tuple[str, tuple[Notice, ...]]:
     """(version, notices) of a stored ``notices`` document; ParseError if malformed."""
     try:
         doc = json.loads(body)
@@ -62,6 +67,7 @@ def parse_notices(body: str) -> tuple[str, tuple[Notice, ...]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("notices"), list):
         raise ParseError("notices: the document must be an object with a 'notices' list")
     version = text_field(doc, "version", required=False, limit=64, where="notices document")
+    zone = tz or ZoneInfo("Asia/Shanghai")
     out: list[Notice] = []
     for i, item in enumerate(doc["notices"]):
         where = f"notices[{i}]"
@@ -74,15 +80,18 @@ def parse_notices(body: str) -> tuple[str, tuple[Notice, ...]]:
             id=text_field(item, "id", limit=64, where=f"notices {where}"),
             text=text_field(item, "text", limit=2000, where=f"notices {where}",
                             multiline=True, nonempty=True),
-            level=str(level), start=_ts(item, "from", where), end=_ts(item, "until", where)))
+            level=str(level), start=_ts(item, "from", where, zone),
+            end=_ts(item, "until", where, zone)))
     return version, tuple(out)
 
 
 class NoticeBoard:
     """The notices to show now: HQ's valid ones, else config's ``window.notice``."""
 
-    def __init__(self, store: Store | None, fallback: str = "") -> None:
+    def __init__(self, store: Store | None, fallback: str = "",
+                 timezone: str = "Asia/Shanghai") -> None:
         self.store = store
+        self._tz = ZoneInfo(timezone)
         self.fallback = fallback
         self.problem = ""
         self._version = -1
@@ -102,7 +111,7 @@ class NoticeBoard:
             self.problem = ""
             return
         try:
-            _version, self._notices = parse_notices(rows[0][1])
+            _version, self._notices = parse_notices(rows[0][1], self._tz)
             self.problem = ""
         except ParseError as exc:
             if self.problem != str(exc):

@@ -60,7 +60,6 @@ def test_a_bad_stored_document_is_logged_and_the_fallback_shows(store, config, c
 @pytest.mark.parametrize(("item", "word"), [
     ({"id": "a", "text": ""}, "empty"),
     ({"id": "a", "text": "x", "from": "yesterday"}, "ISO 8601"),
-    ({"id": "a", "text": "x", "until": "2026-11-26T10:00:00"}, "UTC offset"),
     ({"id": "a", "text": "x", "level": "loud"}, "level"),
     ({"text": "x"}, "id"),
 ])
@@ -68,3 +67,16 @@ def test_each_malformed_notice_is_refused_by_name(item: dict, word: str) -> None
     with pytest.raises(ParseError) as info:
         parse_notices(json.dumps({"version": "1", "notices": [item]}))
     assert word in str(info.value) and "notices[0]" in str(info.value)
+
+
+def test_dates_and_times_without_offset_are_the_counters_local_time(store, config) -> None:
+    # T0 is 2026-11-26 09:00 in Asia/Shanghai (01:00 UTC).
+    publish(config.db_path, [
+        {"id": "today", "text": "今天有效", "until": "2026-11-26"},
+        {"id": "later", "text": "十点起", "from": "2026-11-26T10:00"},
+        {"id": "gone", "text": "昨天", "until": "2026-11-25"},
+    ])
+    board = NoticeBoard(store, "", "Asia/Shanghai")
+    assert [n.id for n in board.current(T0)] == ["today"]
+    assert [n.id for n in board.current(T0 + 3600)] == ["today", "later"]
+    assert [n.id for n in board.current(T0 + 15 * 3600)] == ["later"]  # 00:00 on the 27th

@@ -87,7 +87,7 @@ class KioskUi(App):
         self._catalogue_version = ""
         self._notice_ids: tuple[str, ...] = ()
         self._clock_ev: Any = None
-        self.notices = NoticeBoard(core.store, config.window.notice)
+        self.notices = NoticeBoard(core.store, config.window.notice, config.device.timezone)
         self.overlay: Widget | None = None
         self.toast_widget: Widget | None = None
         self.help_widget: Widget | None = None
