@@ -97,6 +97,8 @@ class WindowSection:
     name: str = "户籍业务窗口"
     services: tuple[str, ...] = ()
     hours: str = "周一至周五 9:00-12:00, 14:00-17:30；周六 9:00-12:00"
+    # The station's name, printed at the top of tickets and slips ("" leaves it out).
+    station: str = ""
     notice: str = ""
     consult_phone: str = "12345"
     complaint_phone: str = "12389"
@@ -235,6 +237,9 @@ class QueueSection:
     minutes_per_case: float = ranged(8.0, 0.5, 480.0, "minutes")
     # A few demo appointment codes when HQ has sent none (forced on by --simulate).
     demo_appointments: bool = False
+    # An appointment checks in with priority from this many minutes before its slot
+    # starts until this many after it ends (docs/ui.md, 预约签到).
+    appointment_grace_min: int = ranged(15, 0, 120, "minutes before and after the slot")
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,11 @@ GROUP_LABELS: dict[str, str] = {
 PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
 
 # Used only when HQ sent no appointments and queue.demo_appointments is on (simulation).
+# No slot: a demo code checks in at any hour (real ones only inside their window).
 DEMO_APPOINTMENTS: tuple[dict[str, str], ...] = (
-    {"code": "20261001", "service": "id_card.renew", "date": "", "slot": "09:00-09:30"},
-    {"code": "20261002", "service": "hukou.birth", "date": "", "slot": "10:00-10:30"},
-    {"code": "20261003", "service": "id_card.lost", "date": "", "slot": "14:00-14:30"},
+    {"code": "20261001", "service": "id_card.renew", "date": "", "slot": ""},
+    {"code": "20261002", "service": "hukou.birth", "date": "", "slot": ""},
+    {"code": "20261003", "service": "id_card.lost", "date": "", "slot": ""},
 )
 _CODE_RE = re.compile(r"^[0-9A-Za-z]{4,32}$")
 
@@ -172,7 +173,9 @@ class QueueDesk:
                 "number": number, "service_name": name, "people_ahead": ahead,
                 "est_wait_min": wait, "window": self.config.window.number,
                 "issued_at": datetime.fromtimestamp(now, self._tz).strftime("%Y-%m-%d %H:%M"),
-                "green_channel": priority == PRIORITY_GREEN})
+                "green_channel": priority == PRIORITY_GREEN,
+                "appointment": priority == PRIORITY_APPOINTMENT,
+                "station": self.config.window.station})
             drafts = [*extra, Draft(EventType.TICKET_ISSUED, {
                 "number": number, "service": service, "group": group, "priority": priority,
                 "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait})]
@@ -218,6 +221,11 @@ class QueueDesk:
         date = str(appt.get("date", "") or "")
         if date and date != self.today():
             return CheckIn(False, f"该预约的日期是 {date}，不是今天，请按预约日期前来")
+        slot = str(appt.get("slot", ""))
+        late = _outside_slot(slot, datetime.fromtimestamp(self.core.clock(), self._tz),
+                             self.config.queue.appointment_grace_min)
+        if late:
+            return CheckIn(False, late)
         with self.core.exclusive():
             done = self.core.store.query(
                 "SELECT t.number FROM appointment_checkins c JOIN queue_tickets t "
@@ -287,3 +295,26 @@ class QueueDesk:
         return Ticket(int(tid), number, service, self.catalogue.current().name(service), grp,
                       int(priority), appointment, float(issued_ts), ahead,
                       self.est_wait_min(ahead), called_ts)
+
+
+# ---------------------------------------------------------------------- check-in window
+
+
+def _outside_slot(slot: str, now: datetime, grace_min: int) -> str:
+    """Why ``now`` is outside the check-in window of ``slot`` ("09:00-09:30"), or "".
+
+    The window is the slot widened by ``queue.appointment_grace_min`` on both sides; a
+    slot that does not parse (or none) is not checked."""
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?:-(\d{1,2}):(\d{2}))?", slot.strip())
+    if not m:
+        return ""
+    start = int(m[1]) * 60 + int(m[2])
+    end = int(m[3]) * 60 + int(m[4]) if m[3] else start
+    minute = now.hour * 60 + now.minute + now.second / 60
+    opens, closes = max(0, start - grace_min), end + grace_min
+    if minute < opens:
+        return (f"您的预约时段是 {slot}，请于 {opens // 60:02d}:{opens % 60:02d} 后签到；"
+                "现在办理请直接取号")
+    if minute > closes:
+        return f"您的预约时段 {slot} 已过，预约不再优先；请直接取号，按顺序办理"
+    return ""

@@ -376,3 +376,11 @@ def test_wrong_type_anywhere_names_its_line_and_key(cfg: Config, data: st.DataOb
         ".2.", "[2].").replace(".3.", "[3].")
     assert (info.value.key, info.value.line) == (dotted, where[path])
     assert "Fix: " in str(info.value)
+
+
+@pytest.mark.parametrize("value", [-1, 121])
+def test_appointment_grace_window_has_a_range(value: int) -> None:
+    with pytest.raises(ConfigError) as info:
+        loads(f"[queue]\nappointment_grace_min = {value}\n", source="c.toml")
+    assert info.value.key == "queue.appointment_grace_min" and "0 to 120" in str(info.value)
+    assert loads("[queue]\nappointment_grace_min = 0\n").queue.appointment_grace_min == 0

@@ -281,3 +281,65 @@ def test_commands_module_bytes() -> None:
     assert cmd.size(2, 2) == b"\x1d!\x11"
     with pytest.raises(ValueError):
         cmd.raster(1, 2, b"\x00")
+
+
+# --------------------------------------------------------------------------- one trip
+
+
+def _native_text(job: PrintJob, mm: int) -> list[str]:
+    """The slip's lines as the printer's ROM font prints them (decoded back from GB18030)."""
+    items, _ = parse(job_bytes(job, profile("native", mm)))
+    text = "".join(i.value if i.kind == "text" else ("\n" if i.kind in ("lf", "raster") else "")
+                   for i in items)
+    return text.split("\n")
+
+
+@pytest.mark.parametrize("mm", [58, 80])
+def test_checklist_tells_everything_needed_for_one_trip(mm: int) -> None:
+    lines = _native_text(JOBS["checklist"], mm)
+    flat = _flat("".join(lines))
+    data = JOBS["checklist"].data
+    for condition in data["conditions"]:
+        assert _flat(condition) in flat, condition
+    for phrase in ("居民户口簿", "居民身份证（原件、复印件1份）", "迁移证（省外迁入）",
+                   "所需材料（共6项）"):
+        assert _flat(phrase) in flat, phrase
+    # fees: what, how much, and by which rule
+    for phrase in ("收费标准：", "户口簿工本费：免费", "居民身份证工本费（换领）：20元",
+                   "依据：财政部国家发展改革委财税〔2012〕97号", "依据：发改价格〔2003〕2322号"):
+        assert _flat(phrase) in flat, phrase
+    # where and when, whom to ask, which guide
+    for phrase in ("办理地点：示范派出所1号窗口（户籍业务窗口）",
+                   "办公时间：周一至周五9:00-12:00,14:00-17:30；周六9:00-12:00",
+                   "办理时限：5个工作日", "指南版本：2026.11-3"):
+        assert _flat(phrase) in flat, phrase
+    # the phone is printed whole on one line, never split across two
+    assert any("咨询电话：0755-8000 0001" in line for line in lines)
+
+
+def test_checklist_of_a_free_service_says_so() -> None:
+    job = PrintJob("checklist", {"service_name": "出生登记", "materials": ["出生医学证明"],
+                                 "fees": []})
+    assert "收费标准：" in _native_text(job, 80) and "不收费" in "".join(_native_text(job, 80))
+
+
+@pytest.mark.parametrize(("flags", "mark"), [
+    ({"green_channel": True}, "【绿色通道 优先办理】"),
+    ({"appointment": True}, "【预约签到 优先办理】"),
+    ({}, None),
+])
+def test_ticket_marks_priority_and_names_station_window_and_service(flags, mark) -> None:
+    job = PrintJob("ticket", {"number": "A024", "service_name": "出生登记", "window": 2,
+                              "station": "示范派出所", **flags})
+    lines = _native_text(job, 58)
+    assert "示范派出所" in lines and "办理业务：出生登记" in lines
+    assert "请留意叫号，到 2 号窗口办理" in lines
+    marks = [line for line in lines if "优先办理" in line]
+    assert marks == ([mark] if mark else [])
+
+
+def test_wrap_keeps_numbers_phones_and_list_markers_whole() -> None:
+    assert wrap_columns("咨询电话：0755-8000 0001 请在工作时间拨打", 24) == [
+        "咨询电话：0755-8000 0001", "请在工作时间拨打"]
+    assert wrap_columns("· 居民身份证工本费（换领）：20元", 30, hang=2) == [
+        "· 居民身份证工本费（换领）：", "  20元"]

@@ -176,3 +176,76 @@ def test_comment_and_monthly_satisfaction(core, store, config, clock):
         submit_comment(core, ["praise"], "123")
     with pytest.raises(ParseError, match="unknown"):
         submit_comment(core, ["nope"])
+
+
+def _hq_appointments(config: Config, *items: dict) -> None:
+    other = sqlite3.connect(config.db_path)  # the sync process's own connection
+    with other:
+        other.execute("INSERT OR REPLACE INTO site_content VALUES ('appointments', '8', ?, 'now')",
+                      (json.dumps({"version": "8", "appointments": list(items)}),))
+    other.close()
+
+
+def test_appointment_checks_in_only_inside_its_grace_window(core, store, desk, config, clock):
+    # The clock is 09:00 local (T0). Grace: queue.appointment_grace_min = 15 (default).
+    assert config.queue.appointment_grace_min == 15
+    _hq_appointments(
+        config,
+        {"code": "66660001", "service": "id_card.renew", "date": "2026-11-26",
+         "slot": "09:00-09:30"},
+        {"code": "66660002", "service": "id_card.renew", "date": "2026-11-26",
+         "slot": "10:00-10:30"},
+        {"code": "66660003", "service": "id_card.renew", "date": "2026-11-26",
+         "slot": "09:00-09:30"})
+    early = desk.check_in("66660002")  # 09:00 for a 10:00 slot: opens at 09:45
+    assert not early.ok and "09:45" in early.message and "直接取号" in early.message
+    clock.advance(44 * 60)  # 09:44: the 09:00-09:30 slot is still in its grace
+    assert desk.check_in("66660001").ok
+    clock.advance(2 * 60)   # 09:46: 16 min after 09:30, and the 10:00 slot opens
+    late = desk.check_in("66660003")
+    assert not late.ok and "09:00-09:30 已过" in late.message and "不再优先" in late.message
+    assert desk.check_in("66660002").ok
+    # Nothing was recorded for a refusal: no priority ticket for the late one.
+    rows = _events(store, "appointment.checked_in")
+    assert [r["data"]["code"] for r in rows] == ["66660001", "66660002"]
+
+
+def test_a_late_appointment_at_10_51_gets_no_priority(core, store, desk, config, clock):
+    """The case of issue 9: a 09:00-09:30 appointment checked in at 10:51."""
+    _hq_appointments(config, {"code": "66660009", "service": "id_card.renew",
+                              "date": "2026-11-26", "slot": "09:00-09:30"})
+    clock.advance((60 + 51) * 60)
+    result = desk.check_in("66660009")
+    assert not result.ok and result.ticket is None and "已过" in result.message
+    assert _events(store, "ticket.issued") == []
+
+
+def test_grace_window_of_zero_means_inside_the_slot_only(core, config, clock):
+    strict = dataclasses.replace(config, queue=dataclasses.replace(
+        config.queue, appointment_grace_min=0))
+    desk = QueueDesk(core, strict)
+    _hq_appointments(config, {"code": "66660010", "service": "id_card.renew",
+                              "date": "2026-11-26", "slot": "09:00-09:30"})
+    clock.advance(31 * 60)
+    assert not desk.check_in("66660010").ok
+
+
+def test_ticket_job_names_station_and_marks_an_appointment(core, store, config, clock):
+    cfg = dataclasses.replace(config, window=dataclasses.replace(
+        config.window, station="示范派出所"))
+    desk = QueueDesk(core, cfg)
+    desk.check_in("20261001")
+    desk.issue_ticket("hukou.birth")
+    (_, appt), (_, plain) = _jobs(store)
+    assert appt["appointment"] is True and appt["station"] == "示范派出所"
+    assert plain["appointment"] is False and plain["green_channel"] is False
+
+
+def test_grace_window_message_near_midnight_names_a_real_time() -> None:
+    from datetime import datetime
+
+    from device.queue import _outside_slot
+
+    assert _outside_slot("00:05-00:30", datetime(2026, 11, 26, 0, 0), 15) == ""
+    assert _outside_slot("", datetime(2026, 11, 26, 23, 0), 15) == ""  # no slot: not checked
+    assert "08:45" in _outside_slot("09:00-09:30", datetime(2026, 11, 26, 8, 0), 15)

@@ -23,6 +23,7 @@ from device.core import Change, Core
 from device.counter import Mode
 from device.events import EventType
 from device.intents import Press
+from device.notices import Notice, NoticeBoard
 from ui import memory, theme
 from ui.app import (
     CALLED_SHOW_S,
@@ -50,6 +51,7 @@ log = logging.getLogger("ui")
 
 PREBUILT = ("home", "guide", "ticket", "checkin", "comment")
 HOME_DATA = (EventType.RATING_GIVEN, EventType.OFFICER_SIGNED_IN, EventType.OFFICER_SIGNED_OUT)
+PRINTER_NEWS = (EventType.DEVICE_FAULT, EventType.DEVICE_RECOVERED)
 
 SCREENS: tuple[type[KioskScreen], ...] = (
     HomeScreen, GuideScreen, TicketScreen, CheckinScreen, MirrorScreen, RatingScreen,
@@ -83,6 +85,9 @@ class KioskUi(App):
         self._toast_ev: Any = None
         self._called_ev: Any = None
         self._catalogue_version = ""
+        self._notice_ids: tuple[str, ...] = ()
+        self._clock_ev: Any = None
+        self.notices = NoticeBoard(core.store, config.window.notice, config.device.timezone)
         self.overlay: Widget | None = None
         self.toast_widget: Widget | None = None
         self.help_widget: Widget | None = None
@@ -117,7 +122,8 @@ class KioskUi(App):
         Window.clearcolor = theme.BG
         self.root_widget = KioskRoot(self)
         self.main = column(spacing=0)
-        self.header = BoxLayout(size_hint_y=None, height=theme.TARGET)
+        # The header's own padding (4 px) around the 96 px buttons: nothing pokes out.
+        self.header = BoxLayout(size_hint_y=None, height=theme.TARGET + 8)
         self.main.add_widget(self.header)
         self.sm = ScreenManager(transition=NoTransition())
         for cls in SCREENS:
@@ -154,9 +160,10 @@ class KioskUi(App):
     def on_start(self) -> None:
         self.core.subscribe(self._observe)
         Window.bind(on_key_down=self._on_key, on_request_close=self._on_request_close)
-        self._clock_ev = Clock.schedule_interval(self.update_clock, 30.0)
+        self._schedule_tick()
         self._content_ev = Clock.schedule_interval(self.poll_content, 5.0)
         self._catalogue_version = self.catalogue().version
+        self._notice_ids = tuple(n.id for n in self.current_notices())
         self.go(mode_screen(self.core.state.mode))
         Window.bind(on_flip=self._first_frame)
 
@@ -189,7 +196,7 @@ class KioskUi(App):
         Window.unbind(on_key_down=self._on_key, on_request_close=self._on_request_close,
                       on_flip=self._first_frame)
         for ev in (self._idle_ev, self._home_ev, self._toast_ev, self._called_ev,
-                   getattr(self, "_clock_ev", None), getattr(self, "_content_ev", None)):
+                   self._clock_ev, getattr(self, "_content_ev", None)):
             if ev is not None:
                 ev.cancel()
         self.reclaimer.cancel()
@@ -212,8 +219,14 @@ class KioskUi(App):
         self.touched()
 
     def home(self) -> None:
-        """Home, or the screen the counter's mode demands (mirror, rating, away)."""
-        self.go(mode_screen(self.core.state.mode))
+        """Home, or the screen the counter's mode demands (mirror, rating, away); an
+        unsent comment the counter interrupted comes back first (docs/ui.md)."""
+        target = mode_screen(self.core.state.mode)
+        comment = self.sm.get_screen("comment")
+        assert isinstance(comment, CommentScreen)
+        if target == "home" and comment.has_draft(Clock.get_time()):
+            target = "comment"
+        self.go(target)
 
     def touched(self) -> None:
         if self._idle_ev is not None:
@@ -225,6 +238,9 @@ class KioskUi(App):
         if self.sm.current != mode_screen(self.core.state.mode):
             log.info("idle for %.0f s on %s: back home", self.cfg.timeouts.idle_home_s,
                      self.sm.current)
+            comment = self.sm.get_screen("comment")
+            assert isinstance(comment, CommentScreen)
+            comment.reset()  # nobody came back for it: the idle timeout ends a draft
             self.home()
 
     def schedule_home(self, after_s: float) -> None:
@@ -255,8 +271,37 @@ class KioskUi(App):
         fmt = "%H:%M" if theme.is_large() else "%m月%d日 %H:%M"
         self.clock_label.text = local_time(self.core, self.cfg).strftime(fmt)
 
+    def _schedule_tick(self) -> None:
+        # On the next whole second of the core's clock: the header minute and the away
+        # countdown come from one clock and change on the same tick.
+        delay = 1.0 - (self.core.clock() % 1.0)
+        self._clock_ev = Clock.schedule_once(self._tick, max(0.01, delay))
+
+    def _tick(self, _dt: float) -> None:
+        self.update_clock()
+        away = self.sm.get_screen("away")
+        if self.sm.current == "away":
+            assert isinstance(away, AwayScreen)
+            away.update_countdown()
+        self._schedule_tick()
+
+    def current_notices(self) -> list[Notice]:
+        """HQ's notices valid now, else config's window.notice (device/notices.py)."""
+        return self.notices.current(self.core.clock())
+
     def poll_content(self, *_: Any) -> None:
-        """A new catalogue from HQ (PRAGMA data_version): redraw what shows it."""
+        """A new catalogue or notices from HQ (PRAGMA data_version), or a notice that
+        became valid or expired: redraw what shows it."""
+        ids = tuple(n.id for n in self.current_notices())
+        if ids != self._notice_ids:
+            self._notice_ids = ids
+            log.info("notices now shown: %s", ", ".join(ids) or "none")
+            for name in ("home", "away"):
+                screen = self.sm.get_screen(name)
+                assert isinstance(screen, KioskScreen)
+                screen.mark_dirty()
+                if self.sm.current == name:
+                    screen.rebuild()
         version = self.catalogue().version
         if version != self._catalogue_version:
             self._catalogue_version = version
@@ -287,6 +332,11 @@ class KioskUi(App):
             home = self.sm.get_screen("home")
             assert isinstance(home, KioskScreen)
             home.mark_dirty()  # satisfaction rate or officer changed
+        if any(ev.type in PRINTER_NEWS and ev.data.get("component") == "printer"
+               for ev in change.events) and self.sm.current == "ticket":
+            ticket = self.sm.get_screen("ticket")
+            assert isinstance(ticket, KioskScreen)
+            ticket.rebuild()  # the ticket says whether it printed
         for ev in change.events:
             if ev.type == EventType.TICKET_CALLED:
                 self.show_called(str(ev.data.get("number", "")),
@@ -303,6 +353,8 @@ class KioskUi(App):
                 screen = self.sm.get_screen(name)
                 assert isinstance(screen, KioskScreen)
                 screen.rebuild()
+            elif name == "home":
+                self.home()
             else:
                 self.go(name, **options)
 
@@ -374,7 +426,7 @@ class KioskUi(App):
             self.root_widget.remove_widget(self.help_widget)
             self.help_widget = None
             return
-        card = Panel(orientation="vertical", padding=30, spacing=14, bg=[0, 0, 0, 0.94],
+        card = Panel(orientation="vertical", padding=30, spacing=14, bg=[0.02, 0.05, 0.12, 1],
                      size_hint=(0.88, 0.94), pos_hint={"center_x": 0.5, "center_y": 0.5})
         card.add_widget(Txt("使用帮助", size=40, bold=True, colour=theme.ACCENT))
         card.add_widget(Txt("点击屏幕下方的大按钮即可办理；“大字”按钮放大文字；"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +41,23 @@ def demo_config(config: Config, state_dir: str) -> Config:
                                    or "今日办理人数较多，延时服务至 19:00"),
         queue=dataclasses.replace(cfg.queue, green_channel=cfg.queue.green_channel
                                   or ("migrant_worker", "student", "veteran")))
+
+
+def publish_demo_notices(db_path: str | Path, now: float) -> None:
+    """An HQ notice as kiosk-sync stores it (site_content kind "notices"), valid now."""
+    from datetime import UTC, datetime
+
+    def iso(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+    doc = {"version": "demo-1", "notices": [
+        {"id": "demo-1", "level": "warning", "from": iso(now - 3600), "until": iso(now + 86400),
+         "text": "本周六（12月5日）上午正常办理户籍和居民身份证业务"}]}
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO site_content VALUES ('notices', 'demo-1', ?, ?)",
+                     (json.dumps(doc, ensure_ascii=False), iso(now)))
+    conn.close()
 
 
 def frames(n: int = 3) -> None:
@@ -73,6 +92,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
     core = Core(cfg, store)
     core.queue = QueueDesk(core, cfg)
     core.start()
+    publish_demo_notices(cfg.db_path, core.clock())
     app = build_app(core, cfg)
     app.mount()
     written: list[Path] = []
@@ -124,10 +144,20 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
             app.toggle_help()
 
         def ticket_result() -> None:
+            core.recovered("printer")  # the paper-out scene of the last pass
+            frames()
             screen = app.sm.get_screen("ticket")
             screen.show(core.queue.issue_ticket("id_card.lost"))
 
+        def ticket_paper_out() -> None:
+            core.fault("printer", "paper_out", "screenshot")
+            screen = app.sm.get_screen("ticket")
+            screen.show(core.queue.issue_ticket("hukou.birth"))
+            frames()
+            app.hide_toast()
+
         def checkin_error() -> None:
+            core.recovered("printer")
             app.go("checkin")
             screen = app.sm.get_screen("checkin")
             screen.pad.value = "12345678"
@@ -137,6 +167,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
             ("home", go("home")), ("guide", go("guide")),
             ("guide-birth", go("guide", service="hukou.birth")),
             ("ticket", go("ticket")), ("ticket-issued", ticket_result),
+            ("ticket-paper-out", ticket_paper_out),
             ("checkin", checkin_error), ("comment", go("comment")),
             ("mirror", mirror), ("rating", rating), ("rating-reasons", extras),
             ("thanks", go("thanks", rated=True)), ("away", away), ("called", called),
@@ -149,7 +180,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
                 back()
             for name, setup in scenes:
                 setup()
-                frames()
+                frames(6)  # texts that shrink to fit settle in a few frames
                 path = out / f"{name}{'-large' if large else ''}.png"
                 app.root.export_to_png(str(path))
                 written.append(path)

@@ -21,6 +21,7 @@ PRIMARY = (0.08, 0.40, 0.75, 1)     # blue buttons
 GOOD = (0.11, 0.45, 0.20, 1)
 WARN = (0.60, 0.38, 0.0, 1)
 BAD = (0.72, 0.11, 0.11, 1)
+BAD_TEXT = (1.0, 0.55, 0.50, 1)     # red text on navy (5:1): urgent notices
 DARK_TEXT = (0.05, 0.05, 0.05, 1)
 
 RATING_COLOURS = {

@@ -16,6 +16,7 @@ from kivy.uix.label import Label
 from kivy.uix.togglebutton import ToggleButton
 
 from ui import theme
+from ui.textfit import Kinsoku
 from ui.theme import fs
 
 Builder.load_file(str(Path(__file__).with_name("kiosk.kv")))
@@ -25,8 +26,11 @@ class Panel(BoxLayout):
     bg = ListProperty(list(theme.PANEL))
 
 
-class BigButton(Button):
-    """A touch target of at least theme.TARGET px on each side."""
+class BigButton(Kinsoku, Button):
+    """A touch target of at least theme.TARGET px on each side; its words never split
+    (the text shrinks to fit instead, ui/textfit.py)."""
+
+    fit_text = True
 
     fg = ListProperty(list(theme.TEXT))
 
@@ -41,7 +45,8 @@ class BigButton(Button):
             self.bind(on_release=lambda *_: on_press())
 
 
-class Chip(ToggleButton):
+class Chip(Kinsoku, ToggleButton):
+    fit_text = True
     key = StringProperty("")
 
     def __init__(self, text: str, key: str, **kw: Any) -> None:
@@ -52,8 +57,8 @@ class Chip(ToggleButton):
         self.size_hint_min_x = theme.TARGET
 
 
-class Txt(Label):
-    """Text that wraps to its width and grows to its height.
+class Txt(Kinsoku, Label):
+    """Text that wraps to its width (by the kinsoku rule) and grows to its height.
 
     Markup is on only when the text has some (or ``markup=True`` for text set later):
     wrapping markup measures word by word and costs several times more."""
@@ -62,9 +67,10 @@ class Txt(Label):
                  bold: bool = False, **kw: Any) -> None:
         kw.setdefault("markup", "[" in text or "&" in text)
         super().__init__(text=text, font_size=fs(size), color=colour, bold=bold, **kw)
+        self.base_font_size = float(self.font_size)
 
 
-class Cell(Label):
+class Cell(Kinsoku, Label):
     """One line in a fixed box, vertically centred (header items)."""
 
     def __init__(self, text: str = "", size: float = 26, colour: tuple[float, ...] = theme.TEXT,

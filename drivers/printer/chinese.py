@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from device import linebreak
 from device.errors import DriverError
 
 log = logging.getLogger("printer")
@@ -68,7 +69,6 @@ def native_ok(ch: str, charset: str = "gbk") -> bool:
 
 
 # Never at the start of a line (GB/T 15834 and common typesetting practice).
-NO_LINE_START = frozenset("，。、；：！？）】》」』”’…—,.;:!?)]%")
 
 
 def char_columns(ch: str) -> int:
@@ -201,28 +201,12 @@ def line_height(big: bool) -> int:
 
 def wrap_raster(text: str, width: float, fonts: Fonts, px: int,
                 hang: float = 0) -> list[str]:
-    """Greedy wrap by measured width; continuation lines get ``hang`` dots less room."""
-    lines: list[str] = []
-    cur, cur_w, room = "", 0.0, width
-    widths: list[float] = []
-    for ch in text:
-        w = char_width(fonts.for_char(ch, px), px, ch)
-        if cur and cur_w + w > room:
-            if ch in NO_LINE_START and len(cur) > 1:
-                lines.append(cur[:-1])
-                cur, widths = cur[-1], widths[-1:]
-            else:
-                lines.append(cur)
-                cur, widths = "", []
-            cur_w, room = sum(widths), width - hang
-            if ch == " " and not cur:
-                continue
-        cur += ch
-        widths.append(w)
-        cur_w += w
-    if cur or not lines:
-        lines.append(cur)
-    return lines
+    """Wrap by measured width and the one line-breaking rule (device/linebreak.py);
+    continuation lines get ``hang`` dots less room."""
+    def measure(s: str) -> float:
+        return sum(char_width(fonts.for_char(ch, px), px, ch) for ch in s)
+
+    return linebreak.wrap(text, width, measure, hang=hang) or [""]
 
 
 def render(lines: Sequence[RasterLine], width_dots: int, fonts: Fonts) -> Any:

@@ -19,11 +19,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from device import linebreak
 from device.config import PrinterSection
 from device.printjobs import PrintJob
 from drivers.printer import commands as cmd
 from drivers.printer.chinese import (
-    NO_LINE_START,
     Fonts,
     RasterLine,
     char_columns,
@@ -36,6 +36,8 @@ from drivers.printer.chinese import (
     render,
     wrap_raster,
 )
+
+PRIORITY_MARKS = {"green_channel": "绿色通道 优先办理", "appointment": "预约签到 优先办理"}
 
 WIDTH_DOTS = {58: 384, 80: 576}
 COLUMN_DOTS = 12  # ROM font A: 12 dots per ASCII column, 24 per Chinese character
@@ -181,8 +183,10 @@ def ticket_blocks(data: dict[str, Any]) -> list[Block]:
         b.append(Text(station, cmd.ALIGN_CENTER, bold=True))
     b.append(Text("排队号", cmd.ALIGN_CENTER))
     b.append(Text(_s(data, "number", "—"), cmd.ALIGN_CENTER, bold=True, big=True))
-    if data.get("green_channel") is True:
-        b.append(Text("绿色通道 优先办理", cmd.ALIGN_CENTER, bold=True))
+    for key, mark in PRIORITY_MARKS.items():
+        if data.get(key) is True:  # the citizen shows it at the window: say it plainly
+            b.append(Text(f"【{mark}】", cmd.ALIGN_CENTER, bold=True))
+            break
     b.append(Rule())
     _line(b, "办理业务：", _s(data, "service_name"), hang=5)
     ahead = _s(data, "people_ahead")
@@ -200,9 +204,47 @@ def ticket_blocks(data: dict[str, Any]) -> list[Block]:
     return b
 
 
+def _fee_lines(value: Any) -> list[Block]:
+    """Fees as {item, yuan or amount, basis}: what is paid, how much, by which rule."""
+    if not isinstance(value, list | tuple):
+        value = [value]
+    if not value:
+        return [Text("不收费", hang=2)]
+    out: list[Block] = []
+    for fee in value:
+        if not isinstance(fee, dict):
+            out.append(Text(f"· {clean(str(fee)).strip() or '—'}", hang=2))
+            continue
+        yuan = fee.get("yuan")
+        amount = _s(fee, "amount") or (
+            ("免费" if yuan == 0 else f"{yuan:g}元")
+            if isinstance(yuan, int | float) and not isinstance(yuan, bool) else "—")
+        out.append(Text(f"· {_s(fee, 'item', '—')}：{amount}", hang=2))
+        basis = _s(fee, "basis")
+        if basis:
+            out.append(Text(f"  依据：{basis}", hang=4))
+    return out
+
+
+def _where_when(b: list[Block], data: dict[str, Any]) -> None:
+    window, name = _s(data, "window"), _s(data, "window_name")
+    place = " ".join(x for x in (_s(data, "station"),
+                                 f"{window}号窗口" if window.isdigit() else window) if x)
+    if name:
+        place += f"（{name}）"
+    _line(b, "办理地点：", place, hang=5)
+    _line(b, "办公时间：", _s(data, "hours"), hang=5)
+
+
 def checklist_blocks(data: dict[str, Any]) -> list[Block]:
+    """Everything needed to finish in one trip: conditions, every material, fees with
+    their basis, where and when, the consultation phone and the catalogue version."""
     b = _header("一次性告知单", data)
     _line(b, "办理事项：", _s(data, "service_name", "—"), hang=5)
+    conditions = _items(data.get("conditions"))
+    if conditions:
+        b.append(Text("办理条件：", bold=True))
+        b += [Text(f"· {c}", hang=2) for c in conditions]
     materials = _items(data.get("materials"))
     b.append(Text(f"所需材料（共{len(materials)}项）：", bold=True))
     b += _numbered(materials)
@@ -210,10 +252,14 @@ def checklist_blocks(data: dict[str, Any]) -> list[Block]:
     if notes:
         b.append(Text("注意事项：", bold=True))
         b += _numbered(notes)
+    if "fees" in data:
+        b.append(Text("收费标准：", bold=True))
+        b += _fee_lines(data.get("fees"))
     b.append(Rule())
-    _line(b, "办理时限：", _s(data, "time_limit"))
+    _line(b, "办理时限：", _s(data, "time_limit"), hang=5)
+    _where_when(b, data)
     _line(b, "咨询电话：", _s(data, "consult_phone"))
-    _line(b, "告知单版本：", _s(data, "catalogue_version"))
+    _line(b, "指南版本：", _s(data, "catalogue_version"))
     _line(b, "打印时间：", _s(data, "issued_at"))
     _qr(b, data, "扫码查看办事指南")
     b.append(Text("本单一次性告知办理所需全部材料，窗口不再要求本单以外的材料。"))
@@ -292,27 +338,15 @@ def blocks_for(job: PrintJob) -> list[Block]:
 # --------------------------------------------------------------------------- encoding
 
 
+def columns_of(text: str) -> int:
+    return sum(char_columns(c) for c in text)
+
+
 def wrap_columns(text: str, columns: int, hang: int = 0) -> list[str]:
-    """Wrap by ROM-font columns (ASCII 1, Chinese 2); continuation lines start with
-    ``hang`` spaces."""
-    lines: list[str] = []
-    cur, used, room = "", 0, columns
-    for ch in text:
-        w = char_columns(ch)
-        if cur and used + w > room:
-            carry = ""
-            if ch in NO_LINE_START and len(cur.strip()) > 1:
-                cur, carry = cur[:-1], cur[-1]  # the punctuation takes its character along
-            lines.append(cur)
-            cur = " " * hang + carry
-            used, room = hang + sum(char_columns(c) for c in carry), columns
-            if ch == " " and not carry:
-                continue
-        cur += ch
-        used += w
-    if cur or not lines:
-        lines.append(cur)
-    return lines
+    """Wrap by ROM-font columns (ASCII 1, Chinese 2) by the one line-breaking rule
+    (device/linebreak.py: no 。 at a line start, phone numbers whole); continuation
+    lines start with ``hang`` spaces."""
+    return linebreak.wrap(text, columns, columns_of, indent=" " * hang) or [""]
 
 
 @dataclass

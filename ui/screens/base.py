@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kivy.clock import Clock
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from ui import theme
-from ui.widgets import BigButton
+from ui.widgets import BigButton, Txt
 
 if TYPE_CHECKING:
     from ui.kioskui import KioskUi
@@ -74,9 +75,41 @@ def scrolled(content: BoxLayout) -> ScrollView:
     """``content`` (a vertical BoxLayout) in a ScrollView, growing with what it holds."""
     content.size_hint_y = None
     content.bind(minimum_height=content.setter("height"))
-    sv = ScrollView(do_scroll_x=False, bar_width=10, scroll_type=["bars", "content"])
+    # A wide bar: a thin one does not tell an elderly reader that more is below.
+    sv = ScrollView(do_scroll_x=False, bar_width=18, bar_color=[1, 0.84, 0, 0.9],
+                    bar_inactive_color=[1, 0.84, 0, 0.55], scroll_type=["bars", "content"])
     sv.add_widget(content)
     return sv
+
+
+def shrink_to_fit(box: BoxLayout, min_scale: float = 0.7) -> BoxLayout:
+    """Make the texts in ``box`` smaller (down to ``min_scale``) until everything it
+    holds fits its height: what the citizen must read is never cut off or hidden behind
+    a scroll bar (home in large text, the mirror with many fields)."""
+    scale = [1.0]
+
+    def apply(value: float) -> None:
+        scale[0] = value
+        for w in box.walk(restrict=True):
+            if isinstance(w, Txt):
+                w.font_size = round(w.base_font_size * value)
+
+    def fit(*_: Any) -> None:
+        need = float(box.minimum_height)
+        if need <= box.height + 1 or scale[0] <= min_scale or box.height <= 1:
+            return
+        apply(max(min_scale, scale[0] * max(0.8, min(0.98, box.height / need))))
+
+    def resized(*_: Any) -> None:
+        # A new size (the first real layout, or the window): start again from full size,
+        # so a box measured before it was laid out does not stay small.
+        if scale[0] != 1.0:
+            apply(1.0)
+        trigger()
+
+    trigger = Clock.create_trigger(fit, 0)
+    box.bind(size=resized, minimum_height=trigger)
+    return box
 
 
 def column(**kw: Any) -> BoxLayout:

@@ -1,10 +1,17 @@
 """Comment book (意见簿): categories, an optional phone, and a QR code that opens a longer
-written comment on the citizen's own phone (the kiosk has no Chinese input method)."""
+written comment on the citizen's own phone (the kiosk has no Chinese input method).
+
+A comment the citizen has started is a draft until it is submitted: when the officer's
+next (a case, the rating, the away board) takes over the screen the draft is kept, and
+the comment book comes back with it when the counter is free again. It ends only when
+submitted (committed before 感谢 shows, so a submitted comment is never lost), when the
+citizen taps 返回首页, or when nobody touched it for ``timeouts.idle_home_s``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
@@ -52,6 +59,34 @@ def qr_texture(text: str) -> Any:
 
 class CommentScreen(KioskScreen):
     screen_name = "comment"
+    _last_touch = 0.0
+    _resume = False
+    _sent = False  # submitted: nothing left to keep
+
+    def on_touch_down(self, touch: Any) -> bool:
+        self._last_touch = Clock.get_time()
+        return bool(super().on_touch_down(touch))
+
+    def has_draft(self, now: float) -> bool:
+        """A started, unsent comment touched within the idle timeout."""
+        if self._sent or not hasattr(self, "chips"):
+            return False
+        started = any(c.state == "down" for c in self.chips.values()) or bool(self.pad.value)
+        return started and now - self._last_touch < self.ui.cfg.timeouts.idle_home_s
+
+    def on_leave(self, *args: Any) -> None:
+        # Left by anything but 提交 / 返回首页 (the counter took over the screen): keep it.
+        self._resume = self.has_draft(Clock.get_time())
+
+    def leave_home(self) -> None:
+        self.reset()
+        self.ui.home()
+
+    def reset(self) -> None:
+        """End the draft: the next visit starts empty, with a new reference."""
+        self._resume = False
+        if hasattr(self, "chips"):
+            self.refresh()
 
     def build_content(self) -> Widget:
         cfg = self.ui.cfg
@@ -91,14 +126,22 @@ class CommentScreen(KioskScreen):
         right.add_widget(Widget())
         self.submit = BigButton("提交", colour=theme.GOOD, size=34, on_press=self.send)
         right.add_widget(self.submit)
-        right.add_widget(self.home_button())
+        right.add_widget(BigButton("返回首页", colour=theme.PANEL, size=28,
+                                   on_press=self.leave_home))
         body.add_widget(right)
         self._show_phone()
         return body
 
+    def on_pre_enter(self, *args: Any) -> None:
+        if self._resume and self.has_draft(Clock.get_time()):
+            self.message.text = "您的意见尚未提交，请继续填写后点“提交”"
+            return  # the same citizen's draft, as they left it
+        super().on_pre_enter(*args)
+
     def refresh(self) -> None:
         """A new citizen: a new reference (and QR code), nothing of the last one."""
         cfg = self.ui.cfg
+        self._sent = False
         self.ref = new_ref()
         self.qr_url = comment_url(cfg.window.comment_url, cfg.device.site, cfg.device.id,
                                   self.ref)
@@ -121,4 +164,6 @@ class CommentScreen(KioskScreen):
         except ParseError:
             self.message.text = "号码不完整：手机号为11位，固话请加区号"
             return
+        self._sent = True  # on disk: the draft is done
+        self._resume = False
         self.ui.go("thanks", text="感谢您的意见，我们会认真处理！")

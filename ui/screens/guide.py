@@ -83,12 +83,13 @@ class GuideScreen(KioskScreen):
                                           on_press=partial(self.print_checklist, service))
             actions.add_widget(self.print_button)
             actions.add_widget(BigButton("取号办理", size=30,
-                                         on_press=partial(self.ui.go, "ticket")))
+                                         on_press=partial(self.take_ticket, service)))
             right.add_widget(actions)
-        right.add_widget(Txt(f"指南版本 {cat.version}", size=18, colour=theme.MUTED))
+        right.add_widget(Txt(f"指南版本 {cat.version}　　内容较长时请上下滑动查看", size=18,
+                             colour=theme.MUTED))
 
     def _detail(self, s: Service) -> Widget:
-        d = column(spacing=10, padding=[0, 0, 20, 0])  # clear of the scroll bar
+        d = column(spacing=10, padding=[0, 0, 26, 0])  # clear of the scroll bar
         self.title_label = Txt(s.name, size=38, bold=True, colour=theme.ACCENT)
         d.add_widget(self.title_label)
         if s.summary:
@@ -119,12 +120,24 @@ class GuideScreen(KioskScreen):
         self.selected = code
         self.show_detail()
 
+    def take_ticket(self, service: Service) -> None:
+        """The ticket for the service on show, in one tap (not the picker again)."""
+        from ui.screens.ticket import TicketScreen
+
+        screen = self.ui.sm.get_screen("ticket")
+        assert isinstance(screen, TicketScreen)
+        screen.take(service.code)
+
     def print_checklist(self, service: Service) -> None:
         cat = self.ui.catalogue()
         cfg = self.ui.cfg
         job = printjobs.PrintJob("checklist", {
             "service_code": service.code, "service_name": service.name,
+            "conditions": list(service.conditions),
             "materials": list(service.materials),
+            "fees": [{"item": f.item, "yuan": f.yuan, "basis": f.basis} for f in service.fees],
+            "station": cfg.window.station, "window": cfg.window.number,
+            "window_name": cfg.window.name, "hours": cfg.window.hours,
             "consult_phone": cat.consult_phone or cfg.window.consult_phone,
             "catalogue_version": cat.version,
             "time_limit": service.time_limit,

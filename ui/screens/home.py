@@ -10,9 +10,10 @@ from kivy.uix.widget import Widget
 
 from device.comments import monthly_satisfaction
 from device.config import OfficerEntry
+from device.notices import Notice
 from ui import theme
 from ui.fonts import markup
-from ui.screens.base import KioskScreen, column, row, scrolled
+from ui.screens.base import KioskScreen, column, row, shrink_to_fit
 from ui.theme import fs
 from ui.widgets import BigButton, Panel, Txt
 
@@ -24,6 +25,15 @@ def photo_path(officer: OfficerEntry | None) -> str:
     if officer and officer.photo and Path(officer.photo).is_file():
         return officer.photo
     return str(PLACEHOLDER_PHOTO)
+
+
+def notice_labels(notices: list[Notice], size: float = 30) -> list[Txt]:
+    """HQ's notices valid now (or config's window.notice), urgent ones in red."""
+    out = []
+    for n in notices:
+        colour = theme.BAD_TEXT if n.level == "urgent" else theme.ACCENT
+        out.append(Txt(f"公告：{n.text}", size=size, colour=colour, bold=True))
+    return out
 
 
 class HomeScreen(KioskScreen):
@@ -38,7 +48,7 @@ class HomeScreen(KioskScreen):
         # ---- officer on duty (the signed-in officer, else the configured one)
         officer = cfg.officer(state.officer) if state.officer else None
         officer = officer or cfg.officer(cfg.staff.on_duty)
-        card = Panel(orientation="vertical", padding=16, spacing=10, size_hint_x=0.44)
+        card = Panel(orientation="vertical", padding=16, spacing=8, size_hint_x=0.44)
         card.add_widget(Txt("当班民警", size=24, colour=theme.MUTED))
         who = row(size_hint_y=None, height=240)
         who.add_widget(Image(source=photo_path(officer), size_hint=(None, None),
@@ -62,8 +72,15 @@ class HomeScreen(KioskScreen):
             if cfg.staff.backup_window:
                 text += f"，{cfg.staff.backup_window}号窗口"
             card.add_widget(Txt(text, size=24, colour=theme.MUTED))
+        card.add_widget(Txt(f"咨询电话：{cfg.window.consult_phone}　"
+                            f"投诉电话：{cfg.window.complaint_phone}", size=26))
+        sat = monthly_satisfaction(ui.core.store, cfg.device.timezone, ui.core.clock())
+        self.satisfaction = Txt(
+            f"本月满意率：[b][color=#ffd600]{sat.text}[/color][/b]"
+            + (f"（{sat.total} 次评价）" if sat.total else ""), size=26)
+        card.add_widget(self.satisfaction)
         card.add_widget(Widget())
-        top.add_widget(card)
+        top.add_widget(shrink_to_fit(card))
 
         # ---- the window's public information
         pub = column(spacing=12, padding=[4, 4])
@@ -72,18 +89,11 @@ class HomeScreen(KioskScreen):
         pub.add_widget(Txt("、".join(names), size=26))
         pub.add_widget(Txt("办公时间", size=26, colour=theme.ACCENT, bold=True))
         pub.add_widget(Txt(cfg.window.hours, size=26))
-        if cfg.window.notice:
-            pub.add_widget(Txt(f"今日公告：{cfg.window.notice}", size=30, colour=theme.ACCENT,
-                               bold=True))
-        pub.add_widget(Txt(f"咨询电话：{cfg.window.consult_phone}　　"
-                           f"投诉电话：{cfg.window.complaint_phone}", size=28))
-        sat = monthly_satisfaction(ui.core.store, cfg.device.timezone, ui.core.clock())
-        self.satisfaction = Txt(
-            f"本月本窗口满意率：[b][color=#ffd600]{sat.text}[/color][/b]"
-            + (f"（{sat.total} 次评价）" if sat.total else ""), size=28)
-        pub.add_widget(self.satisfaction)
+        for label in notice_labels(ui.current_notices()):
+            pub.add_widget(label)
+        pub.add_widget(Widget())
         panel = Panel(orientation="vertical", padding=12, size_hint_x=0.56)
-        panel.add_widget(scrolled(pub))
+        panel.add_widget(shrink_to_fit(pub))
         top.add_widget(panel)
         body.add_widget(top)
 

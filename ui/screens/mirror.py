@@ -12,8 +12,7 @@ from device.counter import MirrorEntry
 from device.intents import MirrorAnswer
 from ui import theme
 from ui.fonts import markup
-from ui.screens.base import KioskScreen, column, row, scrolled
-from ui.theme import fs
+from ui.screens.base import KioskScreen, column, row, shrink_to_fit
 from ui.widgets import BigButton, Panel, Txt
 
 
@@ -43,16 +42,20 @@ class MirrorScreen(KioskScreen):
             return body
         body.add_widget(Txt("请核对民警录入的信息：正确请点“正确”，有误请点“有误”",
                             size=30, bold=True, colour=theme.ACCENT))
-        fields = column(spacing=12)
+        # No scroll view: every field of the case is on screen at once; with many fields
+        # the text gets smaller instead (shrink_to_fit), never hidden below the edge.
+        fields = column(spacing=10, size_hint_y=None)
+        fields.bind(minimum_height=fields.setter("height"))
         for entry in s.mirror:
             fields.add_widget(self._row(entry))
-        body.add_widget(scrolled(fields))
-        return body
+        body.add_widget(fields)
+        body.add_widget(Widget())
+        return shrink_to_fit(body, min_scale=0.6)
 
     def _row(self, e: MirrorEntry) -> Widget:
         value = mask(e.value) if e.sensitive and self.ui.cfg.mirror.mask_id_numbers \
             else e.value
-        height = max(theme.TARGET + 24, fs(48) * 2.2)
+        height = theme.TARGET + 16
         r = Panel(orientation="horizontal", padding=12, spacing=12, size_hint_y=None,
                   height=height)
         text = column(spacing=2, size_hint_y=None, pos_hint={"center_y": 0.5})
@@ -61,7 +64,7 @@ class MirrorScreen(KioskScreen):
         value_label = Txt(markup(value), size=48, bold=True)
         text.add_widget(value_label)
         # A long address wraps: the row grows with it.
-        text.bind(height=lambda _w, h: setattr(r, "height", max(height, h + 24)))
+        text.bind(height=lambda _w, h: setattr(r, "height", max(height, h + 16)))
         r.add_widget(text)
         status = {"confirmed": ("已确认", theme.GOOD), "flagged": ("已标记有误，民警将核实",
                                                                  theme.BAD)}.get(e.status)

@@ -1,18 +1,22 @@
-"""Rating: five large buttons mirroring the GPIO pad (the same Press intent, so whichever
-is pressed first counts, once); after 不满意/非常不满意 optional reason chips and a
-callback phone; then thanks and a farewell."""
+"""Rating: whom the citizen rates (您正在评价：李明 000001) and five large buttons
+mirroring the GPIO pad (the same Press intent, so whichever is pressed first counts,
+once), each with its face drawn on the canvas (no emoji font needed) above the level
+word; after 不满意/非常不满意 optional reason chips and a callback phone; then thanks
+and a farewell."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
+from kivy.graphics import Color, Ellipse, Line
 from kivy.uix.widget import Widget
 
 from device.comments import valid_phone
 from device.intents import Press, RatingExtras
 from device.rating import RatingLevel
 from ui import theme
+from ui.fonts import markup
 from ui.screens.base import KioskScreen, column, row
 from ui.widgets import BigButton, NumberPad, Panel, Txt, chip_grid
 
@@ -26,6 +30,54 @@ REASONS: dict[str, str] = {
 }
 
 
+# How much each face smiles: 1 a broad smile, 0 a straight mouth, -1 a deep frown.
+SMILE: dict[RatingLevel, float] = {
+    RatingLevel.VERY_SATISFIED: 1.0, RatingLevel.SATISFIED: 0.55, RatingLevel.BASIC: 0.0,
+    RatingLevel.UNSATISFIED: -0.55, RatingLevel.VERY_UNSATISFIED: -1.0,
+}
+
+
+def mouth_points(cx: float, cy: float, r: float, smile: float) -> list[float]:
+    """A parabola across the lower face: ends up for a smile, down for a frown."""
+    pts: list[float] = []
+    half = r * 0.5
+    base = cy - r * 0.35
+    for i in range(13):
+        t = i / 12 * 2 - 1  # -1 .. 1
+        pts += [cx + t * half, base - smile * r * 0.28 * (1 - t * t)]
+    return pts
+
+
+class RatingButton(BigButton):
+    """A level button: the face in the upper part, the word below it."""
+
+    def __init__(self, level: RatingLevel, **kw: object) -> None:
+        super().__init__(level.label, **kw)  # type: ignore[arg-type]
+        self.level = level
+        self.bind(pos=self._draw, size=self._draw)
+
+    def fit_height(self) -> float:
+        return float(self.height) * 0.38
+
+    def _draw(self, *_: object) -> None:
+        # The word sits below the face: a top padding pushes the centred text down.
+        self.padding = [8, self.height * 0.58, 8, 0]
+        self.canvas.after.clear()
+        r = min(self.width * 0.32, self.height * 0.22)
+        cx, cy = self.center_x, self.y + self.height * 0.68
+        w = max(3.0, r * 0.09)
+        with self.canvas.after:
+            Color(1, 0.92, 0.35, 1)
+            Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
+            Color(0.1, 0.08, 0.05, 1)
+            Line(circle=(cx, cy, r), width=max(2.0, w * 0.6))
+            eye = r * 0.13
+            for dx in (-0.36, 0.36):
+                Ellipse(pos=(cx + dx * r - eye, cy + r * 0.22 - eye), size=(2 * eye, 2 * eye))
+            Line(points=mouth_points(cx, cy, r, SMILE[self.level]), width=w, cap="round",
+                 joint="round")
+
+
 class RatingScreen(KioskScreen):
     screen_name = "rating"
     always_rebuild = True
@@ -33,21 +85,31 @@ class RatingScreen(KioskScreen):
     def build_content(self) -> Widget:
         if self.options.get("extras_for"):
             return self._extras()
-        body = column(padding=[24, 20], spacing=20)
-        body.add_widget(Txt("请您对本次服务进行评价", size=48, bold=True, halign="center",
+        body = column(padding=[24, 16], spacing=16)
+        body.add_widget(Txt("请您对本次服务进行评价", size=46, bold=True, halign="center",
                             colour=theme.ACCENT))
-        body.add_widget(Txt("点击下方按钮，或按台面评价器，只计第一次评价", size=28,
-                            halign="center"))
-        buttons = row(spacing=16, size_hint_y=None, height=260)
+        self.whom = Txt(self.whom_text(), size=34, halign="center", markup=True)
+        body.add_widget(self.whom)
+        body.add_widget(Txt("点击下方按钮，或按台面评价器，只计第一次评价", size=26,
+                            halign="center", colour=theme.MUTED))
+        buttons = row(spacing=16, size_hint_y=None, height=330)
         self.level_buttons: dict[str, BigButton] = {}
         for level in RatingLevel:
-            b = BigButton(level.label, colour=theme.RATING_COLOURS[level.value], size=38,
-                          height=260, on_press=partial(self.rate, level.value))
+            b = RatingButton(level, colour=theme.RATING_COLOURS[level.value], size=36,
+                             height=330, on_press=partial(self.rate, level.value))
             self.level_buttons[level.value] = b
             buttons.add_widget(b)
         body.add_widget(buttons)
         body.add_widget(Widget())
         return body
+
+    def whom_text(self) -> str:
+        """您正在评价：李明 000001 (the officer signed in, else the one on duty)."""
+        cfg = self.ui.cfg
+        badge = self.ui.core.state.officer or cfg.staff.on_duty
+        officer = cfg.officer(badge)
+        name = f"[b]{markup(officer.name)}[/b] " if officer else ""
+        return f"您正在评价：{name}{badge}（{cfg.window.number}号窗口）"
 
     def rate(self, level: str) -> None:
         # Exactly what the GPIO pad does: the counter takes the first press only.

@@ -20,17 +20,34 @@ from ui.widgets import BigButton, Cell, Chip, NumberPad, Panel, Txt
 log = logging.getLogger("ui.ticket")
 
 
-def ticket_view(ticket: Ticket, note: str = "") -> Widget:
+PRINTER_SAYS = {
+    "paper_out": "打印机缺纸",
+    "cover_open": "打印机仓盖未关好",
+}
+
+
+def printed_line(printer_fault: str | None, number: str = "") -> str:
+    """What is true about the paper ticket: taken from the slot, or not printed yet."""
+    if not printer_fault:
+        return "请取走号票，留意屏幕和语音叫号"
+    why = PRINTER_SAYS.get(printer_fault, "打印机暂时故障")
+    return (f"{why}，号票暂未打印\n请记住您的号码 {number}，留意屏幕和语音叫号\n"
+            "打印机恢复后号票自动打印")
+
+
+def ticket_view(ticket: Ticket, note: str = "", printer_fault: str | None = None) -> Widget:
     v = Panel(orientation="vertical", padding=24, spacing=12)
     if note:
         v.add_widget(Txt(note, size=30, colour=theme.ACCENT, halign="center"))
     v.add_widget(Txt("您的号码", size=32, halign="center"))
     v.add_widget(Txt(ticket.number, size=150, bold=True, colour=theme.ACCENT, halign="center"))
-    v.add_widget(Txt(ticket.service_name, size=32, halign="center"))
+    kind = {2: "绿色通道 优先办理", 1: "预约 优先办理"}.get(ticket.priority, "")
+    v.add_widget(Txt(ticket.service_name + (f"　[b]{kind}[/b]" if kind else ""), size=32,
+                     halign="center"))
     v.add_widget(Txt(f"前面还有 [b]{ticket.people_ahead}[/b] 人等候，预计等候约 "
                      f"[b]{ticket.est_wait_min}[/b] 分钟", size=32, halign="center"))
-    v.add_widget(Txt("请取走号票，留意屏幕和语音叫号", size=28, colour=theme.MUTED,
-                     halign="center"))
+    v.add_widget(Txt(printed_line(printer_fault, ticket.number), size=28,
+                     colour=theme.ACCENT if printer_fault else theme.MUTED, halign="center"))
     v.add_widget(Widget())
     return v
 
@@ -40,14 +57,15 @@ class TicketScreen(KioskScreen):
 
     def build_content(self) -> Widget:
         ticket: Ticket | None = self.options.get("ticket")
+        self.group_chips: dict[str, Chip] = {}
         body = column(padding=[16, 12], spacing=14)
         if ticket is not None:
-            self.result = ticket_view(ticket, self.options.get("note", ""))
+            self.result = ticket_view(ticket, self.options.get("note", ""),
+                                      self.ui.core.faults.get("printer"))
             body.add_widget(self.result)
             body.add_widget(self.home_button())
             return body
         body.add_widget(Txt("请选择要办理的业务，点击即取号", size=34, bold=True))
-        self.group_chips: dict[str, Chip] = {}
         groups = self.ui.core.queue.groups()
         if groups:
             g = row(size_hint_y=None, height=theme.TARGET)
@@ -78,6 +96,10 @@ class TicketScreen(KioskScreen):
 
     def issue(self, service: str) -> None:
         group = next((k for k, c in self.group_chips.items() if c.state == "down"), None)
+        self.take(service, group)
+
+    def take(self, service: str, group: str | None = None) -> None:
+        """A ticket for ``service`` now (the picker, or the guide's 取号办理)."""
         try:
             ticket = self.ui.core.queue.issue_ticket(service, group)
         except KioskError:
@@ -110,7 +132,12 @@ class CheckinScreen(KioskScreen):
         self.message = Txt("", size=28, colour=theme.ACCENT)
         left.add_widget(self.message)
         left.add_widget(Widget())
-        left.add_widget(self.home_button())
+        bottom = row(size_hint_y=None, height=theme.TARGET)
+        # The refusals say "或直接取号": the way to do it is right here.
+        bottom.add_widget(BigButton("直接取号", colour=theme.GOOD, size=28,
+                                    on_press=lambda: self.ui.go("ticket")))
+        bottom.add_widget(self.home_button())
+        left.add_widget(bottom)
         body.add_widget(left)
         right = column(spacing=14, size_hint_x=0.48)
         self.pad = NumberPad(max_len=12)
