@@ -14,6 +14,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,8 @@ class Raw:
         self.answers: queue.Queue[tuple[str, int, int]] = queue.Queue()
         self.subacks: queue.Queue[list[int]] = queue.Queue()
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        # Set by the first CONNACK or disconnect: the broker has answered the login.
+        self.answered = threading.Event()
         c = self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=mqtt.MQTTv5, reconnect_on_failure=False)
         if cert:
@@ -212,9 +215,16 @@ class Raw:
         else:
             c.tls_set(ca_certs=broker.pki.ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
             c.username_pw_set(user, password)
-        c.on_connect = lambda _c, _u, _f, rc, _p: self.connacks.put(rc.value)
-        c.on_disconnect = lambda _c, _u, _f, rc, _p: self.answers.put(("disconnect", 0,
-                                                                       rc.value))
+        def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            self.connacks.put(rc.value)
+            self.answered.set()
+
+        def on_disconnect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            self.answers.put(("disconnect", 0, rc.value))
+            self.answered.set()
+
+        c.on_connect = on_connect
+        c.on_disconnect = on_disconnect
         c.on_publish = lambda _c, _u, mid, rc, _p: self.answers.put(("puback", mid, rc.value))
         c.on_message = lambda _c, _u, m: self.messages.put((m.topic, bytes(m.payload)))
         c.on_subscribe = lambda _c, _u, _m, rcs, _p: self.subacks.put([r.value for r in rcs])
