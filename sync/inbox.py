@@ -86,6 +86,8 @@ class DownlinkHandlers:
             self.confirmations.update(confirm.parse_confirmed(payload))
         except ParseError as exc:
             log.warning("%s", exc)
+        else:
+            self.stats.confirmations += 1
 
     def _resend_unconfirmed(self) -> None:
         """Sent long enough ago and still not confirmed: publish again (replayed)."""

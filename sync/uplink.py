@@ -54,12 +54,14 @@ HOUSEKEEP_S = 30.0
 class Stats:
     published: int = 0
     acked: int = 0
+    marked: int = 0  # events committed as sent (marks are grouped, so this lags acked)
     refused: int = 0
     connections: int = 0
     connect_failures: int = 0
     content_applied: int = 0
     content_rejected: int = 0
     commands: int = 0
+    confirmations: int = 0  # HQ's receipts taken (sync/confirm.py)
 
 
 class Syncer(DownlinkHandlers, DiskLimit):
@@ -365,6 +367,7 @@ class Syncer(DownlinkHandlers, DiskLimit):
             return
         seqs, self._to_mark = self._to_mark, []
         self.store.mark_sent(seqs)
+        self.stats.marked += len(seqs)
 
     # ------------------------------------------------------------------ state and health
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import pwd
 import queue
@@ -61,10 +62,22 @@ class WatchedCollectorStats(CollectorStats):
         _changed()
 
 
+class _WakeOnLog(logging.Handler):
+    """Every log record wakes ``until``: a predicate on logged text (caplog) or on what
+    a component logs as it changes state re-checks when the record is written."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _changed()
+
+
+logging.getLogger().addHandler(_WakeOnLog())
+
+
 def until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
     """Wait until ``predicate()`` holds; False after ``timeout``. Re-checked on each change
     of what the fixtures watch (``Running`` syncers' and ``hq_factory`` collectors' stats,
-    broker log lines), never on a clock: a predicate on anything else never wakes it."""
+    broker log lines, log records), never on a clock: a predicate on anything else never
+    wakes it."""
     with _changes:
         return _changes.wait_for(predicate, timeout)
 
