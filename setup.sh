@@ -2,7 +2,7 @@
 # Set up counter-kiosk on Debian 12 / Raspberry Pi OS and run it.
 #
 #   ./setup.sh demo   system packages + .venv, then one counter in simulation
-#   ./setup.sh test   system packages + .venv, then ruff, mypy and the whole test suite
+#   ./setup.sh test   system packages + .venv, then ruff, mypy, lint-imports and the tests
 #   ./setup.sh deps   system packages + .venv only
 #
 # Safe to run again: it installs only what is missing.
@@ -97,6 +97,7 @@ case "$mode" in
   test)
     .venv/bin/ruff check .
     .venv/bin/mypy
+    .venv/bin/lint-imports --no-cache  # the layer contracts in pyproject.toml
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

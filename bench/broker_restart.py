@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench._broker import Broker  # noqa: E402
 from sync.loadsim import LoadSim, raise_nofile  # noqa: E402
 
-START = "import sys; from sync.cli import main_hq; sys.exit(main_hq(sys.argv[1:]))"
+START = "import sys; from kiosk.sync_cli import main_hq; sys.exit(main_hq(sys.argv[1:]))"
 
 
 class Hq:

@@ -41,10 +41,11 @@ sys.path.insert(0, str(ROOT))
 from gpiozero.pins.mock import MockFactory, MockPin  # noqa: E402
 
 from device.config import Config  # noqa: E402
-from device.control import ControlClient  # noqa: E402
-from device.core import Change, Core  # noqa: E402
+from device.core import Change  # noqa: E402
 from device.store import Store, connect  # noqa: E402
 from drivers.gpio import ButtonPanel  # noqa: E402
+from kiosk.build import build_counter  # noqa: E402
+from kiosk.control import ControlClient  # noqa: E402
 
 LEVELS = ["very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied"]
 
@@ -73,8 +74,11 @@ def ms(values: list[float]) -> str:
 
 def bench_presses(presses: int, db: Path) -> dict[str, list[float]]:
     cfg = Config().with_state_dir(db.parent).simulated()
-    store = Store(db, site=cfg.device.site, device=cfg.device.id)
-    core = Core(cfg, store)
+    # The counter as the program builds it; the button panel is the bench's own, on
+    # timed mock pins (the instrument), in place of the registry's.
+    counter = build_counter(cfg, store=Store(db, site=cfg.device.site, device=cfg.device.id),
+                            with_drivers=False)
+    core = counter.core
     factory = MockFactory(pin_class=TimedPin)
     mono = [0.0]
     panel = ButtonPanel(cfg.gpio, pin_factory=factory, monotonic=lambda: mono[0])
@@ -113,7 +117,7 @@ def bench_presses(presses: int, db: Path) -> dict[str, list[float]]:
     finally:
         panel.close()
         factory.reset()
-        store.close()
+        counter.close()
     return {"commit": commit, "feedback": feedback, "observed": observed}
 
 
@@ -135,7 +139,7 @@ def bench_rss(presses: int, state: Path) -> dict[str, int]:
     cfg_file = state.parent / "rss.toml"
     cfg_file.write_text("[gpio]\nbounce_ms = 1\n")  # presses come faster than a hand's
     proc = subprocess.Popen(
-        [sys.executable, "-m", "device.cli", "run", "--simulate", "--headless",
+        [sys.executable, "-m", "kiosk.cli", "run", "--simulate", "--headless",
          "--config", str(cfg_file), "--state-dir", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})

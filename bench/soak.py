@@ -91,19 +91,19 @@ def touch_child(args: argparse.Namespace) -> int:
     import dataclasses
     import gc
 
-    from device.app import KioskApp
     from device.config import load
+    from kiosk.app import KioskApp
 
     cfg = load(ROOT / "config.toml").with_state_dir(args.state).simulated()
     cfg = dataclasses.replace(cfg, ui=dataclasses.replace(cfg.ui, fullscreen=False,
                                                           max_fps=args.fps))
-    kiosk = KioskApp(cfg, headless=False)
-    core = kiosk.setup()
     week = WeekClock(cfg.device.timezone, args.cases_per_day)
-    core.clock = week  # type: ignore[method-assign]
+    kiosk = KioskApp(cfg, headless=False, clock=week)
+    core = kiosk.setup()
     from ui.app import build_app
 
-    app = build_app(core, cfg)
+    assert kiosk.counter is not None
+    app = build_app(core, kiosk.counter.desk, cfg)
     from kivy.base import EventLoop
     from kivy.cache import Cache
     from kivy.clock import Clock
@@ -314,15 +314,14 @@ def summarise_touch(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def counter_child(args: argparse.Namespace) -> int:
-    from device.app import KioskApp
     from device.config import load
     from device.intents import Press
+    from kiosk.app import KioskApp
 
     cfg = load(Path(args.config)).with_state_dir(args.state).simulated()
-    kiosk = KioskApp(cfg, headless=True)
-    core = kiosk.setup()
     week = WeekClock(cfg.device.timezone, 3000)
-    core.clock = week  # type: ignore[method-assign]
+    kiosk = KioskApp(cfg, headless=True, clock=week)
+    core = kiosk.setup()
     cases = args.events // 3
     t0 = time.monotonic()
     try:

@@ -173,19 +173,15 @@ def touch_figures(taps: int) -> list[float]:
     import dataclasses
 
     from device.config import load
-    from device.core import Core
-    from device.queue import QueueDesk
-    from device.store import Store
+    from kiosk.build import build_counter
     from ui.app import build_app
 
     with tempfile.TemporaryDirectory() as state:
         cfg = load(ROOT / "config.toml").with_state_dir(state).simulated()
         cfg = dataclasses.replace(cfg, ui=dataclasses.replace(cfg.ui, fullscreen=False))
-        store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
-        core = Core(cfg, store)
-        core.queue = QueueDesk(core, cfg)
-        core.start()
-        app = build_app(core, cfg)
+        counter = build_counter(cfg, with_drivers=False)
+        counter.core.start()
+        app = build_app(counter.core, counter.desk, cfg)
         app.mount()
         from kivy.base import EventLoop
         from kivy.input.motionevent import MotionEvent
@@ -225,7 +221,7 @@ def touch_figures(taps: int) -> list[float]:
             assert app.sm.current == target, (text, app.sm.current)
             idle(2)
         app.unmount()
-        store.close()
+        counter.close()
         return times
 
 

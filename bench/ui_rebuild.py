@@ -21,18 +21,14 @@ def main(root: str) -> None:
     from kivy.base import EventLoop
 
     from device.config import load
-    from device.core import Core
-    from device.queue import QueueDesk
-    from device.store import Store
+    from kiosk.build import build_counter
+    from kiosk.screenshots import demo_config
     from ui.app import build_app
-    from ui.screenshots import demo_config
 
     cfg = demo_config(load(Path(root) / "config.toml"), tempfile.mkdtemp())
-    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
-    core = Core(cfg, store)
-    core.queue = QueueDesk(core, cfg)
-    core.start()
-    app = build_app(core, cfg)
+    counter = build_counter(cfg, with_drivers=False)
+    counter.core.start()
+    app = build_app(counter.core, counter.desk, cfg)
     app.mount()
 
     def frames(n: int) -> None:
@@ -55,7 +51,7 @@ def main(root: str) -> None:
     per = 1000 * (time.process_time() - started) / n
     print(f"{root}: {per:.1f} ms CPU per screen rebuild + 2 frames, over {n}")
     app.unmount()
-    store.close()
+    counter.close()
     if xvfb is not None:
         xvfb.stop()
 

@@ -18,18 +18,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from device import __version__
 from device.config import Config
-from device.counter import Call, Counter, CounterSettings, Mode, Snapshot
+from device.counter import Counter, CounterSettings, Mode, Snapshot
 from device.errors import StoreError
 from device.events import Draft, Envelope, EventType
 from device.intents import Intent, Press, Tick
 from device.store import Store, Writer
-
-if TYPE_CHECKING:
-    from device.queue import QueueDesk
+from device.tickets import Calling, TicketBook
 
 log = logging.getLogger("core")
 
@@ -55,17 +52,6 @@ Observer = Callable[[Change], None]
 
 
 @dataclass(frozen=True)
-class Calling:
-    """What the queue desk adds to the commit of a next press that calls a ticket: the
-    ticket for the counter, its ``ticket.called`` event and the row update, so the case,
-    the call and the ticket's state are on disk together or not at all."""
-
-    call: Call
-    drafts: tuple[Draft, ...]
-    also: tuple[Writer, ...]
-
-
-@dataclass(frozen=True)
 class Outcome:
     events: tuple[Envelope, ...]
     refused: str
@@ -77,11 +63,12 @@ class Outcome:
 
 
 class Core:
-    # The queue desk; it attaches itself when device/app.py builds it after the core.
-    queue: QueueDesk
-
-    def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time):
+    def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time,
+                 tickets: TicketBook | None = None) -> None:
         self.config = config
+        # Which ticket a next press calls; without a book (a counter without a queue, the
+        # core's own tests) next opens a walk-in case.
+        self.tickets = tickets
         self.store = store
         self.clock = clock
         self._lock = threading.RLock()
@@ -166,12 +153,11 @@ class Core:
             return outcome
 
     def _calling(self, intent: Intent, now: float) -> Calling | None:
-        """The ticket a next press in idle calls (asked of the queue desk, under the lock)."""
+        """The ticket a next press in idle calls (asked of the ticket book, under the lock)."""
         if not (isinstance(intent, Press) and intent.button == "next"
                 and self.counter.state.mode is Mode.IDLE):
             return None
-        queue = getattr(self, "queue", None)
-        return queue.next_call(now) if queue is not None else None
+        return self.tickets.next_call(now) if self.tickets is not None else None
 
     def record(self, drafts: Sequence[Draft], also: Sequence[Writer] = ()) -> list[Envelope]:
         """Commit events that are not counter transitions (tickets, comments, slips)."""

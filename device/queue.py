@@ -1,8 +1,10 @@
 """The queue desk: tickets, appointment check-in, green-channel priority, calling.
 
 Lives in the core (not the UI) so the screen, the QR scanner driver, the workstation and
-the officer's next button all see one queue. ``device/app.py`` builds a :class:`QueueDesk`
-right after the :class:`~device.core.Core`; it attaches itself as ``core.queue``.
+the officer's next button all see one queue. ``kiosk.build.build_counter`` builds a
+:class:`QueueDesk` from the :class:`~device.core.Core` and the core's
+:class:`~device.tickets.TicketBook`, and hands the desk to whoever needs it (the screen,
+the scanner); the core itself only knows the book.
 
 * Tickets are numbered per local day: ``{prefix}001``, ``{prefix}002``, ...
 * Order: green-channel groups (priority 2) first, then checked-in appointments
@@ -10,20 +12,20 @@ right after the :class:`~device.core.Core`; it attaches itself as ``core.queue``
 * Every ticket is written with its ``ticket.issued`` event and its print job in one
   transaction (``core.record``), so a printed number is always on disk.
 * Calling: when the officer's next button (or the workstation's ``call_next``, which the
-  link turns into the same press) opens a case, the core asks the desk for the next
-  waiting ticket (:meth:`QueueDesk.next_call`) and commits ``case.started`` (with the
-  ticket's number and service), ``ticket.called`` and the ticket's called mark in one
-  transaction. Nothing shows the number before that commit returns: :attr:`called` is
-  read from the committed counter state (the ticket of the open case), so it clears when
-  the case ends and at midnight. A case opened by the workstation's ``case_start`` (its
-  own case number) calls nothing: the workstation runs its own queue in that set-up.
+  link turns into the same press) opens a case, the core asks its ticket book for the next
+  waiting ticket (:meth:`~device.tickets.TicketBook.next_call`) and commits
+  ``case.started`` (with the ticket's number and service), ``ticket.called`` and the
+  ticket's called mark in one transaction. Nothing shows the number before that commit
+  returns: :attr:`called` is read from the committed counter state (the ticket of the open
+  case), so it clears when the case ends and at midnight. A case opened by the
+  workstation's ``case_start`` (its own case number) calls nothing: the workstation runs
+  its own queue in that set-up.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -32,13 +34,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from device import printjobs
-from device.catalogue import CatalogueSource
-from device.config import Config
-from device.core import Calling, Core
-from device.counter import Call, Mode
+from device.core import Core
+from device.counter import Mode
 from device.errors import StateError
 from device.events import Draft, EventType
 from device.intents import Press
+from device.tickets import (
+    PRIORITY_APPOINTMENT,
+    PRIORITY_GREEN,
+    PRIORITY_NORMAL,
+    Ticket,
+    TicketBook,
+)
 
 log = logging.getLogger("queue")
 
@@ -51,7 +58,6 @@ GROUP_LABELS: dict[str, str] = {
     "disabled": "残疾人",
     "military": "现役军人",
 }
-PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
 
 # Used only when HQ sent no appointments and queue.demo_appointments is on (simulation).
 # No slot: a demo code checks in at any hour (real ones only inside their window).
@@ -63,19 +69,6 @@ DEMO_APPOINTMENTS: tuple[dict[str, str], ...] = (
 _CODE_RE = re.compile(r"^[0-9A-Za-z]{4,32}$")
 
 
-@dataclass(frozen=True)
-class Ticket:
-    id: int
-    number: str
-    service: str
-    service_name: str
-    group: str
-    priority: int
-    appointment: str
-    issued_ts: float
-    people_ahead: int = 0
-    est_wait_min: int = 0
-    called_ts: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,48 +78,31 @@ class CheckIn:
     ticket: Ticket | None = None
 
 
-_COLUMNS = "id, number, service, grp, priority, appointment, issued_ts, called_ts"
-
-
 class QueueDesk:
-    def __init__(self, core: Core, config: Config, *,
-                 catalogue: CatalogueSource | None = None) -> None:
+    """Issues tickets and checks appointments in through ``core`` (each one commit);
+    reads the queue through ``book``, the same :class:`TicketBook` the core calls from."""
+
+    def __init__(self, core: Core, book: TicketBook) -> None:
         self.core = core
-        self.config = config
-        self.catalogue = catalogue or CatalogueSource(core.store)
-        self._tz = ZoneInfo(config.device.timezone)
-        # The core asks this desk which ticket a next press calls (Core.submit).
-        core.queue = self
+        self.book = book
+        self.config = book.config
+        self.catalogue = book.catalogue
+        self._tz = ZoneInfo(self.config.device.timezone)
 
     # ------------------------------------------------------------------ reading
 
     def today(self) -> str:
-        return datetime.fromtimestamp(self.core.clock(), self._tz).strftime("%Y-%m-%d")
+        return self.book.today()
 
     def waiting(self) -> list[Ticket]:
         """Today's waiting tickets in the order they will be called."""
-        rows = self.core.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
-            "ORDER BY priority DESC, id", (self.today(),))
-        return [self._ticket(r, ahead=i) for i, r in enumerate(rows)]
+        return self.book.waiting()
 
     def people_ahead(self, ticket: Ticket | None = None, *, priority: int = 0) -> int:
-        """How many are called before ``ticket``; without one, before a new ticket of
-        ``priority`` issued now."""
-        if ticket is None:
-            sql = "priority >= ?"
-            params: tuple[Any, ...] = (priority,)
-        else:
-            sql = "(priority > ? OR (priority = ? AND id < ?))"
-            params = (ticket.priority, ticket.priority, ticket.id)
-        row = self.core.store.query(
-            f"SELECT count(*) FROM queue_tickets WHERE day = ? AND called_ts IS NULL AND {sql}",
-            (self.today(), *params))
-        return int(row[0][0])
+        return self.book.people_ahead(ticket, priority=priority)
 
     def est_wait_min(self, people_ahead: int) -> int:
-        """Minutes until a ticket with ``people_ahead`` is called (config's minutes per case)."""
-        return math.ceil(people_ahead * self.config.queue.minutes_per_case)
+        return self.book.est_wait_min(people_ahead)
 
     def groups(self) -> list[tuple[str, str]]:
         """The green-channel groups open at this counter, with their labels."""
@@ -251,29 +227,7 @@ class QueueDesk:
         s = self.core.state
         if not s.ticket or s.ticket_day != self.today():
             return None
-        rows = self.core.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND number = ?",
-            (s.ticket_day, s.ticket))
-        return self._ticket(rows[0], ahead=0) if rows else None
-
-    def next_call(self, now: float) -> Calling | None:
-        """What the core commits with a next press that opens a case: the first waiting
-        ticket, its ``ticket.called`` event and its called mark. None when nobody waits.
-        The core calls this under its lock, so no other call can take the same ticket."""
-        rows = self.core.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
-            "ORDER BY priority DESC, id LIMIT 1", (self.today(),))
-        if not rows:
-            return None
-        t = self._ticket(rows[0], ahead=0)
-
-        def mark(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?", (now, t.id))
-
-        called = Draft(EventType.TICKET_CALLED, {
-            "number": t.number, "service": t.service, "window": self.config.window.number,
-            "priority": t.priority, "waited_s": round(max(0.0, now - t.issued_ts), 1)})
-        return Calling(Call(t.number, t.service, self.today()), (called,), (mark,))
+        return self.book.ticket_on(s.ticket_day, s.ticket)
 
     def call_next(self) -> Ticket | None:
         """Open a case for the first waiting ticket, as the next button does when the
@@ -289,12 +243,6 @@ class QueueDesk:
             return self.called
 
     # ------------------------------------------------------------------ internals
-
-    def _ticket(self, row: tuple[Any, ...], *, ahead: int) -> Ticket:
-        tid, number, service, grp, priority, appointment, issued_ts, called_ts = row
-        return Ticket(int(tid), number, service, self.catalogue.current().name(service), grp,
-                      int(priority), appointment, float(issued_ts), ahead,
-                      self.est_wait_min(ahead), called_ts)
 
 
 # ---------------------------------------------------------------------- check-in window

@@ -142,15 +142,14 @@ def _corr_of(raw: bytes | str, max_bytes: int) -> Any:
         return None
 
 
-# A catalogue per core that has no queue desk attached (tests, tools); the kiosk's own
-# desk holds the catalogue in force (HQ's copy if valid, else the shipped one).
+# A catalogue per core that has no ticket book (tests, tools); the kiosk's book holds the
+# catalogue in force (HQ's copy if valid, else the shipped one).
 _catalogues: weakref.WeakKeyDictionary[Core, CatalogueSource] = weakref.WeakKeyDictionary()
 
 
 def _catalogue(core: Core) -> CatalogueSource:
-    queue = getattr(core, "queue", None)
-    if queue is not None and isinstance(getattr(queue, "catalogue", None), CatalogueSource):
-        return queue.catalogue
+    if core.tickets is not None:
+        return core.tickets.catalogue
     source = _catalogues.get(core)
     if source is None:
         source = _catalogues[core] = CatalogueSource(core.store)

@@ -11,8 +11,8 @@ text before the last ``|``, modulo 36. Anything else (a URL, a payment code, ano
 station's or another day's appointment, a misprinted code) is refused with a clear
 Chinese message on the screen (:meth:`Core.announce`, kind "error") and changes nothing.
 
-A valid code goes to ``check_in(code)``: by default the core's queue desk
-(``core.queue.check_in(code, source="scanner")``), looked up when the code arrives.
+A valid code goes to ``check_in(code)``: the registry passes the queue desk's
+(``desk.check_in(code, source="scanner")``); without one the citizen is sent to the window.
 """
 
 from __future__ import annotations
@@ -207,11 +207,11 @@ class ScannerDriver(BaseDriver):
             check_scan(scan, self.config.device.site, self.today())
         except ScanError as exc:
             return self._refuse(exc)
-        check_in = self.check_in or self._queue_check_in()
+        check_in = self.check_in
         if check_in is None:
             log.warning("scanner: no queue desk to check %s in", scan.code)
             self.core.announce(MSG_NO_QUEUE, "error")
-            return {"ok": False, "error": "no queue desk (core.queue) to check in with",
+            return {"ok": False, "error": "no queue desk to check in with",
                     "screen": MSG_NO_QUEUE}
         try:
             result = check_in(scan.code)
@@ -227,12 +227,6 @@ class ScannerDriver(BaseDriver):
             # news too, since the citizen is looking at the screen, not at a reply.
             self.core.announce(message, "info")
         return {"ok": ok, "code": scan.code, "message": message, "ticket": ticket}
-
-    def _queue_check_in(self) -> CheckIn | None:
-        queue = getattr(self.core, "queue", None)
-        if queue is None or not hasattr(queue, "check_in"):
-            return None
-        return lambda code: queue.check_in(code, source="scanner")
 
     # ------------------------------------------------------------------ simulation
 

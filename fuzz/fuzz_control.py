@@ -15,9 +15,9 @@ from typing import Any
 import atheris
 from _harness import run
 
-with atheris.instrument_imports(include=["device.control", "device.json_input",
+with atheris.instrument_imports(include=["kiosk.control", "device.json_input",
                                          "device.fields"]):
-    from device.control import dispatch
+    from kiosk.control import dispatch
 
 
 def _echo(req: dict[str, Any]) -> dict[str, Any]:

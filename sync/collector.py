@@ -34,9 +34,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from device import sdnotify
 from device.errors import ParseError
 from sync import inbound
+from sync.health import Beat, NoBeat
 from sync.hq_db import now_iso
 from sync.hq_store import HqStore, IngestResult
 from sync.repair import Repairer
@@ -125,15 +125,16 @@ class _LastError(logging.Handler):
 
 class Collector:
     def __init__(self, store: HqStore, opts: BrokerOptions, *, batch_max: int = 500,
-                 repair_s: float = 10.0, resend_timeout_s: float = 60.0) -> None:
+                 repair_s: float = 10.0, resend_timeout_s: float = 60.0,
+                 heartbeat: Beat | None = None) -> None:
         self.store = store
         self.opts = opts
         self.batch_max = batch_max
         self.repair_s = repair_s
         self.repairer = Repairer(timeout_s=resend_timeout_s)
         self.client_id = f"{opts.client_id}-{secrets.token_hex(6)}"
-        # The systemd watchdog: beaten after a commit, or when nothing waits to be stored.
-        self.heartbeat = sdnotify.Heartbeat(max_age_s=max(60.0, 3 * repair_s))
+        # Beaten after a commit, or when nothing waits to be stored (the shell's watchdog).
+        self.heartbeat: Beat = heartbeat or NoBeat()
         self.stats = CollectorStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()

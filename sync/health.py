@@ -11,11 +11,25 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from device import __version__
 
 THERMAL = Path("/sys/class/thermal")
+
+
+class Beat(Protocol):
+    """What a work loop tells about its progress: the program shell passes a
+    ``kiosk.sdnotify.Heartbeat``, which the systemd watchdog reads."""
+
+    def beat(self) -> None: ...
+
+
+class NoBeat:
+    """The default outside the program shell (tests, benchmarks): progress told to nobody."""
+
+    def beat(self) -> None:
+        pass
 
 
 def _parse_ts(ts: str) -> float:

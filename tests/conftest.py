@@ -1,18 +1,21 @@
-"""Shared fixtures: a config on a temp state dir, a real SQLite store, a core on a fake clock.
+"""Shared fixtures: a config on a temp state dir, a real SQLite store, a counter (core and
+queue desk, built by the program's own ``build_counter``) on a fake clock.
 
 Keep this small; fixtures used by one test file live in that file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from device.config import Config
 from device.core import Core
+from device.queue import QueueDesk
 from device.store import Store
+from kiosk.build import Counter, build_counter
 
 # 2026-11-26 09:00 in Asia/Shanghai: a working-day morning, so case numbers and return
 # times are predictable.
@@ -52,5 +55,24 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def core(config: Config, store: Store, clock: FakeClock) -> Core:
-    return Core(config, store, clock=clock)
+def make_counter(store: Store, clock: FakeClock) -> Callable[[Config], Counter]:
+    """A counter for ``cfg`` on the test's store and clock, without drivers."""
+    def make(cfg: Config) -> Counter:
+        return build_counter(cfg, store=store, clock=clock, with_drivers=False)
+
+    return make
+
+
+@pytest.fixture
+def counter(config: Config, make_counter: Callable[[Config], Counter]) -> Counter:
+    return make_counter(config)
+
+
+@pytest.fixture
+def core(counter: Counter) -> Core:
+    return counter.core
+
+
+@pytest.fixture
+def desk(counter: Counter) -> QueueDesk:
+    return counter.desk

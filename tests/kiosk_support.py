@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from device.app import KioskApp
 from device.config import Config
+from kiosk.app import KioskApp
 
 
 @contextmanager

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from device import cli
-from device.app import KioskApp
 from device.config import Config
-from device.control import ControlClient
+from kiosk import cli
+from kiosk.app import KioskApp
+from kiosk.control import ControlClient
 from tests.kiosk_support import db_rows, running_kiosk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def test_sim_without_a_counter_exits_1(tmp_path: Path,
 
 
 def test_unknown_sim_command_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "device.cli", "sim", "--state-dir",
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "sim", "--state-dir",
                            str(tmp_path), "warp"], capture_output=True, text=True,
                           timeout=30, cwd=ROOT)
     assert proc.returncode == 2
@@ -133,7 +133,7 @@ def test_events_without_a_database(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_second_kiosk_on_the_same_state_dir_is_refused(app: KioskApp) -> None:
     before = db_rows(app.config.db_path)
-    proc = subprocess.run([sys.executable, "-m", "device.cli", "run", "--simulate",
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "run", "--simulate",
                            "--headless", "--state-dir", str(app.config.state_dir)],
                           capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert proc.returncode == 1
@@ -148,7 +148,7 @@ def test_log_lines_for_the_console_and_for_journald(monkeypatch: pytest.MonkeyPa
     import io
     import logging
 
-    from device import logsetup
+    from kiosk import logsetup
 
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))

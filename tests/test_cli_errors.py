@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from device.app import KioskApp
 from device.config import Config
+from kiosk.app import KioskApp
 from tests.kiosk_support import running_kiosk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def kiosk(*args: str | bytes, timeout: float = 60, **kw: Any) -> subprocess.Comp
     env = {k: v for k, v in os.environ.items() if k != "KIOSK_CONFIG"}
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
-    return subprocess.run([sys.executable, "-m", "device.cli", *args], text=True,
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], text=True,
                           errors="replace", timeout=timeout, cwd=ROOT, env=env, **kw)
 
 

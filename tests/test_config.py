@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device import cli
 from device.config import Config, OfficerEntry, Range, RatingPins, load, loads, range_of
 from device.errors import ConfigError
+from kiosk import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "config.toml"
@@ -167,7 +167,7 @@ def test_good_config_passes_check(tmp_path: Path, capsys) -> None:
 
 
 def _kiosk(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "device.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
 
 

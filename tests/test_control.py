@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from device.app import KioskApp
 from device.config import Config
-from device.control import MAX_REQUEST, ControlClient, ControlError, dispatch
 from device.errors import KioskError
+from kiosk.app import KioskApp
+from kiosk.control import MAX_REQUEST, ControlClient, ControlError, dispatch
 from tests.kiosk_support import db_rows, running_kiosk
 
 

@@ -26,15 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from device import doctor
-from device.app import KioskApp
-from device.cli import build_parser
-from device.cli import main as kiosk_main
 from device.config import Config, GpioSection, MqttSection, PrinterSection, SignSection
 from device.store import Store
 from drivers import probes
 from drivers.printer.status import Paper, status_byte
 from drivers.sign import SignEmulator
+from kiosk import doctor
+from kiosk.app import KioskApp
+from kiosk.cli import build_parser
+from kiosk.cli import main as kiosk_main
 from tests.serial_helpers import FakeDevice, Pty
 
 NOW = datetime(2026, 11, 26, 1, 0, tzinfo=UTC).timestamp()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from device.control import ControlClient, ControlError
 from device.events import GENESIS, verify_chain
 from device.rating import RatingLevel
+from kiosk.control import ControlClient, ControlError
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = [level.value for level in RatingLevel]
@@ -35,7 +35,7 @@ class Kiosk:
     def __init__(self, config: Path, state: Path) -> None:
         self.state = state
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "device.cli", "run", "--simulate", "--headless",
+            [sys.executable, "-m", "kiosk.cli", "run", "--simulate", "--headless",
              "--config", str(config), "--state-dir", str(state)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -156,7 +156,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path) -> None:
     try:
         k.wait_ready()
         assert burst.run(sock, total) is True
-        proc = subprocess.run([sys.executable, "-m", "device.cli", "sim", "--state-dir",
+        proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "sim", "--state-dir",
                                str(state), "state"], capture_output=True, text=True,
                               timeout=30, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr

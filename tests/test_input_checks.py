@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from device.app import KioskApp
 from device.config import Config, LinkSection
-from device.control import ControlClient
 from device.core import Core
 from device.counter import Mode
 from device.fields import looks_like_resident_id
 from drivers.link import LinkSession
 from drivers.scanner import MSG_UNKNOWN, make_payload
+from kiosk.app import KioskApp
+from kiosk.control import ControlClient
 from tests.conftest import T0
 from tests.kiosk_support import db_rows, running_kiosk
 

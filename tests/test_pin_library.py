@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import drivers.gpio as gpio
-from device import doctor
-from device.cli import main as kiosk_main
 from device.config import load
+from kiosk import doctor
+from kiosk.cli import main as kiosk_main
 
 ABSENT = "counter_kiosk_test_absent_pin_library"
 
@@ -47,7 +47,7 @@ def test_the_kiosk_process_without_lgpio_exits_2_and_prints_no_traceback(
         tmp_path: Path) -> None:
     # The real program, with lgpio made unimportable (None in sys.modules), as on a Pi
     # running generic Debian: the unit must see exit 2 and stop restarting it.
-    blocked = ("import sys; sys.modules['lgpio'] = None; from device.cli import main; "
+    blocked = ("import sys; sys.modules['lgpio'] = None; from kiosk.cli import main; "
                "sys.exit(main())")
     proc = subprocess.run([sys.executable, "-c", blocked, "run", "--headless", "--config",
                            str(lgpio_config(tmp_path))], capture_output=True, text=True,
@@ -70,7 +70,7 @@ def test_doctor_fails_the_gpio_check_with_the_fix(
 
 
 def _args():  # the doctor's own defaults, as `kiosk doctor --skip broker` parses them
-    from device.cli import build_parser
+    from kiosk.cli import build_parser
 
     return build_parser().parse_args(["doctor", "--skip", "broker"])
 

@@ -10,10 +10,9 @@ import pytest
 
 from device.comments import monthly_satisfaction, submit_comment
 from device.config import Config
-from device.core import Change, Core
+from device.core import Change
 from device.errors import ParseError, StateError
 from device.intents import CaseEnd, CaseStart, Press
-from device.queue import QueueDesk
 from device.store import Store
 
 
@@ -31,12 +30,6 @@ def _jobs(store: Store) -> list[tuple[str, dict]]:
 def green_config(config: Config) -> Config:
     return dataclasses.replace(config, queue=dataclasses.replace(
         config.queue, green_channel=("migrant_worker", "veteran")))
-
-
-@pytest.fixture
-def desk(core: Core, config: Config) -> QueueDesk:
-    core.queue = QueueDesk(core, config)
-    return core.queue
 
 
 def test_tickets_are_numbered_per_day_with_event_and_print_job(desk, store, clock):
@@ -64,8 +57,9 @@ def test_unknown_service_and_closed_group_are_refused(desk, store):
     assert _events(store, "ticket.issued") == []
 
 
-def test_green_channel_and_appointments_go_first(core, store, green_config):
-    desk = QueueDesk(core, green_config)
+def test_green_channel_and_appointments_go_first(make_counter, store, green_config):
+    counter = make_counter(green_config)
+    core, desk = counter.core, counter.desk
     normal = desk.issue_ticket("id_card.renew")
     appt = desk.check_in("20261001")
     green = desk.issue_ticket("id_card.first", group="veteran")
@@ -122,10 +116,10 @@ def test_appointments_from_hq_replace_the_demo_set(core, store, desk, config):
     assert not tomorrow.ok and "2026-11-27" in tomorrow.message
 
 
-def test_demo_appointments_only_when_enabled(core, config):
+def test_demo_appointments_only_when_enabled(make_counter, config):
     real = dataclasses.replace(config, queue=dataclasses.replace(
         config.queue, demo_appointments=False))
-    assert not QueueDesk(core, real).check_in("20261001").ok
+    assert not make_counter(real).desk.check_in("20261001").ok
 
 
 def test_next_button_calls_the_next_ticket_after_case_started(core, store, desk):
@@ -153,10 +147,10 @@ def test_next_with_empty_queue_records_only_the_case(core, store, desk):
     assert _events(store, "ticket.called") == []
 
 
-def test_last_called_survives_a_restart(core, config, store, desk):
+def test_last_called_survives_a_restart(core, config, store, desk, make_counter):
     desk.issue_ticket("id_card.renew")
     desk.call_next()
-    again = QueueDesk(core, config)
+    again = make_counter(config).desk
     assert again.called is not None and again.called.number == "A001"
 
 
@@ -220,20 +214,20 @@ def test_a_late_appointment_at_10_51_gets_no_priority(core, store, desk, config,
     assert _events(store, "ticket.issued") == []
 
 
-def test_grace_window_of_zero_means_inside_the_slot_only(core, config, clock):
+def test_grace_window_of_zero_means_inside_the_slot_only(make_counter, config, clock):
     strict = dataclasses.replace(config, queue=dataclasses.replace(
         config.queue, appointment_grace_min=0))
-    desk = QueueDesk(core, strict)
+    desk = make_counter(strict).desk
     _hq_appointments(config, {"code": "66660010", "service": "id_card.renew",
                               "date": "2026-11-26", "slot": "09:00-09:30"})
     clock.advance(31 * 60)
     assert not desk.check_in("66660010").ok
 
 
-def test_ticket_job_names_station_and_marks_an_appointment(core, store, config, clock):
+def test_ticket_job_names_station_and_marks_an_appointment(make_counter, store, config, clock):
     cfg = dataclasses.replace(config, window=dataclasses.replace(
         config.window, station="示范派出所"))
-    desk = QueueDesk(core, cfg)
+    desk = make_counter(cfg).desk
     desk.check_in("20261001")
     desk.issue_ticket("hukou.birth")
     (_, appt), (_, plain) = _jobs(store)

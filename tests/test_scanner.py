@@ -15,7 +15,7 @@ from device.config import Config
 from device.core import Core
 from device.errors import ParseError
 from device.events import EventType
-from device.queue import QueueDesk
+from drivers import registry
 from drivers.scanner import (
     MSG_CHECK,
     MSG_NO_QUEUE,
@@ -165,12 +165,14 @@ def test_no_queue_desk_is_said_on_screen(core: Core, config: Config, clock) -> N
     assert reply["ok"] is False and watcher.notices() == [(MSG_NO_QUEUE, "error")]
 
 
-def test_scan_checks_in_with_the_real_queue_desk(core: Core, config: Config, clock) -> None:
+def test_scan_checks_in_with_the_real_queue_desk(make_counter, config: Config, clock) -> None:
     cfg = dataclasses.replace(config, queue=dataclasses.replace(
         config.queue, demo_appointments=True))
-    core.config = cfg
-    core.queue = QueueDesk(core, cfg)  # what device/app.py attaches
-    driver = ScannerDriver(cfg, clock=clock)
+    counter = make_counter(cfg)
+    core = counter.core
+    # The scanner as the registry builds it: given the desk's check-in.
+    driver = next(d for d in registry.build(cfg, desk=counter.desk, clock=clock)
+                  if isinstance(d, ScannerDriver))
     driver.start(core)
     watcher = Watcher(core)
     reply = driver.handle_scan(make_payload(cfg.device.site, "20261001", _today(clock)).encode())

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from device import sdnotify
-from device.app import KioskApp
 from device.config import Config
+from kiosk import sdnotify
+from kiosk.app import KioskApp
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from device.counter import Mode
 from device.errors import ParseError
 from device.events import EventType
 from device.intents import AwaySet, CaseEnd, CaseStart, Press, SignIn, SignOut
-from device.queue import QueueDesk
 from drivers.sign import (
     VARS_BY_NAME,
     Ack,
@@ -188,7 +187,7 @@ def drivers() -> list[SignDriver]:
         d.close()
 
 
-def test_sim_sign_follows_the_counter(core: Core, config: Config, drivers) -> None:
+def test_sim_sign_follows_the_counter(core: Core, desk, config: Config, drivers) -> None:
     driver = SignDriver(config)
     drivers.append(driver)
     driver.start(core)
@@ -197,7 +196,7 @@ def test_sim_sign_follows_the_counter(core: Core, config: Config, drivers) -> No
     assert (emu.page, emu.text("status")) == (Page.OPEN, "欢迎办理")
 
     # A called ticket shows on the serving page; the case end clears it.
-    QueueDesk(core, config).issue_ticket("id_card.renew")
+    desk.issue_ticket("id_card.renew")
     core.submit(Press("next"))
     assert driver.wait_idle(5)
     assert (emu.page, emu.text("status"), emu.text("ticket")) == (Page.SERVING, "正在办理", "A001")

@@ -9,7 +9,6 @@ import pytest
 
 from device.config import Config
 from device.intents import Press
-from device.queue import QueueDesk
 from drivers.sound import SHIPPED_DIR, Sound, call_clips, clips_for
 
 
@@ -36,11 +35,10 @@ def test_a_case_plays_greeting_prompt_thanks_and_farewell(core, config):
     assert list(sound.played) == [["greeting"], ["rating_prompt"], ["thanks", "farewell"]]
 
 
-def test_next_button_announces_the_called_ticket(core, config):
-    core.queue = QueueDesk(core, config)
+def test_next_button_announces_the_called_ticket(core, desk, config):
     sound = Sound(config.sound, window=3)
     sound.start(core)
-    core.queue.issue_ticket("id_card.renew")
+    desk.issue_ticket("id_card.renew")
     core.submit(Press("next"))
     assert list(sound.played)[-2:] == [["greeting"], call_clips("A001", 1)]
     assert sound.control_commands()["sound"]({})["played"][-1][0] == "call_please"

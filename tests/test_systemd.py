@@ -133,7 +133,7 @@ def test_exec_lines_run_the_console_scripts_from_pyproject():
 def test_the_hq_env_template_gives_the_collector_valid_arguments():
     import shlex
 
-    from sync.cli import build_hq_parser
+    from kiosk.sync_cli import build_hq_parser
 
     env = dict(line.split("=", 1) for line in (SYSTEMD / "hq.env").read_text().splitlines()
                if line and not line.startswith("#"))

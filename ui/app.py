@@ -1,7 +1,7 @@
 """The citizen touchscreen: one Kivy window, talking only to the device core.
 
-``run(core, config)`` is what device/app.py calls when not headless. The UI reads
-``core.state``, asks ``core.queue`` and sends intents with ``core.submit``; it never
+``run(core, config)`` is what kiosk/app.py calls when not headless. The UI reads
+``core.state``, asks the queue desk and sends intents with ``core.submit``; it never
 imports drivers/. The core calls our observer on driver threads, so the observer only
 hands the change to Kivy's main thread (``Clock.schedule_once``); every widget change
 happens there.
@@ -26,6 +26,7 @@ from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
 from device.events import EventType
+from device.queue import QueueDesk
 from device.rating import RatingLevel
 from ui import env
 
@@ -53,8 +54,9 @@ CALLED_SHOW_S = 10.0
 TOAST_S = 4.0
 
 
-def build_app(core: Core, config: Config) -> Any:
-    """The Kivy app for ``core`` (Kivy configured and the CJK font registered first)."""
+def build_app(core: Core, desk: QueueDesk, config: Config) -> Any:
+    """The Kivy app for ``core`` and its queue desk ``desk`` (Kivy configured and the CJK
+    font registered first)."""
     env.prepare(config)
     from ui import fonts
 
@@ -66,13 +68,13 @@ def build_app(core: Core, config: Config) -> Any:
 
     memory.freeze_startup()  # before any screen exists: screens stay collectable
 
-    return KioskUi(core, config)
+    return KioskUi(core, desk, config)
 
 
-def run(core: Core, config: Config) -> None:
-    """Open the window and run until it is closed (device/app.py, not headless)."""
+def run(core: Core, desk: QueueDesk, config: Config) -> None:
+    """Open the window and run until it is closed (kiosk/app.py, not headless)."""
     started = time.perf_counter()
-    app = build_app(core, config)
+    app = build_app(core, desk, config)
     app.started_perf = started
     from kivy.clock import Clock
 
@@ -114,5 +116,5 @@ def wants_screen(change: Change, current: str) -> tuple[str, dict[str, Any]] | N
     return None
 
 
-def catalogue_of(core: Core) -> Catalogue:
-    return core.queue.catalogue.current()
+def catalogue_of(desk: QueueDesk) -> Catalogue:
+    return desk.catalogue.current()

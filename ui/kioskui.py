@@ -24,6 +24,7 @@ from device.counter import Mode
 from device.events import EventType
 from device.intents import Press
 from device.notices import Notice, NoticeBoard
+from device.queue import QueueDesk
 from ui import memory, theme
 from ui.app import (
     CALLED_SHOW_S,
@@ -73,9 +74,10 @@ class KioskRoot(FloatLayout):
 class KioskUi(App):
     title = "counter-kiosk"
 
-    def __init__(self, core: Core, config: Config, **kw: Any) -> None:
+    def __init__(self, core: Core, desk: QueueDesk, config: Config, **kw: Any) -> None:
         super().__init__(**kw)
         self.core = core
+        self.desk = desk
         self.cfg = config  # not "config": Kivy's App keeps its ConfigParser there
         self.started_perf = time.perf_counter()
         self.first_frame_s: float | None = None
@@ -139,7 +141,7 @@ class KioskUi(App):
         bar = Panel(orientation="horizontal", padding=[16, 4], spacing=12, bg=list(theme.PANEL))
         bar.add_widget(Cell(f"[b]{cfg.window.number}号窗口[/b]  {cfg.window.name}", size=30,
                             size_hint_x=0.36))
-        called = self.core.queue.called
+        called = self.desk.called
         self.called_label = Cell(
             f"正在办理：[b][color=#ffd600]{called.number}[/color][/b]" if called else "",
             size=30, size_hint_x=0.26)
@@ -206,7 +208,7 @@ class KioskUi(App):
     # ------------------------------------------------------------------ navigation
 
     def catalogue(self) -> Catalogue:
-        return catalogue_of(self.core)
+        return catalogue_of(self.desk)
 
     def go(self, name: str, **options: Any) -> None:
         screen = self.sm.get_screen(name)
@@ -359,7 +361,7 @@ class KioskUi(App):
                 self.go(name, **options)
 
     def _show_scanned(self, issued: Any) -> None:
-        from device.queue import Ticket
+        from device.tickets import Ticket
 
         d = issued.data
         ticket = Ticket(0, d["number"], d["service"], self.catalogue().name(d["service"]),

@@ -27,6 +27,7 @@ import pytest
 from device.config import Config, MqttSection
 from device.events import Draft, EventType, seal, verify_chain
 from device.store import Store
+from kiosk.sdnotify import Heartbeat
 from sync.collector import BrokerOptions, Collector, CollectorStats
 from sync.hq_store import HqStore
 from sync.uplink import Stats, Syncer
@@ -325,7 +326,8 @@ def hq_factory(tmp_path: Path) -> Iterator[Callable[..., Hq]]:
     def make(port: int, client_id: str = "hq-test-1", db: Path | None = None) -> Hq:
         path = db or tmp_path / "hq.db"
         store = HqStore.open(str(path))
-        col = Collector(store, BrokerOptions(port=port, client_id=client_id), repair_s=0.5)
+        col = Collector(store, BrokerOptions(port=port, client_id=client_id), repair_s=0.5,
+                        heartbeat=Heartbeat(max_age_s=60.0))
         col.stats = WatchedCollectorStats()
         col.start()
         assert col.subscribed.wait(10), "collector did not subscribe"

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from device.core import Core
 from device.intents import CaseEnd, MirrorAnswer, MirrorField, Press
-from device.queue import QueueDesk
 from device.store import Store
-from sync.cli import main_hq
+from kiosk.sync_cli import main_hq
 from sync.hq_store import HqStore
 
 
@@ -22,9 +21,8 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_called_cases_and_flags_are_reported_where_they_belong(core: Core, store: Store,
+def test_called_cases_and_flags_are_reported_where_they_belong(core: Core, desk, store: Store,
                                                                config, tmp_path: Path) -> None:
-    desk = QueueDesk(core, config)
     desk.issue_ticket("id_card.renew")
     core.submit(Press("next"))  # calls A001: an ID card renewal, not a walk-in
     core.submit(MirrorField("name", "姓名", "张三丰"))

@@ -77,7 +77,8 @@ def test_the_shipped_hq_env_collects_from_the_shipped_broker(
     args = [moved.get(a, a) for a in args]
     db = tmp_path / "hq-cli.db"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from sync.cli import main_hq; sys.exit(main_hq())",
+        [sys.executable, "-c",
+         "import sys; from kiosk.sync_cli import main_hq; sys.exit(main_hq())",
          "collect", "--db", str(db), "--host", "127.0.0.1", "--port", str(fabric.pw_port),
          *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})

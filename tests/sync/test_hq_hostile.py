@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from device.events import Draft, EventType, seal
-from sync.cli import main_hq
+from kiosk.sync_cli import main_hq
 from sync.collector import BrokerOptions, Collector
 from sync.hq_store import HqStore
 from tests.sync.conftest import (
@@ -395,7 +395,7 @@ def test_the_watchdog_is_fed_only_while_messages_are_stored(
         tmp_path: Path, broker: Mosquitto, hq: Hq, raw: Callable[..., Raw]) -> None:
     import sqlite3
 
-    from device.sdnotify import Heartbeat
+    from kiosk.sdnotify import Heartbeat
 
     now = [0.0]
     col = hq.collector

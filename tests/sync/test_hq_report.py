@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from device.events import GENESIS, Draft, EventType, seal
-from sync.cli import main_hq
+from kiosk.sync_cli import main_hq
 from sync.hq_store import HqStore
 
 DAY1 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sync.cli import main_hq
+from kiosk.sync_cli import main_hq
 from sync.hq_store import HqStore
 from sync.loadsim import LoadSim
 from tests.sync.conftest import Hq, Mosquitto

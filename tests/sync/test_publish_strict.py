@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cli import main_hq
+from kiosk.sync_cli import main_hq
 from tests.sync.conftest import Hq, Running, fill_outbox, until
 from tests.sync.fabric import (  # noqa: F401 (fixtures)
     HQ_HOLDS_S,

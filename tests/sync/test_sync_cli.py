@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from sync.cli import main_sync
+from kiosk.sync_cli import main_sync
 from tests.sync.conftest import Mosquitto, device_config, fill_outbox
 
-SYNC = [sys.executable, "-c", "import sys; from sync.cli import main_sync; sys.exit(main_sync())"]
+SYNC = [sys.executable, "-c",
+        "import sys; from kiosk.sync_cli import main_sync; sys.exit(main_sync())"]
 
 
 def _notify_socket(tmp_path: Path) -> tuple[socket.socket, str]:
@@ -70,7 +71,7 @@ def test_kiosk_hq_publish_validates_then_retains(tmp_path: Path, broker: Mosquit
 
     import paho.mqtt.client as mqtt
 
-    from sync.cli import main_hq
+    from kiosk.sync_cli import main_hq
     from tests.sync.test_sync_downlink import NOTICES
 
     bad = tmp_path / "bad.json"

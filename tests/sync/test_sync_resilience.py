@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from device.config import Config
-from device.control import ControlClient
+from kiosk.control import ControlClient
 from sync.uplink import Syncer
 from tests.sync.conftest import (
     Hq,
@@ -102,7 +102,8 @@ def _write_config(tmp_path: Path, cfg: Config) -> Path:
     return path
 
 
-SYNC = [sys.executable, "-c", "import sys; from sync.cli import main_sync; sys.exit(main_sync())"]
+SYNC = [sys.executable, "-c",
+        "import sys; from kiosk.sync_cli import main_sync; sys.exit(main_sync())"]
 
 
 def test_sigkill_of_kiosk_sync_mid_drain(tmp_path: Path, broker: Mosquitto, hq: Hq) -> None:
@@ -137,7 +138,7 @@ class Kiosk:
     def __init__(self, conf: Path, cfg: Config) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())",
+            [sys.executable, "-c", "import sys; from kiosk.cli import main; sys.exit(main())",
              "run", "--config", str(conf), "--simulate", "--headless"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         ready = threading.Event()

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from device.config import Config
 from device.core import Core
 from device.queue import QueueDesk
+from kiosk.build import Counter
 from ui import env
 
 if shutil.which("Xvfb") is None:
@@ -77,9 +78,10 @@ class KivyClock:
 class Driver:
     """Taps widgets of the running app and runs frames."""
 
-    def __init__(self, app: Any, core: Core, kclock: KivyClock) -> None:
+    def __init__(self, app: Any, core: Core, desk: QueueDesk, kclock: KivyClock) -> None:
         self.app = app
         self.core = core
+        self.desk = desk
         self.kclock = kclock
 
     def frames(self, n: int = 2) -> None:
@@ -147,14 +149,14 @@ def kclock(display: str) -> KivyClock:
 
 
 @pytest.fixture
-def kiosk(display: str, kclock: KivyClock, core: Core, ui_config: Config) -> Iterator[Driver]:
+def kiosk(display: str, kclock: KivyClock, make_counter: Callable[[Config], Counter],
+          ui_config: Config) -> Iterator[Driver]:
     from ui.app import build_app
 
-    core.config = ui_config
-    core.queue = QueueDesk(core, ui_config)
-    app = build_app(core, ui_config)
+    counter = make_counter(ui_config)
+    app = build_app(counter.core, counter.desk, ui_config)
     app.mount()
-    drv = Driver(app, core, kclock)
+    drv = Driver(app, counter.core, counter.desk, kclock)
     drv.frames(3)
     yield drv
     app.unmount()

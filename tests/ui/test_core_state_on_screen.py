@@ -14,7 +14,7 @@ SERVING = "正在办理：[b][color=#ffd600]A001[/color][/b]"
 
 
 def test_called_ticket_service_on_the_mirror_and_header_clears(kiosk):
-    kiosk.core.queue.issue_ticket("id_card.renew")
+    kiosk.desk.issue_ticket("id_card.renew")
     kiosk.core.submit(Press("next"))
     kiosk.frames(3)
     assert kiosk.screen() == "mirror"

@@ -66,7 +66,7 @@ def test_no_text_on_any_screen_needs_a_glyph_the_fonts_lack(kiosk):
     from device.intents import MirrorField, Press
 
     default = fonts.find_default_font()
-    kiosk.core.queue.issue_ticket("id_card.renew")
+    kiosk.desk.issue_ticket("id_card.renew")
     kiosk.core.submit(Press("next"))
     kiosk.core.submit(MirrorField("name", "姓名", "刘䶮"))
     kiosk.frames(2)

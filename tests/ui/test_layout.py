@@ -116,7 +116,7 @@ def scenes(kiosk: Any) -> list[tuple[str, Callable[[], None]]]:
         screen.check_in()
 
     def ticket_issued() -> None:
-        app.sm.get_screen("ticket").show(core.queue.issue_ticket("id_card.lost"))
+        app.sm.get_screen("ticket").show(kiosk.desk.issue_ticket("id_card.lost"))
 
     out: list[tuple[str, Callable[[], None]]] = [
         ("home", lambda: app.go("home")), ("guide", lambda: app.go("guide"))]

@@ -29,7 +29,7 @@ def test_home_shows_the_window_officer_phones_and_monthly_rate(kiosk):
 
 
 def test_ticket_in_two_taps_with_people_ahead_event_and_print_job(kiosk):
-    kiosk.core.queue.issue_ticket("hukou.birth")
+    kiosk.desk.issue_ticket("hukou.birth")
     kiosk.tap("取号")
     assert kiosk.screen() == "ticket"
     kiosk.tap("居民身份证有效期满换领")
@@ -42,7 +42,7 @@ def test_ticket_in_two_taps_with_people_ahead_event_and_print_job(kiosk):
 
 
 def test_green_channel_chip_gives_priority(kiosk):
-    kiosk.core.queue.issue_ticket("hukou.birth")
+    kiosk.desk.issue_ticket("hukou.birth")
     kiosk.tap("取号")
     kiosk.tap("退役军人")
     kiosk.tap("首次申领居民身份证")
@@ -66,7 +66,7 @@ def test_appointment_check_in_on_the_number_pad(kiosk):
 
 
 def test_scanner_check_in_from_a_driver_thread_shows_the_ticket(kiosk):
-    t = threading.Thread(target=kiosk.core.queue.check_in, args=("20261002", "scanner"))
+    t = threading.Thread(target=kiosk.desk.check_in, args=("20261002", "scanner"))
     t.start()
     t.join(10)
     kiosk.frames(3)  # the observer handed the change to the main thread
@@ -170,7 +170,7 @@ def test_away_shows_reason_return_countdown_and_backup(kiosk):
 
 
 def test_next_button_calls_the_ticket_on_screen(kiosk):
-    kiosk.core.queue.issue_ticket("id_card.renew")
+    kiosk.desk.issue_ticket("id_card.renew")
     kiosk.core.submit(Press("next"))
     kiosk.frames(3)
     assert "请 [b][color=#ffd600]A001[/color][/b] 号" in kiosk.texts()
@@ -284,7 +284,7 @@ def test_a_new_visit_shows_nothing_of_the_last_citizen(kiosk):
 def test_scanner_check_in_during_a_case_only_shows_a_notice(kiosk):
     kiosk.core.submit(Press("next"))
     kiosk.frames(2)
-    assert kiosk.core.queue.check_in("20261003", source="scanner").ok
+    assert kiosk.desk.check_in("20261003", source="scanner").ok
     kiosk.frames(3)
     assert kiosk.screen() == "mirror"
     assert "签到成功，您的号码是 A001，请留意叫号" in kiosk.texts()
@@ -293,7 +293,7 @@ def test_scanner_check_in_during_a_case_only_shows_a_notice(kiosk):
 def test_screenshots_command_writes_every_screen_in_both_text_sizes(display, config, tmp_path):
     from PIL import Image
 
-    from ui.screenshots import demo_config, shoot
+    from kiosk.screenshots import demo_config, shoot
 
     written = shoot(demo_config(config, str(tmp_path / "state")), tmp_path / "shots")
     names = {p.name for p in written}

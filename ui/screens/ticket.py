@@ -1,5 +1,5 @@
 """Queue ticket (取号) and appointment check-in (预约签到): the queue lives in the core
-(core.queue); these screens only ask it and show the answer."""
+(the queue desk); these screens only ask it and show the answer."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class TicketScreen(KioskScreen):
             body.add_widget(self.home_button())
             return body
         body.add_widget(Txt("请选择要办理的业务，点击即取号", size=34, bold=True))
-        groups = self.ui.core.queue.groups()
+        groups = self.ui.desk.groups()
         if groups:
             g = row(size_hint_y=None, height=theme.TARGET)
             g.add_widget(Cell("绿色通道：", size=26, size_hint_x=None, width=fs(26) * 5 + 10))
@@ -101,7 +101,7 @@ class TicketScreen(KioskScreen):
     def take(self, service: str, group: str | None = None) -> None:
         """A ticket for ``service`` now (the picker, or the guide's 取号办理)."""
         try:
-            ticket = self.ui.core.queue.issue_ticket(service, group)
+            ticket = self.ui.desk.issue_ticket(service, group)
         except KioskError:
             log.exception("ticket for %s failed", service)
             self.ui.toast("取号失败，请到窗口咨询", "error")
@@ -159,7 +159,7 @@ class CheckinScreen(KioskScreen):
         self.display.text = self.pad.value or "[color=#8899bb]请输入预约码[/color]"
 
     def check_in(self) -> None:
-        result = self.ui.core.queue.check_in(self.pad.value, source="screen")
+        result = self.ui.desk.check_in(self.pad.value, source="screen")
         if result.ok and result.ticket is not None:
             ticket_screen = self.ui.sm.get_screen("ticket")
             assert isinstance(ticket_screen, TicketScreen)

@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from device.config import Config
-from device.core import Core
 from device.intents import AwaySet, MirrorAnswer, MirrorField, Press
-from device.queue import QueueDesk
-from device.store import Store
+from kiosk.build import build_counter
 
-log = logging.getLogger("ui.screenshots")
+log = logging.getLogger("kiosk.screenshots")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -88,17 +86,16 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
     from ui.app import build_app
 
     out.mkdir(parents=True, exist_ok=True)
-    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
-    core = Core(cfg, store)
-    core.queue = QueueDesk(core, cfg)
+    counter = build_counter(cfg, with_drivers=False)
+    core, desk = counter.core, counter.desk
     core.start()
     publish_demo_notices(cfg.db_path, core.clock())
-    app = build_app(core, cfg)
+    app = build_app(core, desk, cfg)
     app.mount()
     written: list[Path] = []
     try:
         for n in range(3):
-            core.queue.issue_ticket(["id_card.renew", "hukou.birth", "id_card.first"][n])
+            desk.issue_ticket(["id_card.renew", "hukou.birth", "id_card.first"][n])
         # A few ratings so the home screen shows a satisfaction rate.
         for level in ("very_satisfied", "satisfied", "very_satisfied", "basic"):
             core.submit(Press("next"))
@@ -147,12 +144,12 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
             core.recovered("printer")  # the paper-out scene of the last pass
             frames()
             screen = app.sm.get_screen("ticket")
-            screen.show(core.queue.issue_ticket("id_card.lost"))
+            screen.show(desk.issue_ticket("id_card.lost"))
 
         def ticket_paper_out() -> None:
             core.fault("printer", "paper_out", "screenshot")
             screen = app.sm.get_screen("ticket")
-            screen.show(core.queue.issue_ticket("hukou.birth"))
+            screen.show(desk.issue_ticket("hukou.birth"))
             frames()
             app.hide_toast()
 
@@ -190,6 +187,6 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
             app.hide_called()
     finally:
         app.unmount()
-        store.close()
+        counter.close()
         theme.set_large(cfg.ui.large_text)
     return written

@@ -25,14 +25,12 @@ from typing import Any
 from device import __version__
 from device.config import Config, load
 from device.errors import ConfigError, KioskError
+from kiosk import doctor, screenshots
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
-# Subcommands other packages add; each module has register(parser) and main(args, config).
-EXTRA: dict[str, str] = {
-    "doctor": "device.doctor",
-    "screenshots": "ui.screenshots",
-}
+# Subcommands with a module of their own: each has register(parser) and main(args, config).
+EXTRA = {"doctor": doctor, "screenshots": screenshots}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -85,11 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     _common(check)
 
-    for name, module in EXTRA.items():
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ImportError:
-            continue
+    for name, mod in EXTRA.items():
         p = sub.add_parser(name, help=mod.__doc__.strip().splitlines()[0] if mod.__doc__ else "")
         _common(p)
         mod.register(p)
@@ -132,8 +126,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "check-config":
             print(f"{config.source}: ok")
             return EXIT_OK
-        mod = __import__(EXTRA[args.command], fromlist=["main"])
-        return int(mod.main(args, config))
+        return int(EXTRA[args.command].main(args, config))
     except ConfigError as exc:
         print(f"kiosk: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -143,8 +136,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
-    from device import logsetup
-    from device.app import KioskApp
+    from kiosk import logsetup
+    from kiosk.app import KioskApp
 
     if args.simulate:
         config = config.simulated()
@@ -153,7 +146,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _sim(args: argparse.Namespace, config: Config) -> int:
-    from device.control import ControlClient
+    from kiosk.control import ControlClient
 
     cmd = args.sim_command
     for name in ("button", "line", "code", "request"):

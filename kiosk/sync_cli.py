@@ -24,11 +24,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from device import logsetup, sdnotify
 from device.config import load
 from device.errors import ConfigError, KioskError, ParseError
+from kiosk import logsetup, sdnotify
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+# How long a loop may go without a round before the watchdog stops pinging: three of the
+# longest waits it makes (kiosk-sync's reconnect back-off, kiosk-hq's repair round).
+SYNC_BEAT_MAX_AGE_S = 30.0
+HQ_BEAT_MAX_AGE_S = 60.0
 log = logging.getLogger("sync")
 
 
@@ -67,8 +71,9 @@ def main_sync(argv: Sequence[str] | None = None) -> int:
     from sync.uplink import Syncer
 
     stop = _stop_on_signals()
+    beat = sdnotify.Heartbeat(max_age_s=SYNC_BEAT_MAX_AGE_S)
     try:
-        syncer = Syncer(cfg)
+        syncer = Syncer(cfg, heartbeat=beat)
     except KioskError as exc:
         print(f"kiosk-sync: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -83,7 +88,7 @@ def main_sync(argv: Sequence[str] | None = None) -> int:
     # READY once the store is open: the service can do its job (the broker may be away
     # for days; the outbox simply waits). The watchdog pings while the loop beats.
     watchdog = sdnotify.start_service(
-        syncer.heartbeat.alive, status=f"publishing to {cfg.mqtt.host}:{cfg.mqtt.port}")
+        beat.alive, status=f"publishing to {cfg.mqtt.host}:{cfg.mqtt.port}")
     try:
         syncer.run(stop)
     except KioskError as exc:
@@ -228,11 +233,12 @@ def _collect(args: argparse.Namespace) -> int:
     store = HqStore.open(args.db)
     opts = _broker_options(args, args.client_id)
     opts.share = args.share
-    collector = Collector(store, opts)
+    beat = sdnotify.Heartbeat(max_age_s=HQ_BEAT_MAX_AGE_S)
+    collector = Collector(store, opts, heartbeat=beat)
     stop = _stop_on_signals()
     collector.start()
     log.info("kiosk-hq collecting into %s from %s:%s", redact_url(args.db), args.host, args.port)
-    watchdog = sdnotify.start_service(collector.heartbeat.alive,
+    watchdog = sdnotify.start_service(beat.alive,
                                       status=f"collecting from {args.host}:{args.port}")
     last = 0
     while not stop.wait(10.0):

@@ -1,30 +1,27 @@
-"""Wiring: the composition root of the kiosk process.
-
-Opens the store, builds the core, starts the drivers named in config (imported lazily,
-so device/ has no static dependency on drivers/ or ui/), the control socket and the
-ticker, then runs the Kivy UI or, headless, waits for SIGTERM.
+"""The kiosk process: lock the state directory, build the counter (kiosk/build.py), start
+its drivers, the control socket and the ticker, then run the Kivy UI or, headless, wait
+for SIGTERM.
 """
 
 from __future__ import annotations
 
 import fcntl
-import importlib
 import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from device import sdnotify
 from device.config import Config
-from device.control import ControlServer, Handler
 from device.core import Core
 from device.errors import ConfigError, KioskError
 from device.intents import Tick
-from device.queue import QueueDesk
-from device.store import Store
+from kiosk import sdnotify
+from kiosk.build import Counter, build_counter
+from kiosk.control import ControlServer, Handler
 
 log = logging.getLogger("app")
 
@@ -35,13 +32,14 @@ HEARTBEAT_MAX_AGE_S = 15.0
 
 
 class KioskApp:
-    def __init__(self, config: Config, *, headless: bool = True) -> None:
+    def __init__(self, config: Config, *, headless: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self.clock = clock  # the counter's wall clock (benchmarks run a simulated week)
         self.headless = headless
         self.stop_event = threading.Event()
-        self.store: Store | None = None
+        self.counter: Counter | None = None
         self.core: Core | None = None
-        self.drivers: list[Any] = []
         self.control: ControlServer | None = None
         self.heartbeat = sdnotify.Heartbeat(HEARTBEAT_MAX_AGE_S)
         self.watchdog: sdnotify.Watchdog | None = None
@@ -51,21 +49,10 @@ class KioskApp:
         cfg = self.config
         prepare_state_dir(cfg.state_dir)
         self._lock_state_dir()
-        self.store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
-        core = self.core = Core(cfg, self.store)
-        # Before the drivers: the scanner and the next button need core.queue.
-        core.queue = QueueDesk(core, cfg)
-        registry = importlib.import_module("drivers.registry")
-        self.drivers = registry.build(cfg)
+        counter = self.counter = build_counter(cfg, clock=self.clock)
+        core = self.core = counter.core
         handlers: dict[str, Handler] = core_commands(core)
-        for driver in self.drivers:
-            try:
-                driver.start(core)
-            except Exception as exc:  # a missing device must not stop the counter
-                log.exception("driver %s failed to start", driver.name)
-                core.fault(driver.name, "start_failed", str(exc)[:200])
-                continue
-            handlers.update(driver.control_commands())
+        handlers.update(counter.start_drivers())
         self.control = ControlServer(cfg.control_socket, handlers)
         self.control.start()
         core.start()
@@ -118,8 +105,10 @@ class KioskApp:
                     signal.signal(sig, lambda *_: self.stop_event.set())
                 self.stop_event.wait()
             else:
-                ui = importlib.import_module("ui.app")
-                ui.run(core, self.config)
+                from ui import app as ui  # Kivy loads only when there is a screen
+
+                assert self.counter is not None
+                ui.run(core, self.counter.desk, self.config)
         finally:
             self.close()
         return 0
@@ -130,13 +119,8 @@ class KioskApp:
             self.watchdog.stop()
         if self.control:
             self.control.close()
-        for driver in reversed(self.drivers):
-            try:
-                driver.close()
-            except Exception:
-                log.exception("driver %s failed to close", driver.name)
-        if self.store:
-            self.store.close()
+        if self.counter:
+            self.counter.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the lock
             self._lock_fd = None

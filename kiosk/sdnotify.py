@@ -10,7 +10,7 @@ and systemd restarts the service.
 Outside systemd (``NOTIFY_SOCKET`` unset: a terminal, the tests) everything here is a
 no-op, so callers never need to ask whether they run under systemd.
 
-Wiring (the kiosk does this in device/app.py; kiosk-sync and kiosk-hq the same way)::
+Wiring (the kiosk does this in kiosk/app.py; kiosk-sync and kiosk-hq the same way)::
 
     beat = Heartbeat(max_age_s=30)
     ... the work loop calls beat.beat() after each successful round ...

@@ -11,14 +11,14 @@ reports that before the doctor starts, with the file, line and fix).
 While the kiosk runs, its devices are not opened a second time (that would steal bytes
 from the serial ports and lines from the GPIO chip): the doctor asks the running counter
 for its faults instead. With the kiosk stopped it probes each device itself through
-drivers/probes.py (loaded lazily: device/ imports no hardware library), and the broker
+drivers/probes.py (imported when the check runs: a broken hardware library is a FAIL
+with its fix, not a doctor that cannot start), and the broker
 through sync/probe.py with the counter's own TLS settings and credentials.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shutil
@@ -99,8 +99,22 @@ class Env:
     which: Callable[[str], str | None] = shutil.which
     fs_type: Callable[[Path], str] = _fs_type
     systemd: bool = field(default_factory=lambda: os.path.isdir("/run/systemd/system"))
-    probes: Callable[[], Any] = lambda: importlib.import_module("drivers.probes")
-    broker_probe: Callable[[], Any] = lambda: importlib.import_module("sync.probe")
+    probes: Callable[[], Any] = lambda: _load_probes()
+    broker_probe: Callable[[], Any] = lambda: _load_broker_probe()
+
+
+# Imported when the check runs, not with the doctor: a venv with a broken hardware or
+# MQTT library then reports FAIL with the fix instead of `kiosk doctor` not starting.
+def _load_probes() -> Any:
+    from drivers import probes
+
+    return probes
+
+
+def _load_broker_probe() -> Any:
+    from sync import probe
+
+    return probe
 
 
 # --------------------------------------------------------------------------- checks
@@ -275,8 +289,8 @@ FAULT_FIXES = {
 
 def running_counter(cfg: Config) -> dict[str, Any] | None:
     """The running kiosk's state reply, or None when no kiosk answers."""
-    from device.control import ControlClient
     from device.errors import KioskError
+    from kiosk.control import ControlClient
 
     if not cfg.control_socket.exists():
         return None

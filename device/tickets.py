@@ -1,0 +1,123 @@
+"""The queue's tickets as the store holds them: reading the day's queue and calling.
+
+:class:`TicketBook` needs only the store, the config and a clock, so the core can be
+given one when it is built (``Core(..., tickets=book)``) and ask it, under the core lock,
+which ticket a next press calls (:meth:`TicketBook.next_call`). The queue desk
+(device/queue.py) issues tickets and checks appointments in through the core and reads
+through the same book: the core does not know the desk, the desk knows the core.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from device.catalogue import CatalogueSource
+from device.config import Config
+from device.counter import Call
+from device.events import Draft, EventType
+from device.store import Store, Writer
+
+PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
+
+_COLUMNS = "id, number, service, grp, priority, appointment, issued_ts, called_ts"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    number: str
+    service: str
+    service_name: str
+    group: str
+    priority: int
+    appointment: str
+    issued_ts: float
+    people_ahead: int = 0
+    est_wait_min: int = 0
+    called_ts: float | None = None
+
+
+@dataclass(frozen=True)
+class Calling:
+    """What the book adds to the commit of a next press that calls a ticket: the
+    ticket for the counter, its ``ticket.called`` event and the row update, so the case,
+    the call and the ticket's state are on disk together or not at all."""
+
+    call: Call
+    drafts: tuple[Draft, ...]
+    also: tuple[Writer, ...]
+
+
+class TicketBook:
+    def __init__(self, store: Store, config: Config, *, clock: Callable[[], float],
+                 catalogue: CatalogueSource | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.catalogue = catalogue or CatalogueSource(store)
+        self._tz = ZoneInfo(config.device.timezone)
+
+    def today(self) -> str:
+        return datetime.fromtimestamp(self.clock(), self._tz).strftime("%Y-%m-%d")
+
+    def waiting(self) -> list[Ticket]:
+        """Today's waiting tickets in the order they will be called."""
+        rows = self.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
+            "ORDER BY priority DESC, id", (self.today(),))
+        return [self._ticket(r, ahead=i) for i, r in enumerate(rows)]
+
+    def people_ahead(self, ticket: Ticket | None = None, *, priority: int = 0) -> int:
+        """How many are called before ``ticket``; without one, before a new ticket of
+        ``priority`` issued now."""
+        if ticket is None:
+            sql = "priority >= ?"
+            params: tuple[Any, ...] = (priority,)
+        else:
+            sql = "(priority > ? OR (priority = ? AND id < ?))"
+            params = (ticket.priority, ticket.priority, ticket.id)
+        row = self.store.query(
+            f"SELECT count(*) FROM queue_tickets WHERE day = ? AND called_ts IS NULL AND {sql}",
+            (self.today(), *params))
+        return int(row[0][0])
+
+    def est_wait_min(self, people_ahead: int) -> int:
+        """Minutes until a ticket with ``people_ahead`` is called (config's minutes per case)."""
+        return math.ceil(people_ahead * self.config.queue.minutes_per_case)
+
+    def ticket_on(self, day: str, number: str) -> Ticket | None:
+        """Ticket ``number`` of ``day``, or None."""
+        rows = self.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND number = ?", (day, number))
+        return self._ticket(rows[0], ahead=0) if rows else None
+
+    def next_call(self, now: float) -> Calling | None:
+        """What the core commits with a next press that opens a case: the first waiting
+        ticket, its ``ticket.called`` event and its called mark. None when nobody waits.
+        The core calls this under its lock, so no other call can take the same ticket."""
+        rows = self.store.query(
+            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
+            "ORDER BY priority DESC, id LIMIT 1", (self.today(),))
+        if not rows:
+            return None
+        t = self._ticket(rows[0], ahead=0)
+
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?", (now, t.id))
+
+        called = Draft(EventType.TICKET_CALLED, {
+            "number": t.number, "service": t.service, "window": self.config.window.number,
+            "priority": t.priority, "waited_s": round(max(0.0, now - t.issued_ts), 1)})
+        return Calling(Call(t.number, t.service, self.today()), (called,), (mark,))
+
+    def _ticket(self, row: tuple[Any, ...], *, ahead: int) -> Ticket:
+        tid, number, service, grp, priority, appointment, issued_ts, called_ts = row
+        return Ticket(int(tid), number, service, self.catalogue.current().name(service), grp,
+                      int(priority), appointment, float(issued_ts), ahead,
+                      self.est_wait_min(ahead), called_ts)
