@@ -229,7 +229,7 @@ dir "$STATE" 0750 "$USER_NAME:$USER_NAME"
 
 version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$SRC/pyproject.toml" | head -1)"
 # The release is named by what goes into it: the lock file and the package sources.
-content_hash="$(cd "$SRC" && find requirements.lock pyproject.toml device drivers sync ui \
+content_hash="$(cd "$SRC" && find requirements.lock pyproject.toml device drivers sync ui kiosk \
   -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 2>/dev/null | LC_ALL=C sort -z \
   | xargs -0 sha256sum | sha256sum | cut -c1-12)"
 release="${version}-${content_hash}"

@@ -67,7 +67,7 @@ def copy_source(dest: Path) -> Path:
     dest.mkdir(parents=True)
     for name in ("pyproject.toml", "requirements.lock", "config.toml"):
         shutil.copy(REPO / name, dest / name)
-    for name in ("device", "drivers", "sync", "ui", "systemd", "docs", "provision"):
+    for name in ("device", "drivers", "sync", "ui", "kiosk", "systemd", "docs", "provision"):
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, dest / name, ignore=ignore)
     return dest

@@ -38,7 +38,7 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root: chroot and the installer need it"
 
 # pyproject.toml's readme is README.md: without it pip cannot build the package.
-FILES=(pyproject.toml README.md requirements.lock config.toml device drivers sync ui systemd
+FILES=(pyproject.toml README.md requirements.lock config.toml device drivers sync ui kiosk systemd
        provision docs)
 dest="$ROOTDIR/opt/counter-kiosk/src"
 rm -rf -- "$dest"
