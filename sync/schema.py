@@ -107,7 +107,7 @@ MAX_TEXT = 100_000  # a string with no maxLength of its own
 MAX_LINE = 200  # strings with a maxLength up to this are one line (no newline or tab)
 # Patterns are anchored and matched against the whole string (re.fullmatch); [0-9], not
 # \d, which in Python also takes other scripts' digits.
-# An id that can stand as a topic level (same rule as device.config's site/device ids).
+# An id that can stand as a topic level (same rule as device.config_load's site/device ids).
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VERSION = _s(64, 1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
 TIMESTAMP = _s(40, 10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}"

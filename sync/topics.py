@@ -1,7 +1,7 @@
 """The MQTT topic contract (docs/mqtt.md, docs/asyncapi.yaml) in one place.
 
 Device root ``{prefix}/{site}/{device}``; site content ``{prefix}/{site}/{kind}``.
-Every level is an id that matches device.config's id rule, so no level can hold '/',
+Every level is an id that matches device.config_load's id rule, so no level can hold '/',
 '+' or '#'.
 """
 
