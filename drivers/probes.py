@@ -143,7 +143,7 @@ def serial_port(what: str, url: str, baudrate: int, timeout: float = 0.5) -> Ver
 def sign(cfg: SignSection, timeout: float | None = None) -> Verdict:
     """Write one word to the sign and expect its "OK" (5A A5 03 82 4F 4B)."""
     from device.errors import ParseError
-    from drivers.sign import Ack, FrameReader, parse_reply, write_frame
+    from drivers.sign.codec import Ack, FrameReader, parse_reply, write_frame
 
     if cfg.url == SIM:
         return PASS, "sign: simulated", ""

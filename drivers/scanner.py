@@ -34,7 +34,7 @@ from device.fields import check_text, looks_like_resident_id
 from drivers.base import BaseDriver, ControlHandler
 from drivers.link import LineSplitter, TooLong
 from drivers.serialport import LineService, Opener, SerialPort, url_opener
-from drivers.sign import crc16_modbus
+from drivers.sign.codec import crc16_modbus
 
 log = logging.getLogger("scanner")
 

@@ -11,17 +11,17 @@ from _harness import run
 from device.errors import ParseError
 
 with atheris.instrument_imports(include=["drivers"]):
-    from drivers.sign import (
+    from drivers.sign.codec import (
         CMD_READ,
         CMD_WRITE,
         Ack,
         Frame,
         FrameReader,
         ReadReply,
-        SignEmulator,
         decode_frame,
         parse_reply,
     )
+    from drivers.sign.emulator import SignEmulator
 
 
 def target(data: bytes) -> None:

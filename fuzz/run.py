@@ -49,14 +49,8 @@ def _link_seeds() -> list[bytes]:
 
 
 def _sign_seeds() -> list[bytes]:
-    from drivers.sign import (
-        SignEmulator,
-        encode_text,
-        ok_frame,
-        page_frame,
-        read_frame,
-        write_frame,
-    )
+    from drivers.sign.codec import encode_text, ok_frame, page_frame, read_frame, write_frame
+    from drivers.sign.emulator import SignEmulator
 
     seeds = []
     for crc in (False, True):

@@ -30,7 +30,7 @@ from device.config import Config, GpioSection, MqttSection, PrinterSection, Sign
 from device.store import Store
 from drivers import probes
 from drivers.printer.status import Paper, status_byte
-from drivers.sign import SignEmulator
+from drivers.sign.emulator import SignEmulator
 from kiosk import doctor
 from kiosk.app import KioskApp
 from kiosk.cli import build_parser

@@ -25,7 +25,8 @@ from device.store import Store
 from drivers.gpio import ButtonPanel
 from drivers.link import SerialLink
 from drivers.scanner import ScannerDriver, make_payload
-from drivers.sign import SignDriver, SignEmulator
+from drivers.sign import SignDriver
+from drivers.sign.emulator import SignEmulator
 from drivers.sound import Sound
 from tests.serial_helpers import FakeDevice, Pty, Replug
 

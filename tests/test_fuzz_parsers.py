@@ -15,20 +15,20 @@ from device.intents import Intent
 from drivers.link import LineSplitter, TooLong, parse_line
 from drivers.printer.status import PrinterStatus, parse_status
 from drivers.scanner import AppointmentScan, ScanError, make_payload, parse_scan
-from drivers.sign import (
+from drivers.sign.codec import (
     CMD_READ,
     MAX_READ_WORDS,
     Ack,
     Frame,
     FrameReader,
     ReadReply,
-    SignEmulator,
     decode_frame,
     ok_frame,
     parse_reply,
     read_frame,
     write_frame,
 )
+from drivers.sign.emulator import SignEmulator
 
 FAST = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -16,15 +16,14 @@ from device.counter import Mode
 from device.errors import ParseError
 from device.events import EventType
 from device.intents import AwaySet, CaseEnd, CaseStart, Press, SignIn, SignOut
-from drivers.sign import (
+from drivers.sign import SignDriver
+from drivers.sign.codec import (
     VARS_BY_NAME,
     Ack,
     Frame,
     FrameReader,
     Page,
     ReadReply,
-    SignDriver,
-    SignEmulator,
     crc16_modbus,
     decode_frame,
     decode_text,
@@ -33,9 +32,10 @@ from drivers.sign import (
     page_frame,
     parse_reply,
     read_frame,
-    view_for,
     write_frame,
 )
+from drivers.sign.emulator import SignEmulator
+from drivers.sign.view import view_for
 from tests.serial_helpers import FakeDevice, Pty, Replug, Watcher
 
 # ----------------------------------------------------------------- frames
