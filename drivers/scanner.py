@@ -32,7 +32,7 @@ from device.core import Core
 from device.errors import ParseError
 from device.fields import check_text, looks_like_resident_id
 from drivers.base import BaseDriver, ControlHandler
-from drivers.link import LineSplitter, TooLong
+from drivers.framing import LineSplitter, TooLong
 from drivers.serialport import LineService, Opener, SerialPort, url_opener
 from drivers.sign.codec import crc16_modbus
 

@@ -23,7 +23,8 @@ from device.intents import (
 # Coverage feedback from our own parser only: instrumenting the core's dependencies
 # (sqlite-utils, ...) costs start-up time and guides the fuzzer nowhere useful.
 with atheris.instrument_imports(include=["drivers", "device.json_input", "device.fields"]):
-    from drivers.link import LineSplitter, TooLong, parse_line
+    from drivers.framing import LineSplitter, TooLong
+    from drivers.link import parse_line
 
 INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut)
 LIMIT = 256

@@ -11,7 +11,7 @@ from _harness import run
 from device.errors import ParseError
 
 with atheris.instrument_imports(include=["drivers"]):
-    from drivers.link import LineSplitter, TooLong
+    from drivers.framing import LineSplitter, TooLong
     from drivers.scanner import (
         AppointmentScan,
         ScanError,

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from device.errors import ParseError
 from device.intents import Intent
-from drivers.link import LineSplitter, TooLong, parse_line
+from drivers.framing import LineSplitter, TooLong
+from drivers.link import parse_line
 from drivers.printer.status import PrinterStatus, parse_status
 from drivers.scanner import AppointmentScan, ScanError, make_payload, parse_scan
 from drivers.sign.codec import (
