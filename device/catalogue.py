@@ -201,17 +201,16 @@ class CatalogueSource:
 
     def _read(self) -> Catalogue:
         assert self.store is not None
-        rows = self.store.query(
-            "SELECT version, body FROM site_content WHERE kind = 'catalogue'")
-        if not rows:
+        stored = self.store.site_content("catalogue")
+        if stored is None:
             self.problem = ""
             return self.default
         try:
-            cat = parse_content_body(rows[0][1])
+            cat = parse_content_body(stored.body)
         except ParseError as exc:
             if self.problem != str(exc):
                 log.error("stored catalogue %s rejected, using the shipped default: %s",
-                          rows[0][0], exc)
+                          stored.version, exc)
             self.problem = str(exc)
             return self.default
         self.problem = ""

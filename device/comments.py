@@ -94,11 +94,8 @@ def monthly_satisfaction(store: Store, timezone: str, now: float) -> Satisfactio
     local = datetime.fromtimestamp(now, tz)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     since = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    rows = store.query(
-        "SELECT json_extract(body, '$.data.level'), count(*) FROM events "
-        "WHERE type = ? AND ts >= ? GROUP BY 1", (str(EventType.RATING_GIVEN), since))
     satisfied = total = 0
-    for level, n in rows:
+    for level, n in store.rating_counts_since(since).items():
         total += int(n)
         try:
             if RatingLevel(level).score >= 3:

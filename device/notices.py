@@ -105,18 +105,18 @@ class NoticeBoard:
         if dv == self._version:
             return
         self._version = dv
-        rows = self.store.query("SELECT version, body FROM site_content WHERE kind = 'notices'")
-        self._notices, self._from_hq = (), bool(rows)
-        if not rows:
+        stored = self.store.site_content("notices")
+        self._notices, self._from_hq = (), stored is not None
+        if stored is None:
             self.problem = ""
             return
         try:
-            _version, self._notices = parse_notices(rows[0][1], self._tz)
+            _version, self._notices = parse_notices(stored.body, self._tz)
             self.problem = ""
         except ParseError as exc:
             if self.problem != str(exc):
                 log.error("stored notices %s rejected, showing window.notice: %s",
-                          rows[0][0], exc)
+                          stored.version, exc)
             self.problem = str(exc)
             self._from_hq = False
 

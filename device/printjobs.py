@@ -10,11 +10,12 @@ never printed twice. The layout of each kind lives in drivers/printer.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from device.store import Writer
+from device.store_types import Records, Writer
 
 # ticket: queue ticket; checklist: one-time checklist slip (一次性告知单); notice: written
 # notice of missing materials; refusal: written refusal with reason and legal basis;
@@ -33,36 +34,47 @@ class PrintJob:
             raise ValueError(f"unknown print job kind {self.kind!r}; kinds are {JOB_KINDS}")
 
 
-def enqueue(job: PrintJob) -> Writer:
-    """A store writer that adds ``job`` to the queue inside the caller's transaction."""
+class PrintQueue(Records):
+    """Store methods on ``print_jobs``: enqueue, pending, printed, failed attempt."""
 
-    def write(conn: Any) -> None:
-        conn.execute(
-            "INSERT INTO print_jobs (kind, body, created_ts) VALUES (?, ?, ?)",
-            (job.kind, json.dumps(job.data, ensure_ascii=False),
-             datetime.now(UTC).isoformat(timespec="milliseconds")),
-        )
+    @staticmethod
+    def enqueue_print(job: PrintJob) -> Writer:
+        """A writer that adds ``job`` to the queue inside the caller's transaction."""
 
-    return write
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO print_jobs (kind, body, created_ts) VALUES (?, ?, ?)",
+                (job.kind, json.dumps(job.data, ensure_ascii=False), _now()),
+            )
+
+        return write
+
+    @staticmethod
+    def mark_printed(job_id: int) -> Writer:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE print_jobs SET printed_ts = ? WHERE id = ? AND printed_ts IS NULL",
+                (_now(), job_id),
+            )
+
+        return write
+
+    def pending_prints(self, limit: int = 20) -> list[PrintJob]:
+        """Unprinted jobs, oldest first."""
+        # A kind this version does not know (a job written by a newer release before a
+        # rollback) stays pending for that release instead of stalling the whole queue.
+        marks = ", ".join("?" for _ in JOB_KINDS)
+        rows = self._dicts(
+            f"SELECT id, kind, body FROM print_jobs WHERE printed_ts IS NULL AND kind IN "
+            f"({marks}) ORDER BY id LIMIT ?", (*JOB_KINDS, limit))
+        return [PrintJob(kind=r["kind"], data=json.loads(r["body"]), id=r["id"]) for r in rows]
+
+    def print_failed(self, job_id: int, error: str) -> None:
+        """Count a failed attempt at ``job_id`` and keep why (the job stays pending)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE print_jobs SET attempts = attempts + 1, last_error = ? "
+                         "WHERE id = ?", (error, job_id))
 
 
-def mark_printed(job_id: int) -> Writer:
-    def write(conn: Any) -> None:
-        conn.execute(
-            "UPDATE print_jobs SET printed_ts = ? WHERE id = ? AND printed_ts IS NULL",
-            (datetime.now(UTC).isoformat(timespec="milliseconds"), job_id),
-        )
-
-    return write
-
-
-def pending(conn: Any, limit: int = 20) -> list[PrintJob]:
-    # A kind this version does not know (a job written by a newer release before a
-    # rollback) stays pending for that release instead of stalling the whole queue.
-    marks = ", ".join("?" for _ in JOB_KINDS)
-    rows = conn.execute(
-        f"SELECT id, kind, body FROM print_jobs WHERE printed_ts IS NULL AND kind IN ({marks}) "
-        "ORDER BY id LIMIT ?",
-        (*JOB_KINDS, limit),
-    ).fetchall()
-    return [PrintJob(kind=k, data=json.loads(b), id=i) for i, k, b in rows]
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

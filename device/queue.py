@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,23 +126,15 @@ class QueueDesk:
         with self.core.exclusive():
             now = self.core.clock()
             day = self.today()
-            count = self.core.store.query(
-                "SELECT count(*) FROM queue_tickets WHERE day = ?", (day,))[0][0]
-            number = f"{self.config.queue.prefix}{int(count) + 1:03d}"
+            count = self.core.store.tickets_issued(day)
+            number = f"{self.config.queue.prefix}{count + 1:03d}"
             ahead = self.people_ahead(priority=priority)
             wait = self.est_wait_min(ahead)
             name = catalogue.name(service)
             ids: list[int] = []
-
-            def insert(conn: sqlite3.Connection) -> None:
-                cur = conn.execute(
-                    "INSERT INTO queue_tickets (day, number, service, grp, priority, "
-                    "appointment, issued_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (day, number, service, group, priority, appointment, now))
-                ids.append(int(cur.lastrowid or 0))
-                if appointment:
-                    conn.execute("INSERT INTO appointment_checkins (code, ticket_id, ts) "
-                                 "VALUES (?, ?, ?)", (appointment, ids[0], now))
+            insert = self.core.store.issue_ticket({
+                "day": day, "number": number, "service": service, "grp": group,
+                "priority": priority, "appointment": appointment, "issued_ts": now}, ids)
 
             job = printjobs.PrintJob("ticket", {
                 "number": number, "service_name": name, "people_ahead": ahead,
@@ -155,7 +146,7 @@ class QueueDesk:
             drafts = [*extra, Draft(EventType.TICKET_ISSUED, {
                 "number": number, "service": service, "group": group, "priority": priority,
                 "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait})]
-            self.core.record(drafts, also=[insert, printjobs.enqueue(job)])
+            self.core.record(drafts, also=[insert, self.core.store.enqueue_print(job)])
             return Ticket(ids[0], number, service, name, group, priority, appointment, now,
                           ahead, wait)
 
@@ -163,11 +154,10 @@ class QueueDesk:
 
     def appointments(self) -> list[dict[str, Any]]:
         """Appointments HQ sent (site_content "appointments"), or the demo set."""
-        rows = self.core.store.query(
-            "SELECT body FROM site_content WHERE kind = 'appointments'")
-        if rows:
+        stored = self.core.store.site_content("appointments")
+        if stored:
             try:
-                data = json.loads(rows[0][0])
+                data = json.loads(stored.body)
                 items = data.get("appointments", []) if isinstance(data, dict) else data
                 if isinstance(items, list):
                     return [a for a in items if isinstance(a, dict)]
@@ -203,11 +193,9 @@ class QueueDesk:
         if late:
             return CheckIn(False, late)
         with self.core.exclusive():
-            done = self.core.store.query(
-                "SELECT t.number FROM appointment_checkins c JOIN queue_tickets t "
-                "ON t.id = c.ticket_id WHERE c.code = ?", (code,))
+            done = self.core.store.checked_in_number(code)
             if done:
-                return CheckIn(False, f"该预约已签到，您的号码是 {done[0][0]}")
+                return CheckIn(False, f"该预约已签到，您的号码是 {done}")
             service = str(appt.get("service", ""))
             if self.catalogue.current().get(service) is None:
                 return CheckIn(False, "该预约的业务不在本窗口办理，请到咨询台询问")

@@ -1,9 +1,15 @@
 """The SQLite store: journal + outbox, counter state, print queue, site content.
 
 One file, WAL mode, ``synchronous=FULL`` (a commit survives power loss once it returns),
-opened through sqlite-utils on our own connection. The kiosk process is the only writer
-of events; the sync process opens the same file with its own connection to read the
-outbox and mark rows sent. ``PRAGMA data_version`` tells either side the other wrote.
+on our own connection. The kiosk process is the only writer of events; the sync process
+opens the same file with its own connection to read the outbox and mark rows sent.
+``PRAGMA data_version`` tells either side the other wrote.
+
+sqlite-utils wraps that connection (``Store.db``) for the reads that want named columns
+(``db.query`` yields dicts) and counts (``db[table].count_where``); writes stay plain
+sqlite3 inside :meth:`Store.transaction`, since their ``BEGIN IMMEDIATE`` and the
+events' chain are the durability rule below, which sqlite-utils' own commits would not
+keep. Schema changes are the numbered migrations in device/migrations.py.
 
 Durability rule: :meth:`Store.append` returns only after the transaction committed, and
 the counter gives no feedback (LED, sound, screen) before it returns.
@@ -17,7 +23,7 @@ import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,11 +35,16 @@ import sqlite_utils
 from device.errors import StoreError
 from device.events import CRITICAL_TYPES, GENESIS, Draft, Envelope, EventType, seal
 from device.migrations import MIGRATIONS
+from device.printjobs import PrintQueue
 from device.shedding import Shedding
+from device.store_content import ContentRecords
+from device.store_journal import JournalReads
+from device.store_queue import QueueRecords
+from device.store_types import Writer
 
 log = logging.getLogger("store")
 
-Writer = Callable[[sqlite3.Connection], None]
+__all__ = ["OpenReport", "Store", "StoreError", "Writer", "connect", "migrate"]
 
 
 
@@ -110,8 +121,13 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Store(Shedding):
-    """The kiosk's store. Thread-safe: every call holds one lock around the connection."""
+class Store(QueueRecords, ContentRecords, PrintQueue, JournalReads, Shedding):
+    """The kiosk's store. Thread-safe: every call holds one lock around the connection.
+
+    Its methods are the only SQL on kiosk.db: this module has the journal and the
+    counter state; one mixin a table group has the rest (device/store_*.py,
+    device/printjobs.py, device/shedding.py). :meth:`query` is for tests and tools that
+    look at the file; no module of the program calls it."""
 
     def __init__(self, path: Path, *, site: str, device: str,
                  check_integrity: bool = True) -> None:

@@ -10,7 +10,6 @@ through the same book: the core does not know the desk, the desk knows the core.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,6 @@ from device.store import Store, Writer
 
 PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
 
-_COLUMNS = "id, number, service, grp, priority, appointment, issued_ts, called_ts"
 
 
 @dataclass(frozen=True)
@@ -68,24 +66,15 @@ class TicketBook:
 
     def waiting(self) -> list[Ticket]:
         """Today's waiting tickets in the order they will be called."""
-        rows = self.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
-            "ORDER BY priority DESC, id", (self.today(),))
+        rows = self.store.waiting_tickets(self.today())
         return [self._ticket(r, ahead=i) for i, r in enumerate(rows)]
 
     def people_ahead(self, ticket: Ticket | None = None, *, priority: int = 0) -> int:
         """How many are called before ``ticket``; without one, before a new ticket of
         ``priority`` issued now."""
         if ticket is None:
-            sql = "priority >= ?"
-            params: tuple[Any, ...] = (priority,)
-        else:
-            sql = "(priority > ? OR (priority = ? AND id < ?))"
-            params = (ticket.priority, ticket.priority, ticket.id)
-        row = self.store.query(
-            f"SELECT count(*) FROM queue_tickets WHERE day = ? AND called_ts IS NULL AND {sql}",
-            (self.today(), *params))
-        return int(row[0][0])
+            return self.store.tickets_ahead(self.today(), priority)
+        return self.store.tickets_ahead(self.today(), ticket.priority, before_id=ticket.id)
 
     def est_wait_min(self, people_ahead: int) -> int:
         """Minutes until a ticket with ``people_ahead`` is called (config's minutes per case)."""
@@ -93,31 +82,27 @@ class TicketBook:
 
     def ticket_on(self, day: str, number: str) -> Ticket | None:
         """Ticket ``number`` of ``day``, or None."""
-        rows = self.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND number = ?", (day, number))
-        return self._ticket(rows[0], ahead=0) if rows else None
+        row = self.store.ticket_numbered(day, number)
+        return self._ticket(row, ahead=0) if row else None
 
     def next_call(self, now: float) -> Calling | None:
         """What the core commits with a next press that opens a case: the first waiting
         ticket, its ``ticket.called`` event and its called mark. None when nobody waits.
         The core calls this under its lock, so no other call can take the same ticket."""
-        rows = self.store.query(
-            f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND called_ts IS NULL "
-            "ORDER BY priority DESC, id LIMIT 1", (self.today(),))
+        rows = self.store.waiting_tickets(self.today(), limit=1)
         if not rows:
             return None
         t = self._ticket(rows[0], ahead=0)
 
-        def mark(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?", (now, t.id))
-
         called = Draft(EventType.TICKET_CALLED, {
             "number": t.number, "service": t.service, "window": self.config.window.number,
             "priority": t.priority, "waited_s": round(max(0.0, now - t.issued_ts), 1)})
-        return Calling(Call(t.number, t.service, self.today()), (called,), (mark,))
+        return Calling(Call(t.number, t.service, self.today()), (called,),
+                       (self.store.mark_called(t.id, now),))
 
-    def _ticket(self, row: tuple[Any, ...], *, ahead: int) -> Ticket:
-        tid, number, service, grp, priority, appointment, issued_ts, called_ts = row
-        return Ticket(int(tid), number, service, self.catalogue.current().name(service), grp,
-                      int(priority), appointment, float(issued_ts), ahead,
-                      self.est_wait_min(ahead), called_ts)
+    def _ticket(self, row: dict[str, Any], *, ahead: int) -> Ticket:
+        service = row["service"]
+        return Ticket(int(row["id"]), row["number"], service,
+                      self.catalogue.current().name(service), row["grp"], int(row["priority"]),
+                      row["appointment"], float(row["issued_ts"]), ahead,
+                      self.est_wait_min(ahead), row["called_ts"])

@@ -25,6 +25,7 @@ from typing import Any
 from device import __version__
 from device.config import Config, load
 from device.errors import ConfigError, KioskError
+from device.store_journal import JournalReader
 from kiosk import doctor, screenshots
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -217,26 +218,20 @@ def _events(args: argparse.Namespace, config: Config) -> int:
         return EXIT_FAIL
     # Read-only: a technician's look must never write to the counter's database.
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        journal = JournalReader(path)
     except sqlite3.Error as exc:
         print(f"kiosk events: cannot open {path}: {exc}. Fix: run as a user that may read "
               "it (e.g. sudo -u kiosk), or pass the --state-dir the counter runs with",
               file=sys.stderr)
         return EXIT_FAIL
     try:
-        sql = "SELECT body, sent_at FROM events"
-        if args.unsent:
-            sql += " WHERE sent_at IS NULL"
-        sql += " ORDER BY seq DESC"
-        if args.limit:
-            sql += f" LIMIT {int(args.limit)}"
-        rows = conn.execute(sql).fetchall()[::-1]
-        unsent = conn.execute("SELECT count(*) FROM events WHERE sent_at IS NULL").fetchone()[0]
+        rows = journal.recent_events(limit=args.limit, unsent_only=args.unsent)
+        unsent, _oldest = journal.unsent_summary()
     except sqlite3.DatabaseError as exc:
         print(f"kiosk events: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_FAIL
     finally:
-        conn.close()
+        journal.close()
     for body, sent_at in rows:
         ev = json.loads(body)
         ev["sent_at"] = sent_at

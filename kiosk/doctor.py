@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from device.config import Config
+from device.store_journal import JournalReader
 from kiosk.doctor_devices import (
     check_broker,
     check_services,
@@ -156,24 +157,19 @@ def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> Db
                              "replacing an old one gets the old state directory first"))
     try:
         # Read-only: the doctor never writes to the counter's database.
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-            if rows != [("ok",)]:
-                raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
-            unsent, oldest = conn.execute(
-                "SELECT count(*), min(ts) FROM events WHERE sent_at IS NULL").fetchone()
-            newest = conn.execute("SELECT max(ts) FROM events").fetchone()[0]
-            last = conn.execute("SELECT body FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        finally:
-            conn.close()
+        with JournalReader(path) as journal:
+            problems = journal.check_problems()
+            if problems:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+            unsent, oldest = journal.unsent_summary()
+            newest, last = journal.newest_event()
     except sqlite3.DatabaseError as exc:
         return DbFacts(Check("database", FAIL, f"{path} fails its integrity check: {exc}",
                              "restart the kiosk: it moves a corrupt file aside "
                              "(kiosk.db.corrupt-*), salvages the unsent events and starts a "
                              "fresh one; send the corrupt file to HQ"))
     newest_ts = _epoch(newest)
-    owner = _owner(last[0]) if last else None
+    owner = _owner(last) if last else None
     if owner is not None and owner != (cfg.device.site, cfg.device.id):
         return DbFacts(Check("database", FAIL, f"{path} holds the events of "
                              f"{owner[0]}/{owner[1]}, but this config is "

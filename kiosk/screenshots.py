@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import sqlite3
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from device.config import Config
 from device.intents import AwaySet, MirrorAnswer, MirrorField, Press
+from device.store import Store
 from kiosk.build import build_counter
 
 log = logging.getLogger("kiosk.screenshots")
@@ -41,7 +41,7 @@ def demo_config(config: Config, state_dir: str) -> Config:
                                   or ("migrant_worker", "student", "veteran")))
 
 
-def publish_demo_notices(db_path: str | Path, now: float) -> None:
+def publish_demo_notices(store: Store, now: float) -> None:
     """An HQ notice as kiosk-sync stores it (site_content kind "notices"), valid now."""
     from datetime import UTC, datetime
 
@@ -51,11 +51,7 @@ def publish_demo_notices(db_path: str | Path, now: float) -> None:
     doc = {"version": "demo-1", "notices": [
         {"id": "demo-1", "level": "warning", "from": iso(now - 3600), "until": iso(now + 86400),
          "text": "本周六（12月5日）上午正常办理户籍和居民身份证业务"}]}
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("INSERT OR REPLACE INTO site_content VALUES ('notices', 'demo-1', ?, ?)",
-                     (json.dumps(doc, ensure_ascii=False), iso(now)))
-    conn.close()
+    store.put_site_content("notices", "demo-1", json.dumps(doc, ensure_ascii=False), iso(now))
 
 
 def frames(n: int = 3) -> None:
@@ -89,7 +85,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
     counter = build_counter(cfg, with_drivers=False)
     core, desk = counter.core, counter.desk
     core.start()
-    publish_demo_notices(cfg.db_path, core.clock())
+    publish_demo_notices(counter.store, core.clock())
     app = build_app(core, desk, cfg)
     app.mount()
     written: list[Path] = []

@@ -14,7 +14,7 @@ import pytest
 from device.config import Config, PrinterSection
 from device.core import Core
 from device.events import Draft, EventType
-from device.printjobs import PrintJob, enqueue, pending
+from device.printjobs import PrintJob
 from device.store import Store
 from drivers.printer import PrinterDriver, commands, decode
 from drivers.printer.layout import Profile, job_bytes
@@ -29,12 +29,11 @@ PROFILE_80 = Profile()  # the config default: 80 mm, native Chinese
 def add(core: Core, job: PrintJob) -> None:
     """What the UI does: the job commits with the event that asked for it."""
     core.record([Draft(EventType.TICKET_ISSUED, {"number": "A023"})] if job.kind == "ticket"
-                else [], also=[enqueue(job)])
+                else [], also=[core.store.enqueue_print(job)])
 
 
 def pending_ids(store: Store) -> list[int]:
-    with store.transaction() as conn:
-        return [j.id for j in pending(conn)]
+    return [j.id for j in store.pending_prints()]
 
 
 def events(store: Store, *types: str) -> list[dict]:

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-OURS = ("device", "drivers", "ui", "sync", "tools", "bench", "provision", "tests")
+OURS = ("device", "drivers", "ui", "sync", "kiosk", "tools", "bench", "provision", "tests")
 
 
 def _calls(name: str) -> list[tuple[str, int, str]]:

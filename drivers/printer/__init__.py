@@ -6,7 +6,7 @@
 * :mod:`.worker` prints the durable queue in order, once, through faults.
 
 The UI asks for a print by committing a job with its event:
-``core.record([...], also=[printjobs.enqueue(PrintJob(kind, data))])``.
+``core.record([...], also=[store.enqueue_print(PrintJob(kind, data))])``.
 """
 
 from __future__ import annotations

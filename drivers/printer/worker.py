@@ -8,7 +8,7 @@ printer's status is read every 30 s so paper out shows before a citizen needs a 
 2. ask the printer's status (DLE EOT); a known fault stops here, nothing is sent,
 3. send the job's bytes,
 4. ask the status again: paper out or cover open now means the job was cut short,
-5. commit ``mark_printed`` (with ``slip.printed`` for slips) in one transaction.
+5. commit ``Store.mark_printed`` (with ``slip.printed`` for slips) in one transaction.
 
 A failure at any step raises ``device.fault`` ("printer", fault), tells the screen, and
 leaves the job pending; it is printed whole when the printer is back (after a buffer
@@ -30,7 +30,7 @@ from typing import Any
 from device.core import Change, Core
 from device.errors import DriverError, ParseError
 from device.events import Draft, EventType
-from device.printjobs import PrintJob, mark_printed, pending
+from device.printjobs import PrintJob
 from drivers.printer import commands as cmd
 from drivers.printer.chinese import Fonts
 from drivers.printer.layout import Profile, job_bytes
@@ -172,8 +172,7 @@ class PrintWorker:
             return done
 
     def _pending(self) -> list[PrintJob]:
-        with self.core.store.transaction() as conn:
-            return pending(conn)
+        return self.core.store.pending_prints()
 
     def _print(self, job: PrintJob) -> None:
         data = self._layout(job)
@@ -197,7 +196,7 @@ class PrintWorker:
         self._recovered()  # (cheap when not faulted) the printer took a whole job
         # The bytes are in the printer: commit at once (the "printed twice" window).
         draft = slip_event(job)
-        self.core.record([draft] if draft else [], also=[mark_printed(job.id)])
+        self.core.record([draft] if draft else [], also=[self.core.store.mark_printed(job.id)])
         self.printed += 1
         log.info("printer: job %d (%s) printed, %d bytes", job.id, job.kind, len(data))
         if after.paper is Paper.NEAR_END:
@@ -252,6 +251,4 @@ class PrintWorker:
             self.core.announce(RECOVERED, "info")
 
     def _note_attempt(self, job: PrintJob, error: str) -> None:
-        with self.core.store.transaction() as conn:
-            conn.execute("UPDATE print_jobs SET attempts = attempts + 1, last_error = ? "
-                         "WHERE id = ?", (error, job.id))
+        self.core.store.print_failed(job.id, error)

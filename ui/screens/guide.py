@@ -145,5 +145,5 @@ class GuideScreen(KioskScreen):
             "qr": f"{cfg.window.guide_url}?service={service.code}&v={cat.version}",
         })
         # The printer driver prints it and records slip.printed with this version.
-        self.ui.core.record([], also=[printjobs.enqueue(job)])
+        self.ui.core.record([], also=[self.ui.core.store.enqueue_print(job)])
         self.ui.toast("正在打印一次性告知单，请在出票口取单")

@@ -1,0 +1,36 @@
+"""The Store's methods on ``site_content``: what HQ sent the counter (catalogue,
+notices, appointments), one current version per kind.
+
+kiosk-sync validates a document before it is stored (sync/downlink.py); the readers
+here parse it again and fall back to the shipped default when it does not parse, so a
+bad row never takes the screen down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from device.store_types import Records
+
+
+@dataclass(frozen=True)
+class Content:
+    kind: str
+    version: str
+    body: str  # the JSON document as HQ sent it
+
+
+class ContentRecords(Records):
+    """Store methods: :meth:`site_content`, :meth:`put_site_content`."""
+
+    def site_content(self, kind: str) -> Content | None:
+        """The stored document of ``kind`` ("catalogue", "notices", "appointments"), or None."""
+        rows = self._dicts("SELECT version, body FROM site_content WHERE kind = ?", (kind,))
+        return Content(kind, str(rows[0]["version"]), rows[0]["body"]) if rows else None
+
+    def put_site_content(self, kind: str, version: str, body: str, updated_ts: str) -> None:
+        """Store ``body`` as the current ``kind`` (tools and demos; kiosk-sync applies HQ's
+        documents with their rollback copy through its own method)."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO site_content (kind, version, body, updated_ts) "
+                         "VALUES (?, ?, ?, ?)", (kind, version, body, updated_ts))

@@ -1,0 +1,82 @@
+"""The Store's methods on the queue tables (``queue_tickets``, ``appointment_checkins``).
+
+Reads return rows as dicts named by column; writes are :data:`Writer` s that commit in
+the transaction of the event that caused them (``ticket.issued``, ``ticket.called``).
+The queue's rules (numbering, priority, who is called next) are device/tickets.py's and
+device/queue.py's; this module only knows the tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from device.store_types import Records, Writer
+
+_COLUMNS = "id, number, service, grp, priority, appointment, issued_ts, called_ts"
+_WAITING = "day = ? AND called_ts IS NULL"
+
+
+class QueueRecords(Records):
+    """Store methods: tickets of a day, who is ahead, issue and call marks, check-ins."""
+
+    def waiting_tickets(self, day: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """``day``'s waiting tickets in call order: higher priority first, then issue order."""
+        sql = f"SELECT {_COLUMNS} FROM queue_tickets WHERE {_WAITING} ORDER BY priority DESC, id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._dicts(sql, (day,))
+
+    def tickets_ahead(self, day: str, priority: int, *, before_id: int | None = None) -> int:
+        """Waiting tickets of ``day`` called before ticket ``before_id`` of ``priority``;
+        without an id, before a ticket of ``priority`` issued now (ties go first)."""
+        params: tuple[int, ...]
+        if before_id is None:
+            where, params = "priority >= ?", (priority,)
+        else:
+            where = "(priority > ? OR (priority = ? AND id < ?))"
+            params = (priority, priority, before_id)
+        return int(self._scalar(
+            f"SELECT count(*) FROM queue_tickets WHERE {_WAITING} AND {where}", (day, *params)))
+
+    def ticket_numbered(self, day: str, number: str) -> dict[str, Any] | None:
+        rows = self._dicts(f"SELECT {_COLUMNS} FROM queue_tickets WHERE day = ? AND number = ?",
+                           (day, number))
+        return rows[0] if rows else None
+
+    def tickets_issued(self, day: str) -> int:
+        """How many tickets ``day`` has issued (the next number is one more)."""
+        with self._lock:
+            return int(self.db["queue_tickets"].count_where("day = ?", [day]))
+
+    def checked_in_number(self, code: str) -> str | None:
+        """The ticket number appointment ``code`` checked in with, or None."""
+        number = self._scalar(
+            "SELECT t.number FROM appointment_checkins c JOIN queue_tickets t "
+            "ON t.id = c.ticket_id WHERE c.code = ?", (code,))
+        return None if number is None else str(number)
+
+    @staticmethod
+    def issue_ticket(row: dict[str, Any], ids: list[int]) -> Writer:
+        """A writer inserting ticket ``row`` (day, number, service, grp, priority,
+        appointment, issued_ts) and, for an appointment, its check-in; the new id is
+        appended to ``ids``."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "INSERT INTO queue_tickets (day, number, service, grp, priority, "
+                "appointment, issued_ts) VALUES (:day, :number, :service, :grp, :priority, "
+                ":appointment, :issued_ts)", row)
+            ids.append(int(cur.lastrowid or 0))
+            if row["appointment"]:
+                conn.execute("INSERT INTO appointment_checkins (code, ticket_id, ts) "
+                             "VALUES (?, ?, ?)", (row["appointment"], ids[-1], row["issued_ts"]))
+
+        return write
+
+    @staticmethod
+    def mark_called(ticket_id: int, ts: float) -> Writer:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?", (ts, ticket_id))
+
+        return write
