@@ -100,17 +100,7 @@ def restart_run(counters: int, backlog: int, honour: bool) -> dict[str, Any]:
         sim.backlog(backlog)  # written while the broker was down
         total = counters * backlog
         broker.restart()
-        t0 = time.monotonic()
-        last = [0.0]
-        count = [0]
-
-        def check(now: float) -> None:
-            if now - last[0] >= 0.5:
-                last[0] = now
-                count[0] = held(db)
-
-        done = sim.run_until(lambda: count[0] >= total, 240, every=check)
-        elapsed = time.monotonic() - t0
+        done, elapsed = until_all_held(sim, db, total, 240)
         sim.run_until(lambda: False, 2)  # let the last confirmations arrive
     finally:
         sim.close()
@@ -124,6 +114,22 @@ def restart_run(counters: int, backlog: int, honour: bool) -> dict[str, Any]:
             "resend_requests": stats.get("resends"),
             "republished_by_counters": sim.stats.republished,
             "resent_on_request": sim.stats.resent}
+
+
+def until_all_held(sim: LoadSim, db: Path, total: int, timeout_s: float
+                   ) -> tuple[bool, float]:
+    """Run the counters until HQ holds ``total`` events (polled twice a second: the count
+    is a query on HQ's file); whether it did, and how long it took."""
+    t0 = time.monotonic()
+    last, count = [0.0], [0]
+
+    def check(now: float) -> None:
+        if now - last[0] >= 0.5:
+            last[0] = now
+            count[0] = held(db)
+
+    done = sim.run_until(lambda: count[0] >= total, timeout_s, every=check)
+    return done, time.monotonic() - t0
 
 
 def collector_run(counters: int, rate: float, honour: bool) -> dict[str, Any]:
@@ -158,16 +164,7 @@ def collector_run(counters: int, rate: float, honour: bool) -> dict[str, Any]:
 
         sim.run_until(lambda: False, 60, every=live)
         total = sum(sim.last_seq().values())
-        t0 = time.monotonic()
-        last, count = [0.0], [0]
-
-        def check(now: float) -> None:
-            if now - last[0] >= 0.5:
-                last[0] = now
-                count[0] = held(db)
-
-        done = sim.run_until(lambda: count[0] >= total, 180, every=check)
-        elapsed = time.monotonic() - t0
+        done, elapsed = until_all_held(sim, db, total, 180)
     finally:
         sim.close()
         for h in (a, b):

@@ -51,23 +51,27 @@ def form(path: Path, title: str, rows: list[str]) -> None:
     img.save(path, optimize=True)
 
 
+# The sample forms the guide shows: file, title, the fields a citizen fills in.
+FORMS = (
+    ("id_card_application.png", "居民身份证申领登记表",
+     ["姓名", "性别", "民族", "出生日期", "公民身份号码", "常住户口所在地", "申领原因",
+      "联系电话"]),
+    ("birth_registration.png", "出生登记申报表",
+     ["婴儿姓名", "性别", "出生日期", "出生地点", "父亲姓名", "母亲姓名", "随父/随母", "申报人"]),
+    ("household_move.png", "户口迁移申请表",
+     ["姓名", "公民身份号码", "迁出地", "迁入地", "迁移原因", "与户主关系", "申请人签名", "日期"]),
+    ("change_application.png", "户口登记项目变更更正申请表",
+     ["姓名", "公民身份号码", "变更项目", "原登记内容", "变更后内容", "变更原因", "证明材料",
+      "申请人签名"]),
+)
+
+
 def main() -> None:
     silhouette(OUT / "officer_placeholder.png")
     forms = OUT / "forms"
     forms.mkdir(parents=True, exist_ok=True)
-    form(forms / "id_card_application.png", "居民身份证申领登记表",
-         ["姓名", "性别", "民族", "出生日期", "公民身份号码", "常住户口所在地", "申领原因",
-          "联系电话"])
-    form(forms / "birth_registration.png", "出生登记申报表",
-         ["婴儿姓名", "性别", "出生日期", "出生地点", "父亲姓名", "母亲姓名", "随父/随母",
-          "申报人"])
-    form(forms / "household_move.png", "户口迁移申请表",
-         ["姓名", "公民身份号码", "迁出地", "迁入地", "迁移原因", "与户主关系", "申请人签名",
-          "日期"])
-    form(forms / "change_application.png", "户口登记项目变更更正申请表",
-         ["姓名", "公民身份号码", "变更项目", "原登记内容", "变更后内容", "变更原因", "证明材料",
-          "申请人签名"])
-
+    for name, title, fields in FORMS:
+        form(forms / name, title, fields)
 
 if __name__ == "__main__":
     main()
