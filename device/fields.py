@@ -78,6 +78,14 @@ def refuse_resident_id(value: str, name: str, *, where: str = "") -> str:
     return value
 
 
+def _present(d: Mapping[str, Any], key: str, required: bool, prefix: str) -> Any:
+    """``d[key]``; None when absent (or null) and optional, a ParseError when required."""
+    value = d.get(key)
+    if value is None and required:
+        raise ParseError(f"{prefix}missing field {key!r}")
+    return value
+
+
 def text_field(d: Mapping[str, Any], key: str, *, required: bool = True, limit: int = 200,
                where: str = "", multiline: bool = False, nonempty: bool = False,
                personal: bool = False) -> str:
@@ -88,10 +96,7 @@ def text_field(d: Mapping[str, Any], key: str, *, required: bool = True, limit: 
     value shaped like a resident ID number, since only mirror fields may carry one.
     """
     p = _prefix(where)
-    value = d.get(key)
-    if value is None:
-        if required:
-            raise ParseError(f"{p}missing field {key!r}")
+    if (value := _present(d, key, required, p)) is None:
         return ""
     if not isinstance(value, str):
         raise ParseError(f"{p}field {key!r} must be a string")
@@ -107,10 +112,7 @@ def int_field(d: Mapping[str, Any], key: str, *, lo: int = 0, hi: int = INT64_MA
               required: bool = True, default: int = 0, where: str = "") -> int:
     """``d[key]`` as an int in ``[lo, hi]``. ``True``/``False`` are not integers here."""
     p = _prefix(where)
-    value = d.get(key)
-    if value is None:
-        if required:
-            raise ParseError(f"{p}missing field {key!r}")
+    if (value := _present(d, key, required, p)) is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParseError(f"{p}field {key!r} must be an integer")
@@ -123,10 +125,7 @@ def number_field(d: Mapping[str, Any], key: str, *, lo: float = 0.0, hi: float =
                  required: bool = True, default: float = 0.0, where: str = "") -> float:
     """``d[key]`` as a finite number in ``[lo, hi]`` (NaN and Infinity are refused)."""
     p = _prefix(where)
-    value = d.get(key)
-    if value is None:
-        if required:
-            raise ParseError(f"{p}missing field {key!r}")
+    if (value := _present(d, key, required, p)) is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParseError(f"{p}field {key!r} must be a number")
