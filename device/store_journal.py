@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -75,9 +74,3 @@ class JournalReader(JournalReads):
 
     def close(self) -> None:
         self.conn.close()
-
-    def __enter__(self) -> JournalReader:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()

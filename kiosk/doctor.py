@@ -19,6 +19,7 @@ through sync/probe.py with the counter's own TLS settings and credentials.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -157,7 +158,7 @@ def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> Db
                              "replacing an old one gets the old state directory first"))
     try:
         # Read-only: the doctor never writes to the counter's database.
-        with JournalReader(path) as journal:
+        with contextlib.closing(JournalReader(path)) as journal:
             problems = journal.check_problems()
             if problems:
                 raise sqlite3.DatabaseError("; ".join(problems[:3]))
