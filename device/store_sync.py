@@ -74,10 +74,10 @@ class SyncRecords:
     def unsent_after(self, after_seq: int, limit: int) -> list[tuple[int, str, str]]:
         """Up to ``limit`` unsent rows above ``after_seq`` in seq order: (seq, ts, body),
         the body being the stored envelope, byte for byte what is published."""
-        with self._lock:
-            return [(int(s), str(t), str(b)) for s, t, b in self.conn.execute(
+        with self._lock:  # rows as sqlite3 gives them: this is the drain's hot path
+            return self.conn.execute(
                 "SELECT seq, ts, body FROM events WHERE sent_at IS NULL AND seq > ? "
-                "ORDER BY seq LIMIT ?", (after_seq, limit))]
+                "ORDER BY seq LIMIT ?", (after_seq, limit)).fetchall()
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """Mark rows sent: one UPDATE per run of consecutive seqs (PUBACKs arrive in
