@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from device.shedding import Shedding
 from device.store_content import ContentRecords
 from device.store_journal import JournalReads
 from device.store_queue import QueueRecords
+from device.store_sync import SyncRecords
 from device.store_types import Writer
 
 log = logging.getLogger("store")
@@ -121,7 +122,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Store(QueueRecords, ContentRecords, PrintQueue, JournalReads, Shedding):
+class Store(QueueRecords, ContentRecords, PrintQueue, JournalReads, SyncRecords, Shedding):
     """The kiosk's store. Thread-safe: every call holds one lock around the connection.
 
     Its methods are the only SQL on kiosk.db: this module has the journal and the
@@ -308,11 +309,6 @@ class Store(QueueRecords, ContentRecords, PrintQueue, JournalReads, Shedding):
             out.append(ev)
         return out
 
-    def count_unsent(self) -> int:
-        with self._lock:
-            return int(self.conn.execute(
-                "SELECT count(*) FROM events WHERE sent_at IS NULL").fetchone()[0])
-
     def integrity_ok(self) -> bool:
         with self._lock:
             return self.conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
@@ -325,74 +321,6 @@ class Store(QueueRecords, ContentRecords, PrintQueue, JournalReads, Shedding):
     def data_version(self) -> int:
         with self._lock:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
-
-    # ------------------------------------------------------------------ outbox (sync side)
-
-    def mark_sent(self, seqs: Sequence[int]) -> None:
-        """Mark rows sent: one UPDATE per run of consecutive seqs (PUBACKs arrive in
-        order, so a drain of thousands of rows is a handful of statements)."""
-        if not seqs:
-            return
-        runs: list[tuple[int, int]] = []
-        for seq in sorted(seqs):
-            if runs and seq == runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], seq)
-            elif not runs or seq > runs[-1][1]:
-                runs.append((seq, seq))
-        now = _now_iso()
-        with self.transaction() as conn:
-            conn.executemany(
-                "UPDATE events SET sent_at = ? WHERE seq BETWEEN ? AND ? AND sent_at IS NULL",
-                [(now, a, b) for a, b in runs],
-            )
-
-    def prune_sent(self, older_than_days: int) -> int:
-        """Retention: delete rows sent that long ago, and only those HQ confirmed it holds
-        (a PUBACK says only that the broker took it)."""
-        # The same text form as sent_at (milliseconds, "Z"), so the string comparison holds.
-        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "DELETE FROM events WHERE sent_at IS NOT NULL AND sent_at < ? AND seq <= ?",
-                (cutoff, self._confirmed(conn) or 0),
-            )
-            return cur.rowcount
-
-    # ------------------------------------------------------------------ HQ's confirmation
-
-    @staticmethod
-    def _confirmed(conn: sqlite3.Connection) -> int | None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'hq_confirmed'").fetchone()
-        return int(row[0]) if row else None
-
-    def hq_confirmed(self) -> int | None:
-        """The highest seq up to which HQ holds every event (Topics.confirmed), or None
-        when HQ never confirmed anything."""
-        with self._lock:
-            return self._confirmed(self.conn)
-
-    def set_hq_confirmed(self, upto: int) -> None:
-        with self.transaction() as conn:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('hq_confirmed', ?) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(upto),))
-
-    def requeue_unconfirmed(self, after_seq: int, sent_before: str,
-                            limit: int) -> tuple[int, int]:
-        """Mark unsent again up to ``limit`` rows above ``after_seq`` (HQ's confirmed seq)
-        that were sent before ``sent_before`` (ISO, as sent_at); returns the first and
-        last seq re-queued ((0, 0): none)."""
-        with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT min(seq), max(seq) FROM (SELECT seq FROM events WHERE seq > ? AND "
-                "sent_at IS NOT NULL AND sent_at < ? ORDER BY seq LIMIT ?)",
-                (after_seq, sent_before, limit)).fetchone()
-            first, last = int(row[0] or 0), int(row[1] or 0)
-            if last:
-                conn.execute("UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
-                             "AND sent_at IS NOT NULL AND sent_at < ?",
-                             (first, last, sent_before))
-            return first, last
 
     def size_bytes(self) -> int:
         return sum(

@@ -38,11 +38,11 @@ class JournalReads(Records):
             sql += f" LIMIT {int(limit)}"
         return [(r["body"], r["sent_at"]) for r in self._dicts(sql)][::-1]
 
-    def unsent_summary(self) -> tuple[int, str | None]:
-        """How many events wait for HQ, and the timestamp of the oldest."""
-        rows = self._dicts("SELECT count(*) AS n, min(ts) AS oldest FROM events "
-                           "WHERE sent_at IS NULL")
-        return int(rows[0]["n"]), rows[0]["oldest"]
+    def outbox_depth(self) -> tuple[int, str | None]:
+        """How many rows wait for HQ, and the ts of the oldest (None: the outbox is empty)."""
+        row = self._dicts("SELECT count(*) AS depth, min(ts) AS oldest FROM events "
+                          "WHERE sent_at IS NULL")[0]
+        return int(row["depth"]), row["oldest"]
 
     def newest_event(self) -> tuple[str | None, str | None]:
         """(latest ts, body of the last event); (None, None) in an empty journal. The

@@ -226,7 +226,7 @@ def _events(args: argparse.Namespace, config: Config) -> int:
         return EXIT_FAIL
     try:
         rows = journal.recent_events(limit=args.limit, unsent_only=args.unsent)
-        unsent, _oldest = journal.unsent_summary()
+        unsent, _oldest = journal.outbox_depth()
     except sqlite3.DatabaseError as exc:
         print(f"kiosk events: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_FAIL

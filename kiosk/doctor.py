@@ -162,7 +162,7 @@ def check_database(cfg: Config, env: Env, max_unsent_age_s: float = 86400) -> Db
             problems = journal.check_problems()
             if problems:
                 raise sqlite3.DatabaseError("; ".join(problems[:3]))
-            unsent, oldest = journal.unsent_summary()
+            unsent, oldest = journal.outbox_depth()
             newest, last = journal.newest_event()
     except sqlite3.DatabaseError as exc:
         return DbFacts(Check("database", FAIL, f"{path} fails its integrity check: {exc}",

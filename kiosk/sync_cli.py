@@ -68,6 +68,7 @@ def main_sync(argv: Sequence[str] | None = None) -> int:
         print(f"kiosk-sync: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     logsetup.setup(cfg.logging.level)
+    from device.store import Store
     from sync.uplink import Syncer
 
     stop = _stop_on_signals()
@@ -79,9 +80,16 @@ def main_sync(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     if args.drain:
         def watch() -> None:
-            while not stop.wait(0.1):
-                if syncer.connected.is_set() and _outbox_empty(cfg.db_path):
-                    stop.set()
+            # Its own store: the syncer's is closed as run() returns, maybe before this
+            # thread sees the stop.
+            outbox = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id,
+                           check_integrity=False)
+            try:
+                while not stop.wait(0.1):
+                    if syncer.connected.is_set() and outbox.outbox_empty():
+                        stop.set()
+            finally:
+                outbox.close()
         threading.Thread(target=watch, daemon=True).start()
     log.info("kiosk-sync starting: db=%s broker=%s:%s", cfg.db_path, cfg.mqtt.host,
              cfg.mqtt.port)
@@ -99,16 +107,6 @@ def main_sync(argv: Sequence[str] | None = None) -> int:
         syncer.close()
     log.info("kiosk-sync stopped")
     return EXIT_OK
-
-
-def _outbox_empty(db: Path) -> bool:
-    from device.store import connect
-
-    conn = connect(db)
-    try:
-        return conn.execute("SELECT 1 FROM events WHERE sent_at IS NULL LIMIT 1").fetchone() is None
-    finally:
-        conn.close()
 
 
 # --------------------------------------------------------------------------- kiosk-hq

@@ -3,8 +3,9 @@
 Every parser here takes raw bytes from the broker and returns a validated document or
 raises :class:`ParseError` with a reason (which goes back to HQ on the result topic).
 Nothing else escapes: garbage never crashes the sync process (tests fuzz this).
-Content is applied in one transaction into ``site_content``; the kiosk notices through
-``PRAGMA data_version``.
+Content is applied in one transaction into ``site_content`` (the store's
+:meth:`~device.store_sync.SyncRecords.put_content`; the order of versions is ours); the
+kiosk notices through ``PRAGMA data_version``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from device.errors import ParseError
 from device.fields import check_text
+from device.store import Store
 from sync.schema import COMMAND_SCHEMAS, CONTENT_SCHEMAS, MAX_RESEND, validate
 from sync.topics import CONTENT_KINDS
 
@@ -127,54 +128,26 @@ def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
                  for c in _CHUNK.split(version) if c)
 
 
-def rollback_allowed(conn: sqlite3.Connection, kind: str) -> str | None:
-    """The older version HQ's rollback command allows for ``kind``, if any."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"rollback:{kind}",)).fetchone()
-    return str(row[0]) if row else None
+def is_older(version: str, than: str) -> bool:
+    return version_key(version) < version_key(than)
 
 
-def allow_rollback(conn: sqlite3.Connection, kind: str, version: str) -> None:
-    """Record HQ's order to go back to ``version`` (kept until that version is applied)."""
-    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                 "SET value = excluded.value", (f"rollback:{kind}", version))
-
-
-def current_version(conn: sqlite3.Connection, kind: str) -> str | None:
-    row = conn.execute("SELECT version FROM site_content WHERE kind = ?", (kind,)).fetchone()
-    return str(row[0]) if row else None
-
-
-def apply_content(conn: sqlite3.Connection, kind: str, doc: dict[str, Any]) -> bool:
-    """Store ``doc`` as the current ``kind`` in one transaction.
+def apply_content(store: Store, kind: str, doc: dict[str, Any]) -> bool:
+    """Store the validated ``doc`` as the current ``kind`` (one transaction, the store's).
 
     Returns False when that version is already stored (a retained message delivered
     again after a reconnect): nothing is written, the kiosk sees no change. An older
     version raises :class:`OlderVersion` unless HQ's rollback command named it.
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        current = current_version(conn, kind)
-        if current == doc["version"]:
-            conn.execute("ROLLBACK")
-            return False
-        if current is not None and version_key(doc["version"]) < version_key(current):
-            if rollback_allowed(conn, kind) != doc["version"]:
-                raise OlderVersion(
-                    f"{kind} version {doc['version']!r} is older than the stored "
-                    f"{current!r}; to go back, HQ sends cmd/rollback "
-                    f'{{"kind": "{kind}", "version": "{doc["version"]}"}}')
-            conn.execute("DELETE FROM meta WHERE key = ?", (f"rollback:{kind}",))
-        conn.execute(
-            "INSERT INTO site_content (kind, version, body, updated_ts) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(kind) DO UPDATE SET version = excluded.version, "
-            "body = excluded.body, updated_ts = excluded.updated_ts",
-            (kind, doc["version"], json.dumps(doc, ensure_ascii=False), now_iso()),
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return True
+    version = doc["version"]
+    done = store.put_content(kind, version, json.dumps(doc, ensure_ascii=False), now_iso(),
+                             is_older=is_older)
+    if done.older:
+        raise OlderVersion(
+            f"{kind} version {version!r} is older than the stored "
+            f"{done.stored!r}; to go back, HQ sends cmd/rollback "
+            f'{{"kind": "{kind}", "version": "{version}"}}')
+    return done.applied
 
 
 def content_result(kind: str, version: str | None, *, applied: bool,

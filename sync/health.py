@@ -1,6 +1,7 @@
-"""What the counter reports on ``.../health`` (QoS 0, periodic) and ``.../state`` (retained).
+"""What the counter reports on ``.../health`` (QoS 0, periodic) and ``.../state`` (retained),
+and the :class:`Reporter` that publishes them.
 
-Read from the shared SQLite file and the OS only; no personal data: the state carries
+Read through the store's named methods and from the OS only; no personal data: the state carries
 the mode, the officer's badge and the away notice, never mirror values.
 """
 
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from device import __version__
+from device.store import Store
+from sync.outbox import OutboxPublisher
+from sync.sink import Sink
+from sync.topics import Topics
 
 THERMAL = Path("/sys/class/thermal")
 
@@ -46,15 +51,13 @@ def cpu_temperature_c(root: Path = THERMAL) -> float | None:
     return None
 
 
-def peripherals(conn: sqlite3.Connection, limit: int = 2000) -> dict[str, dict[str, Any]]:
+def peripherals(store: Store, limit: int = 2000) -> dict[str, dict[str, Any]]:
     """Status per component from the latest device.fault / device.recovered events."""
-    rows = conn.execute(
-        "SELECT type, ts, body FROM events WHERE type IN ('device.fault', 'device.recovered') "
-        "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
     out: dict[str, dict[str, Any]] = {}
-    for etype, ts, body in rows:
+    for row in store.fault_events(limit):
+        etype, ts = row["type"], row["ts"]
         try:
-            data = json.loads(body).get("data", {})
+            data = json.loads(row["body"]).get("data", {})
         except json.JSONDecodeError:
             continue
         comp = str(data.get("component", "unknown"))[:40]
@@ -67,59 +70,45 @@ def peripherals(conn: sqlite3.Connection, limit: int = 2000) -> dict[str, dict[s
     return out
 
 
-def people_waiting(conn: sqlite3.Connection) -> int | None:
+def people_waiting(store: Store) -> int | None:
     """Tickets issued and not yet called today, if this counter runs a queue."""
-    has = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue_tickets'").fetchone()
-    if not has:
-        return None
-    row = conn.execute(
-        "SELECT count(*) FROM queue_tickets WHERE called_ts IS NULL AND "
-        "day = (SELECT max(day) FROM queue_tickets)").fetchone()
-    return int(row[0])
+    return store.tickets_waiting()
 
 
-def outbox(conn: sqlite3.Connection, now: float) -> tuple[int, float | None]:
-    depth, oldest = conn.execute(
-        "SELECT count(*), min(ts) FROM events WHERE sent_at IS NULL").fetchone()
+def outbox(store: Store, now: float) -> tuple[int, float | None]:
+    depth, oldest = store.outbox_depth()
     age = round(max(0.0, now - _parse_ts(oldest)), 1) if oldest else None
-    return int(depth), age
+    return depth, age
 
 
-def health(conn: sqlite3.Connection, db_path: Path, now: float) -> dict[str, Any]:
-    depth, age = outbox(conn, now)
+def health(store: Store, now: float) -> dict[str, Any]:
+    depth, age = outbox(store, now)
     try:
-        free = shutil.disk_usage(db_path.parent).free
+        free = shutil.disk_usage(store.path.parent).free
     except OSError:
         free = None
-    size = sum(p.stat().st_size for p in (db_path, Path(f"{db_path}-wal")) if p.exists())
-    row = conn.execute("SELECT value FROM meta WHERE key = 'chain_head'").fetchone()
-    head = int(row[0].split(":", 1)[0]) if row else 0
     return {
         "ts": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace(
             "+00:00", "Z"),
-        "head_seq": head,
+        "head_seq": store.head()[0],
         "outbox_depth": depth,
         "oldest_unsent_age_s": age,
-        "db_bytes": size,
+        "db_bytes": store.size_bytes(),
         "disk_free_bytes": free,
         "cpu_temp_c": cpu_temperature_c(),
-        "peripherals": peripherals(conn),
-        "people_waiting": people_waiting(conn),
+        "peripherals": peripherals(store),
+        "people_waiting": people_waiting(store),
     }
 
 
-def state(conn: sqlite3.Connection, *, online: bool, now: float) -> dict[str, Any]:
+def state(store: Store, *, online: bool, now: float) -> dict[str, Any]:
     """The retained state: who is on duty, away or not, versions. No personal data."""
-    row = conn.execute("SELECT body FROM counter_state WHERE id = 1").fetchone()
-    snap: dict[str, Any] = {}
-    if row:
-        try:
-            snap = json.loads(row[0])
-        except json.JSONDecodeError:
-            snap = {}
+    try:
+        snap: dict[str, Any] = store.load_state() or {}
+    except json.JSONDecodeError:
+        snap = {}
     away = snap.get("away") if isinstance(snap.get("away"), dict) else None
-    versions = dict(conn.execute("SELECT kind, version FROM site_content").fetchall())
+    versions = store.content_versions()
     return {
         "online": online,
         "ts": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace(
@@ -137,3 +126,40 @@ def state(conn: sqlite3.Connection, *, online: bool, now: float) -> dict[str, An
 def offline_state() -> dict[str, Any]:
     """The Last Will: what the broker publishes (retained) when the counter vanishes."""
     return {"online": False}
+
+
+class Reporter:
+    """Publishes the state (retained; only when it changed, ts aside) and the health."""
+
+    def __init__(self, store: Store, topics: Topics, sink: Sink, outbox: OutboxPublisher, *,
+                 clock: Callable[[], float], online: Callable[[], bool]) -> None:
+        self.store = store
+        self.topics = topics
+        self.sink = sink
+        self.outbox = outbox
+        self.clock = clock
+        self.online = online  # the broker accepted this connection (CONNACK)
+        self._last_state: dict[str, Any] | None = None
+
+    def forget_state(self) -> None:
+        """The next :meth:`publish_state` publishes even an unchanged state (a new
+        connection, HQ's publish_state command)."""
+        self._last_state = None
+
+    def publish_state(self) -> None:
+        if not self.online():
+            return
+        doc = state(self.store, online=True, now=self.clock())
+        comparable = {k: v for k, v in doc.items() if k != "ts"}
+        if comparable == self._last_state:
+            return
+        self._last_state = comparable
+        self.sink.publish(self.topics.state, json.dumps(doc, ensure_ascii=False).encode(),
+                          qos=1, retain=True)
+
+    def publish_health(self) -> None:
+        doc = health(self.store, self.clock())
+        doc["inflight"] = self.outbox.pending_count
+        doc["connection"] = self.outbox.connection
+        self.sink.publish(self.topics.health, json.dumps(doc, ensure_ascii=False).encode(),
+                          qos=0)

@@ -406,8 +406,8 @@ class TcpProxy:
 
 class Running:
     def __init__(self, cfg: Config) -> None:
-        self.syncer = Syncer(cfg, reconnect_min_s=0.05, reconnect_max_s=0.5)
-        self.syncer.stats = WatchedStats()
+        self.syncer = Syncer(cfg, reconnect_min_s=0.05, reconnect_max_s=0.5,
+                             stats=WatchedStats())
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.syncer.run, args=(self.stop,), daemon=True)
         self.thread.start()

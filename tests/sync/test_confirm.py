@@ -67,7 +67,7 @@ def test_confirmations_are_kept_checked_and_guard_retention(syncer: Syncer) -> N
         assert syncer.store.hq_confirmed() == 4, bad
     _age_sent(syncer, 40 * 86400)
     assert syncer.store.prune_sent(32) == 4  # seq 1..4: confirmed; 5..10 stay
-    assert [r[0] for r in syncer.conn.execute("SELECT seq FROM events")] == list(range(5, 11))
+    assert [r[0] for r in syncer.store.conn.execute("SELECT seq FROM events")] == list(range(5, 11))
 
 
 def test_rounds_start_at_the_confirmed_seq_are_bounded_and_back_off(syncer: Syncer) -> None:

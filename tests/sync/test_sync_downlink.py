@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,8 @@ def syncer(tmp_path: Path) -> Iterator[Syncer]:
 
 
 def content_rows(s: Syncer) -> list[tuple[Any, ...]]:
-    return s.conn.execute("SELECT kind, version, body FROM site_content ORDER BY kind").fetchall()
+    return s.store.conn.execute(
+        "SELECT kind, version, body FROM site_content ORDER BY kind").fetchall()
 
 
 def test_valid_content_is_applied_once_per_version(syncer: Syncer) -> None:
@@ -165,14 +165,14 @@ def test_parsers_raise_only_parse_error(payload: bytes) -> None:
 
 def test_publish_marked_sent_only_after_a_good_puback(syncer: Syncer) -> None:
     fill_outbox(syncer.cfg, 4)
-    syncer._pending = {7: [1, 2], 8: [3, 4]}
-    syncer._pending_count = 2
+    syncer.outbox._pending = {7: [1, 2], 8: [3, 4]}
+    syncer.outbox._pending_count = 2
     refused = ReasonCode(PacketTypes.PUBACK, identifier=135)  # Not authorized
     syncer._on_publish(None, None, 7, refused, None)
     syncer._on_publish(None, None, 8, ReasonCode(PacketTypes.PUBACK, identifier=0), None)
-    syncer._drain_acks()
-    syncer._flush_marks(force=True)
-    sent = dict(syncer.conn.execute("SELECT seq, sent_at IS NOT NULL FROM events"))
+    syncer.outbox.drain_acks()
+    syncer.outbox.flush_marks(force=True)
+    sent = dict(syncer.store.conn.execute("SELECT seq, sent_at IS NOT NULL FROM events"))
     assert sent == {1: 0, 2: 0, 3: 1, 4: 1}
     assert (syncer.stats.refused, syncer.stats.acked) == (1, 1)
 
@@ -197,7 +197,7 @@ def test_full_disk_sheds_telemetry_never_ratings(tmp_path: Path) -> None:
         shed = s.check_disk()
         assert shed > 0
         assert s.store.used_bytes() <= 1024 * 1024
-        rows = s.conn.execute("SELECT id, type, body FROM events ORDER BY seq").fetchall()
+        rows = s.store.conn.execute("SELECT id, type, body FROM events ORDER BY seq").fetchall()
         ids = {r[0] for r in rows}
         assert set(keep) <= ids
         fault = json.loads(rows[-1][2])
@@ -222,22 +222,24 @@ def test_health_and_state_report_without_personal_data(tmp_path: Path) -> None:
     thermal = tmp_path / "thermal" / "thermal_zone0"
     thermal.mkdir(parents=True)
     (thermal / "temp").write_text("51234\n")
-    conn = sqlite3.connect(cfg.db_path)
-    ts = json.loads(conn.execute("SELECT body FROM events WHERE seq = 1").fetchone()[0])["ts"]
+    reader = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id,
+                   check_integrity=False)  # as kiosk-sync opens it
+    ts = json.loads(reader.conn.execute(
+        "SELECT body FROM events WHERE seq = 1").fetchone()[0])["ts"]
     from datetime import datetime
 
     now = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() + 90
-    h = health.health(conn, cfg.db_path, now)
+    h = health.health(reader, now)
     assert h["outbox_depth"] == 3 and h["oldest_unsent_age_s"] == pytest.approx(90, abs=1)
     assert h["head_seq"] == 3
     assert h["peripherals"]["printer"]["ok"] is False
     assert h["peripherals"]["sign"]["ok"] is True
     assert h["people_waiting"] == 2
     assert health.cpu_temperature_c(tmp_path / "thermal") == 51.2
-    st_ = health.state(conn, online=True, now=now)
+    st_ = health.state(reader, online=True, now=now)
     assert st_["online"] and st_["mode"] == "away" and st_["officer"] == "000001"
     assert "phone" not in st_["away"]
-    conn.close()
+    reader.close()
 
 
 @pytest.mark.broker

@@ -1,67 +1,52 @@
-"""kiosk-sync's downlink: site content, commands and HQ's confirmation, validated before
-anything changes (sync/downlink.py parses, sync/confirm.py tracks what HQ holds).
+"""kiosk-sync's downlink router: each message from HQ to its handler by topic (site
+content, commands, HQ's confirmation), validated before anything changes
+(sync/downlink.py parses, sync/confirm.py tracks what HQ holds).
 
-A mixin of :class:`sync.uplink.Syncer`, run on its one thread: every message from the
-broker goes through ``handle_message``; content and commands are answered on their
-result topics, also when they were refused.
+Run on the Syncer's one thread; a test feeds :meth:`DownlinkRouter.handle` messages
+straight, no broker. Content and commands are answered on their result topics through
+the :class:`~sync.sink.Sink`, also when they were refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
 import sqlite3
-import time
 from typing import Any
-
-import paho.mqtt.client as mqtt
 
 from device.errors import ParseError
 from device.store import Store
 from sync import confirm, downlink
+from sync.health import Reporter
+from sync.outbox import OutboxPublisher
+from sync.sink import Sink
+from sync.stats import Stats
 from sync.topics import CONTENT_KINDS, Topics
 
 log = logging.getLogger("sync")
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,64}")
 
+Result = tuple[str, dict[str, Any]]  # (result topic, the result sent)
 
-class DownlinkHandlers:
-    """The downlink half of the Syncer (its attributes are the Syncer's)."""
 
-    topics: Topics
-    store: Store
-    conn: sqlite3.Connection
-    confirmations: confirm.Confirmations
-    stats: Any
-    _inbox: queue.SimpleQueue[tuple[str, bytes]]
-    _client: mqtt.Client | None
-    _older: dict[str, dict[str, Any]]
-    _last_state: dict[str, Any] | None
-    _cursor: int
-    _more: bool
-    _replay_upto: int
+class DownlinkRouter:
+    """Topic -> handler for everything the counter subscribes to."""
 
-    def _publish_state(self) -> None:  # pragma: no cover - the Syncer's
-        raise NotImplementedError
+    def __init__(self, store: Store, topics: Topics, sink: Sink, *, outbox: OutboxPublisher,
+                 reporter: Reporter, confirmations: confirm.Confirmations,
+                 stats: Stats) -> None:
+        self.store = store
+        self.topics = topics
+        self.sink = sink
+        self.outbox = outbox  # resend and confirmation rounds re-queue through it
+        self.reporter = reporter  # content changes the state; commands ask for it
+        self.confirmations = confirmations
+        self.stats = stats
+        self._older: dict[str, dict[str, Any]] = {}  # content refused as older, by kind
 
-    def _publish_health(self) -> None:  # pragma: no cover - the Syncer's
-        raise NotImplementedError
-
-    def _handle_inbox(self) -> None:
-        while True:
-            try:
-                topic, payload = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self.handle_message(topic, payload)
-            except Exception:  # a bug here must not stop the uplink
-                log.exception("downlink message on %s failed", topic)
-
-    def handle_message(self, topic: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+    def handle(self, topic: str, payload: bytes) -> Result | None:
         """Validate and apply one downlink message; returns (result topic, result) it sent."""
         t = self.topics
         if topic == t.confirmed:
@@ -89,28 +74,28 @@ class DownlinkHandlers:
         else:
             self.stats.confirmations += 1
 
-    def _resend_unconfirmed(self) -> None:
+    def resend_unconfirmed(self, now_mono: float) -> None:
         """Sent long enough ago and still not confirmed: publish again (replayed)."""
         if self.confirmations.upto is None:
             return
-        first, last = self.confirmations.due(time.monotonic())
+        first, last = self.confirmations.due(now_mono)
         if last:
-            self._cursor = min(self._cursor, first - 1)
-            self._replay_upto = max(self._replay_upto, last)
-            self._more = True
+            self.outbox.replay(first, last)
 
-    def _content(self, kind: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+    # ------------------------------------------------------------------ content
+
+    def _content(self, kind: str, payload: bytes) -> Result | None:
         if not payload:
             return None  # HQ cleared the retained message: keep what we have
         doc = None
         try:
             doc = downlink.parse_content(kind, payload)
-            applied = downlink.apply_content(self.conn, kind, doc)
+            applied = downlink.apply_content(self.store, kind, doc)
             result = downlink.content_result(kind, doc["version"], applied=applied)
             if applied:
                 self.stats.content_applied += 1
                 log.info("%s version %s applied", kind, doc["version"])
-                self._publish_state()
+                self.reporter.publish_state()
         except ParseError as exc:
             self.stats.content_rejected += 1
             log.warning("%s rejected: %s", kind, exc)
@@ -122,7 +107,9 @@ class DownlinkHandlers:
                                              error=f"could not store it: {exc}")
         return self._reply(self.topics.content_result(kind), result)
 
-    def _command(self, name: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+    # ------------------------------------------------------------------ commands
+
+    def _command(self, name: str, payload: bytes) -> Result | None:
         """Every command gets a result: its own, or an error naming what was wrong."""
         self.stats.commands += 1
         safe_name = name if _COMMAND_NAME.fullmatch(name) else "invalid"
@@ -145,18 +132,17 @@ class DownlinkHandlers:
         """HQ's explicit order to go back to an older content version: recorded in the
         store (and logged), applied now if that document already came, else when it does."""
         kind, version = doc["kind"], doc["version"]
-        with self.store.transaction() as conn:
-            downlink.allow_rollback(conn, kind, version)
+        self.store.allow_rollback(kind, version)
         log.warning("HQ ordered a rollback of %s to version %s (command %s)", kind, version,
                     doc["id"])
         pending = self._older.get(kind)
         if pending is None or pending["version"] != version:
             return {"kind": kind, "version": version, "applied": False}
-        applied = downlink.apply_content(self.conn, kind, pending)
+        applied = downlink.apply_content(self.store, kind, pending)
         del self._older[kind]
         self._reply(self.topics.content_result(kind),
                     downlink.content_result(kind, version, applied=applied))
-        self._publish_state()
+        self.reporter.publish_state()
         return {"kind": kind, "version": version, "applied": applied}
 
     def _run_command(self, name: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -164,24 +150,18 @@ class DownlinkHandlers:
         if name == "ping":
             out = {"head_seq": self.store.head()[0], "unsent": self.store.count_unsent()}
         elif name == "publish_state":
-            self._last_state = None
-            self._publish_state()
+            self.reporter.forget_state()
+            self.reporter.publish_state()
         elif name == "publish_health":
-            self._publish_health()
+            self.reporter.publish_health()
         elif name == "resend":
             # parse_command bounded the range (at most MAX_RESEND events).
-            with self.store.transaction() as conn:
-                cur = conn.execute(
-                    "UPDATE events SET sent_at = NULL WHERE seq BETWEEN ? AND ? "
-                    "AND sent_at IS NOT NULL", (doc["from_seq"], doc["to_seq"]))
-            out = {"requeued": cur.rowcount}
-            self._cursor = min(self._cursor, doc["from_seq"] - 1)
-            self._more = True
+            out = {"requeued": self.store.requeue_range(doc["from_seq"], doc["to_seq"])}
+            self.outbox.rewind(doc["from_seq"])
         elif name == "rollback":
             out = self._rollback(doc)
         return out
 
-    def _reply(self, topic: str, result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        if self._client is not None:
-            self._client.publish(topic, json.dumps(result, ensure_ascii=False), qos=1)
+    def _reply(self, topic: str, result: dict[str, Any]) -> Result:
+        self.sink.publish(topic, json.dumps(result, ensure_ascii=False).encode(), qos=1)
         return topic, result
