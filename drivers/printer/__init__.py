@@ -1,7 +1,8 @@
 """The ticket printer: ESC/POS over USB, serial, network or a simulator (docs/printer.md).
 
-* :mod:`.layout` turns a :class:`device.printjobs.PrintJob` into bytes (58/80 mm, native
-  GB18030 or raster Chinese); :mod:`.chinese` holds the two Chinese modes;
+* :mod:`.slips` says what each job kind prints, as :mod:`.blocks` (text, rule, QR, cut);
+  :mod:`.layout` turns a :class:`device.printjobs.PrintJob` into bytes through them
+  (58/80 mm, native GB18030 or raster Chinese); :mod:`.chinese` holds the two modes;
 * :mod:`.transports` moves the bytes (drivers/registry.py picks which one from
   ``printer.transport``); :mod:`.status` parses DLE EOT replies;
 * :mod:`.worker` prints the durable queue in order, once, through faults.
