@@ -20,6 +20,10 @@ from typing import Any, Literal
 
 T = typing.TypeVar("T", int, float)
 
+# The URL of a simulated serial or link device. Spelled here only: sections say whether
+# they are simulated (``.simulated``) and drivers/registry.py picks the backend by that.
+SIM_URL = "sim://"
+
 
 @dataclass(frozen=True)
 class Range:
@@ -144,6 +148,10 @@ class GpioSection:
     bounce_ms: int = ranged(50, 1, 1000, "milliseconds")
     stuck_s: float = ranged(10.0, 1.0, 3600.0, "seconds a button may be held")
 
+    @property
+    def simulated(self) -> bool:
+        return self.pin_factory == "mock"
+
 
 @dataclass(frozen=True)
 class PrinterSection:
@@ -167,11 +175,15 @@ class PrinterSection:
     # How long to wait for a DLE EOT reply; no reply means status unknown, never "ok".
     status_timeout_s: float = ranged(0.5, 0.05, 10.0, "seconds")
 
+    @property
+    def simulated(self) -> bool:
+        return self.transport == "sim"
+
 
 @dataclass(frozen=True)
 class SignSection:
     # "sim://" simulates the DWIN sign; otherwise a pyserial URL (/dev/ttyUSB0, socket://...).
-    url: str = "sim://"
+    url: str = SIM_URL
     baudrate: int = ranged(115200, *_BAUD)
     crc: bool = False
     # Resends after the first try: 0 tries once.
@@ -182,24 +194,42 @@ class SignSection:
     retry_s: float = ranged(2.0, *_RETRY)
     refresh_s: float = ranged(60.0, 1.0, 86400.0, "seconds")
 
+    @property
+    def simulated(self) -> bool:
+        return self.url == SIM_URL
+
 
 @dataclass(frozen=True)
 class LinkSection:
     # "sim://": lines come from `kiosk sim link`; "tcp://HOST:PORT" listens; else serial URL.
-    url: str = "sim://"
+    url: str = SIM_URL
     baudrate: int = ranged(115200, *_BAUD)
     max_line_bytes: int = ranged(4096, 256, 1_048_576, "bytes")
     max_lines_per_s: int = ranged(50, 1, 10_000, "lines a second")
     retry_s: float = ranged(2.0, *_RETRY)  # serial port gone (USB unplugged): reopen this often
 
+    @property
+    def simulated(self) -> bool:
+        return self.url == SIM_URL
+
+    @property
+    def tcp(self) -> bool:
+        """Listens on ``tcp://HOST:PORT`` rather than opening a serial port."""
+        return self.url.startswith("tcp://")
+
 
 @dataclass(frozen=True)
 class ScannerSection:
-    url: str = "sim://"
+    # "sim://": scans come from `kiosk sim scan`; otherwise a pyserial URL or device path.
+    url: str = SIM_URL
     baudrate: int = ranged(9600, *_BAUD)
     # A longer scan is discarded (no QR payload of ours is).
     max_line_bytes: int = ranged(512, 64, 65536, "bytes")
     retry_s: float = ranged(2.0, *_RETRY)  # serial port gone (USB unplugged): reopen this often
+
+    @property
+    def simulated(self) -> bool:
+        return self.url == SIM_URL
 
 
 @dataclass(frozen=True)
@@ -215,6 +245,10 @@ class SoundSection:
     # Empty: the clips shipped in ui/sounds. A site replaces clips by file name here.
     dir: str = ""
     player: Literal["sim", "aplay"] = "sim"
+
+    @property
+    def simulated(self) -> bool:
+        return self.player == "sim"
 
 
 @dataclass(frozen=True)
@@ -332,9 +366,9 @@ class Config:
             self,
             gpio=dataclasses.replace(self.gpio, pin_factory="mock"),
             printer=dataclasses.replace(self.printer, transport="sim"),
-            sign=dataclasses.replace(self.sign, url="sim://"),
-            link=dataclasses.replace(self.link, url="sim://"),
-            scanner=dataclasses.replace(self.scanner, url="sim://"),
+            sign=dataclasses.replace(self.sign, url=SIM_URL),
+            link=dataclasses.replace(self.link, url=SIM_URL),
+            scanner=dataclasses.replace(self.scanner, url=SIM_URL),
             sound=dataclasses.replace(self.sound, player="sim"),
             queue=dataclasses.replace(self.queue, demo_appointments=True),
         )

@@ -8,7 +8,8 @@ Drivers come in two kinds, both with ``start(core)`` and ``close()``:
   :class:`device.core.Change` notifications and show what was committed.
 
 A driver never opens hardware at import time, only in ``start``; each has a real and a
-simulated backend, chosen in config (``--simulate`` forces every simulator).
+simulated backend, which drivers/registry.py chooses from config and hands to the driver
+(``--simulate`` forces every simulator).
 
 A driver may also offer *control commands* for `kiosk sim` (``press``, ``link``, ``scan``,
 ``sign``...): a name and a handler taking the JSON request and returning a JSON reply.

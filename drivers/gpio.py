@@ -1,5 +1,6 @@
 """GPIO: the five-button rating pad, the officer's away and next buttons, their LEDs and
-the buzzer, through gpiozero with the pin factory chosen in config.
+the buzzer, through gpiozero with the pin factory drivers/registry.py builds from config
+(:func:`make_pin_factory`); :class:`ButtonPanel` only ever uses the factory it is given.
 
 ``pin_factory = "mock"`` uses gpiozero's own MockFactory (simulation and tests: `kiosk sim
 press NAME` drives the mock pin, so the real gpiozero callback path runs). ``lgpio``
@@ -94,11 +95,13 @@ class ButtonPanel(BaseDriver):
 
     name = "gpio"
 
-    def __init__(self, cfg: GpioSection, pin_factory: Any = None,
-                 monotonic: Any = time.monotonic) -> None:
+    def __init__(self, cfg: GpioSection, pin_factory: Any,
+                 monotonic: Any = time.monotonic, *, simulated: bool = False) -> None:
+        """``simulated``: the factory is the mock one `kiosk sim press` may drive (the
+        registry says so; a real panel offers no commands that fake a press)."""
         self.cfg = cfg
-        self.factory = pin_factory if pin_factory is not None else make_pin_factory(
-            cfg.pin_factory)
+        self.factory = pin_factory
+        self.simulated = simulated
         self._monotonic = monotonic
         self._last_press: dict[str, float] = {}
         self._down_since: dict[str, float] = {}  # buttons down now, since when
@@ -240,7 +243,7 @@ class ButtonPanel(BaseDriver):
     # ------------------------------------------------------------------ simulation
 
     def control_commands(self) -> dict[str, ControlHandler]:
-        if self.cfg.pin_factory != "mock":
+        if not self.simulated:
             return {}
         return {"press": self._sim_press, "pins": self._sim_pins, "hold": self._sim_hold}
 

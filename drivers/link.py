@@ -4,12 +4,13 @@ Every line gets exactly one reply line: ``{"ok": true, ...}`` or ``{"ok": false,
 "error": "..."}`` naming the problem. Invalid lines change nothing. The protocol is in
 docs/workstation-link.md.
 
-Backends (``link.url``): ``sim://`` (lines from `kiosk sim link`), ``tcp://HOST:PORT``
-(listens; one workstation at a time, a new connection replaces the old one) and any other
-pyserial URL or device path (USB CDC; reopened after an unplug). Both real backends run
-the same :class:`LinkSession`: lines longer than ``link.max_line_bytes`` are discarded up
-to the next newline (never buffered whole) and answered with an error; lines beyond
-``link.max_lines_per_s`` are answered with a rate error and not applied.
+Backends (``link.url``, chosen by drivers/registry.py): ``tcp://HOST:PORT`` (listens; one
+workstation at a time, a new connection replaces the old one), any pyserial URL or device
+path (USB CDC; reopened after an unplug), and ``sim://``: :class:`SimLink`, the serial
+link on an in-memory line (drivers/simport.py) whose far end is `kiosk sim link`. All of
+them run the same :class:`LinkSession`: lines longer than ``link.max_line_bytes`` are
+discarded up to the next newline (never buffered whole) and answered with an error; lines
+beyond ``link.max_lines_per_s`` are answered with a rate error and not applied.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from device.intents import (
 from device.json_input import correlation_id, load_object
 from drivers.base import BaseDriver, ControlHandler
 from drivers.framing import LineSplitter, RateLimiter, TooLong
-from drivers.serialport import LineService, Opener, SerialPort, url_opener
+from drivers.serialport import LineService, Opener, SerialPort
+from drivers.simport import SimPort, one_reply
 
 log = logging.getLogger("link")
 
@@ -204,24 +206,6 @@ def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict
     return reply
 
 
-class SimLink(BaseDriver):
-    """Lines come from `kiosk sim link '<json>'` through the control socket."""
-
-    name = "link"
-
-    def __init__(self, max_line_bytes: int = MAX_LINE) -> None:
-        self.max_line_bytes = max_line_bytes
-
-    def control_commands(self) -> dict[str, ControlHandler]:
-        return {"link": self._sim_line}
-
-    def _sim_line(self, req: dict[str, Any]) -> dict[str, Any]:
-        line = req.get("line")
-        if not isinstance(line, str):
-            return {"ok": False, "error": "link needs a 'line' (one JSON object as text)"}
-        return {"ok": True, "reply": handle_line(self.core, line, self.max_line_bytes)}
-
-
 # --------------------------------------------------------------------------- line framing
 
 
@@ -274,9 +258,9 @@ class SerialLink(BaseDriver):
 
     name = "link"
 
-    def __init__(self, cfg: LinkSection, opener: Opener | None = None) -> None:
+    def __init__(self, cfg: LinkSection, opener: Opener) -> None:
         self.cfg = cfg
-        self.port = SerialPort("link", opener or url_opener(cfg.url, cfg.baudrate))
+        self.port = SerialPort("link", opener)
         self.service = LineService(self.port, "link", cfg.retry_s, self._new_session)
         self.connected = self.service.connected
 
@@ -289,6 +273,34 @@ class SerialLink(BaseDriver):
 
     def close(self) -> None:
         self.service.close()
+
+
+class SimLink(SerialLink):
+    """The serial link on an in-memory line whose far end is `kiosk sim link '<json>'`:
+    the same reader thread, framing, limits and parser as USB CDC, only the wire is fake."""
+
+    def __init__(self, cfg: LinkSection, line: SimPort) -> None:
+        super().__init__(cfg, line.opener)
+        self.line = line
+
+    def control_commands(self) -> dict[str, ControlHandler]:
+        return {"link": self._sim_line}
+
+    def _sim_line(self, req: dict[str, Any]) -> dict[str, Any]:
+        line = req.get("line")
+        if not isinstance(line, str):
+            return {"ok": False, "error": "link needs a 'line' (one JSON object as text)"}
+        # surrogatepass: a lone surrogate becomes bytes that are not UTF-8, refused by the
+        # parser like the same bytes off the wire.
+        out = self.line.exchange(line.encode("utf-8", "surrogatepass") + b"\n")
+        if out is None:
+            return {"ok": False, "error": "the simulated link did not take the line "
+                    "within 5 s (it is not running: see the link fault)"}
+        replies = [json.loads(x) for x in out.splitlines() if x.strip()]
+        # A blank line is a workstation's keep-alive: the link answers nothing to it.
+        return {"ok": True, "reply": one_reply(replies, {"ok": False, "error": (
+            "line is not JSON: it is blank, which the link takes as a keep-alive and "
+            "does not answer")})}
 
 
 # --------------------------------------------------------------------------- TCP

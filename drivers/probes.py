@@ -27,8 +27,6 @@ PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 # 0x1000-0x11FF): invisible on screen, and every DGUS write is answered "OK".
 SIGN_PROBE_VP = 0x1FF0
 
-SIM = "sim://"
-
 
 # --------------------------------------------------------------------------- GPIO
 
@@ -38,11 +36,12 @@ def gpio(cfg: GpioSection, factory: Any = None) -> Verdict:
     (or shorted to ground)."""
     from gpiozero import LED, Button, Buzzer
 
-    from drivers.gpio import PinLibraryMissing, make_pin_factory
+    from drivers import registry
+    from drivers.gpio import PinLibraryMissing
 
-    simulated = cfg.pin_factory == "mock"
+    simulated = cfg.simulated
     try:
-        factory = factory if factory is not None else make_pin_factory(cfg.pin_factory)
+        factory = factory if factory is not None else registry.pin_factory(cfg)
     except PinLibraryMissing as exc:
         detail, _, fix = str(exc).partition(" Fix: ")
         return FAIL, f"the counter cannot start: {detail}", fix
@@ -130,8 +129,6 @@ def _key(what: str) -> str:
 
 def serial_port(what: str, url: str, baudrate: int, timeout: float = 0.5) -> Verdict:
     """The port opens (for devices that only talk when they have something to say)."""
-    if url == SIM:
-        return PASS, f"{what}: simulated", ""
     try:
         port = _open_serial(url, baudrate, timeout)
     except Exception as exc:
@@ -145,7 +142,7 @@ def sign(cfg: SignSection, timeout: float | None = None) -> Verdict:
     from device.errors import ParseError
     from drivers.sign.codec import Ack, FrameReader, parse_reply, write_frame
 
-    if cfg.url == SIM:
+    if cfg.simulated:
         return PASS, "sign: simulated", ""
     wait = timeout if timeout is not None else max(cfg.reply_timeout_s * max(cfg.retries, 1),
                                                     0.5)
@@ -187,9 +184,9 @@ def sign(cfg: SignSection, timeout: float | None = None) -> Verdict:
 
 def link(cfg: LinkSection) -> Verdict:
     """The workstation link: a serial port that opens, or a TCP port the kiosk can listen on."""
-    if cfg.url == SIM:
+    if cfg.simulated:
         return PASS, "link: simulated", ""
-    if cfg.url.startswith("tcp://"):
+    if cfg.tcp:
         host, _, port = cfg.url.removeprefix("tcp://").rpartition(":")
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -204,6 +201,8 @@ def link(cfg: LinkSection) -> Verdict:
 
 
 def scanner(cfg: ScannerSection) -> Verdict:
+    if cfg.simulated:
+        return PASS, "scanner: simulated", ""
     return serial_port("scanner", cfg.url, cfg.baudrate)
 
 
@@ -212,12 +211,13 @@ def scanner(cfg: ScannerSection) -> Verdict:
 
 def printer(cfg: PrinterSection) -> Verdict:
     """Ask the printer DLE EOT 1-4: online, cover, paper. No answer is a failure, never OK."""
+    from drivers import registry
     from drivers.printer.status import Paper
-    from drivers.printer.transports import PrinterError, build_transport
+    from drivers.printer.transports import PrinterError
     from drivers.printer.worker import read_status
 
-    simulated = cfg.transport == "sim"
-    transport = build_transport(cfg)
+    simulated = cfg.simulated
+    transport = registry.printer_transport(cfg)
     try:
         transport.open()
         status = read_status(transport)

@@ -13,6 +13,11 @@ Chinese message on the screen (:meth:`Core.announce`, kind "error") and changes 
 
 A valid code goes to ``check_in(code)``: the registry passes the queue desk's
 (``desk.check_in(code, source="scanner")``); without one the citizen is sent to the window.
+
+Backends (``scanner.url``, chosen by drivers/registry.py): a pyserial URL or device path,
+or ``sim://``: the same driver on an in-memory line (drivers/simport.py) whose far end is
+`kiosk sim scan TEXT`, so a simulated scan takes the serial framing, the line limit and
+the parser a real one does.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +39,9 @@ from device.errors import ParseError
 from device.fields import check_text, looks_like_resident_id
 from drivers.base import BaseDriver, ControlHandler
 from drivers.framing import LineSplitter, TooLong
-from drivers.serialport import LineService, Opener, SerialPort, url_opener
+from drivers.serialport import LineService, Opener, SerialPort
 from drivers.sign.codec import crc16_modbus
+from drivers.simport import SimPort, one_reply
 
 log = logging.getLogger("scanner")
 
@@ -150,17 +157,21 @@ CheckIn = Callable[[str], object]
 
 
 class ScannerDriver(BaseDriver):
-    """Reads scans (serial, or `kiosk sim scan CODE`) and checks appointments in."""
+    """Reads scans from the port ``opener`` opens and checks appointments in."""
 
     name = "scanner"
 
-    def __init__(self, config: Config, opener: Opener | None = None,
-                 check_in: CheckIn | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: Config, opener: Opener, check_in: CheckIn | None = None,
+                 clock: Callable[[], float] = time.time, *,
+                 sim: SimPort | None = None) -> None:
+        """``opener`` opens the port (drivers/registry.py chose it); ``sim`` is the
+        in-memory line it opens when simulated, which `kiosk sim scan` writes to."""
         self.config = config
         self.cfg = config.scanner
-        self.simulated = self.cfg.url == "sim://" and opener is None
-        self.port = SerialPort("scanner", opener or url_opener(self.cfg.url, self.cfg.baudrate))
+        self.port = SerialPort("scanner", opener)
+        self.sim = sim
+        self._sim_lock = threading.Lock()  # one `kiosk sim scan` at a time
+        self._results: list[dict[str, Any]] = []
         self.check_in = check_in
         self._clock = clock
         self._tz = ZoneInfo(config.device.timezone)
@@ -170,8 +181,7 @@ class ScannerDriver(BaseDriver):
 
     def start(self, core: Core) -> None:
         self.core = core
-        if not self.simulated:
-            self.service.start(core)
+        self.service.start(core)
 
     def close(self) -> None:
         self.service.close()
@@ -182,13 +192,19 @@ class ScannerDriver(BaseDriver):
         def feed(data: bytes) -> bytes:
             for line in splitter.feed(data):
                 if isinstance(line, TooLong):
-                    self._refuse(ScanError(f"scan longer than {line.limit} bytes",
-                                           MSG_UNKNOWN))
+                    self._scanned(self._refuse(ScanError(
+                        f"scan longer than {line.limit} bytes", MSG_UNKNOWN)))
                 elif line.strip():
-                    self.handle_scan(line)
+                    self._scanned(self.handle_scan(line))
             return b""  # a scanner takes no replies
 
         return feed
+
+    def _scanned(self, result: dict[str, Any]) -> None:
+        """What became of one line off the wire: kept for `kiosk sim scan`'s reply (the
+        reader thread calls this while the simulator waits for its line to be done)."""
+        if self.sim is not None:
+            self._results.append(result)
 
     # ------------------------------------------------------------------ one scan
 
@@ -228,10 +244,12 @@ class ScannerDriver(BaseDriver):
             self.core.announce(message, "info")
         return {"ok": ok, "code": scan.code, "message": message, "ticket": ticket}
 
+
+
     # ------------------------------------------------------------------ simulation
 
     def control_commands(self) -> dict[str, ControlHandler]:
-        if not self.simulated:
+        if self.sim is None:
             return {}
         return {"scan": self._sim_scan}
 
@@ -239,9 +257,20 @@ class ScannerDriver(BaseDriver):
         code = req.get("code")
         if not isinstance(code, str):
             return {"ok": False, "error": "scan needs a 'code' (the QR code's text)"}
-        # surrogatepass: a lone surrogate (valid JSON, not Unicode) becomes bytes that are
-        # not UTF-8, so the scan is refused by parse_scan like the same bytes off the wire.
-        return {"ok": True, "reply": self.handle_scan(code.encode("utf-8", "surrogatepass"))}
+        assert self.sim is not None
+        with self._sim_lock:
+            self._results = []
+            # The text goes on the wire as one CR-ended line. surrogatepass: a lone
+            # surrogate (valid JSON, not Unicode) becomes bytes that are not UTF-8, so the
+            # scan is refused like the same bytes off the wire.
+            done = self.sim.exchange(code.encode("utf-8", "surrogatepass") + b"\r")
+            results, self._results = self._results, []
+        if done is None:
+            return {"ok": False, "error": "the simulated scanner did not take the scan "
+                    "within 5 s (it is not running: see the scanner fault)"}
+        # A scanner sends no empty lines, and the driver ignores them.
+        return {"ok": True, "reply": one_reply(results, {
+            "ok": False, "error": "empty scan: the scanner ignores blank lines"})}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,11 +2,14 @@
 问有答声、走有送声).
 
 An output driver: it observes committed changes and plays recorded clips, joined into a
-sentence for a call ("请 / A / 0 1 2 / 号 / 到 / 3 / 号窗口办理"). Backends:
+sentence for a call ("请 / A / 0 1 2 / 号 / 到 / 3 / 号窗口办理"). Players (``sound.player``,
+chosen by drivers/registry.py):
 
-* ``sim``: plays nothing, keeps what it would have played (``kiosk sim sound``) and logs it;
-* ``aplay``: ALSA's aplay on the Pi, one process per sentence (aplay plays several files
-  in a row), on a worker thread so the core's observer returns at once.
+* :class:`SimPlayer` (``sim``): plays nothing; the driver keeps what it would have played
+  (``kiosk sim sound``) and logs it;
+* :class:`Aplay` (``aplay``): ALSA's aplay on the Pi, one process per sentence (aplay
+  plays several files in a row), on a worker thread so the core's observer returns at
+  once.
 
 Clips are WAV files looked up by name in ``sound.dir`` (a site's recordings) and then in
 the shipped placeholders (ui/sounds, made by tools/make_voice_clips.sh). A missing clip
@@ -23,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from device.config import SoundSection
 from device.core import Change, Core
@@ -67,27 +70,62 @@ def clips_for(event_type: str, data: Mapping[str, Any], window: int) -> list[str
     return []
 
 
+class Player(Protocol):
+    """How a sentence reaches the speaker. ``silent``: plays nothing (no worker thread)."""
+
+    name: str
+    silent: bool
+
+    def available(self) -> bool: ...
+
+    def play(self, files: list[Path]) -> None:
+        """Play the files in a row, blocking; raise OSError/SubprocessError on failure."""
+
+
+class SimPlayer:
+    name = "sim"
+    silent = True
+
+    def available(self) -> bool:
+        return True
+
+    def play(self, files: list[Path]) -> None:
+        pass
+
+
+class Aplay:
+    name = "aplay"
+    silent = False
+
+    def available(self) -> bool:
+        return shutil.which("aplay") is not None
+
+    def play(self, files: list[Path]) -> None:
+        subprocess.run(["aplay", "-q", *map(str, files)], timeout=60, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 class Sound(BaseDriver):
     name = "sound"
 
-    def __init__(self, section: SoundSection, window: int = 1) -> None:
+    def __init__(self, section: SoundSection, player: Player, window: int = 1) -> None:
         self.section = section
+        self.player = player
         self.window = window
         self.played: deque[list[str]] = deque(maxlen=50)  # sentences, newest last
         self._queue: queue.Queue[list[Path] | None] = queue.Queue(maxsize=20)
         self._thread: threading.Thread | None = None
         self._missing: set[str] = set()
-        self.backend = "sim" if section.player == "sim" else "aplay"
 
     def start(self, core: Core) -> None:
         self.core = core
         if not self.section.enabled:
             log.info("sound disabled in config")
             return
-        if self.backend == "aplay":
-            if shutil.which("aplay") is None:
+        if not self.player.silent:
+            if not self.player.available():
                 core.fault(self.name, "no_player", "aplay not found: apt install alsa-utils")
-                self.backend = "sim"
+                self.player = SimPlayer()
             else:
                 self._thread = threading.Thread(target=self._work, name="sound", daemon=True)
                 self._thread.start()
@@ -98,8 +136,12 @@ class Sound(BaseDriver):
             self._queue.put(None)
             self._thread.join(timeout=5)
 
+    @property
+    def backend(self) -> str:
+        return self.player.name
+
     def control_commands(self) -> dict[str, ControlHandler]:
-        if self.backend != "sim":
+        if not self.player.silent:
             return {}
         return {"sound": lambda _req: {"ok": True, "played": [list(s) for s in self.played]}}
 
@@ -119,7 +161,7 @@ class Sound(BaseDriver):
     def play(self, clips: list[str]) -> None:
         self.played.append(list(clips))
         files = [p for p in (self.path(c) for c in clips) if p is not None]
-        if self.backend == "sim" or not files:
+        if self.player.silent or not files:
             log.info("sound: %s", " ".join(clips))
             return
         try:
@@ -139,8 +181,7 @@ class Sound(BaseDriver):
             if files is None:
                 return
             try:
-                subprocess.run(["aplay", "-q", *map(str, files)], timeout=60, check=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                self.player.play(files)
                 self.core.recovered(self.name)
             except (OSError, subprocess.SubprocessError) as exc:
                 detail = getattr(exc, "stderr", b"") or str(exc)

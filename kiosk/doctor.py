@@ -78,11 +78,8 @@ def check_config(cfg: Config, simulate: bool) -> Check:
         warnings.append("no config file given")
     if cfg.device.id == "demo-w01" or cfg.device.site == "demo-site":
         warnings.append("still the demo identity")
-    sim = [name for name, is_sim in (
-        ("gpio", cfg.gpio.pin_factory == "mock"), ("printer", cfg.printer.transport == "sim"),
-        ("sign", cfg.sign.url == "sim://"), ("link", cfg.link.url == "sim://"),
-        ("scanner", cfg.scanner.url == "sim://"), ("sound", cfg.sound.player == "sim"),
-    ) if is_sim]
+    sim = [name for name in ("gpio", "printer", "sign", "link", "scanner", "sound")
+           if getattr(cfg, name).simulated]
     if sim:
         warnings.append("simulated: " + ", ".join(sim))
     if warnings:

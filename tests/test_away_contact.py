@@ -11,6 +11,7 @@ from device.config import Config
 from device.core import Core
 from device.counter import Mode
 from device.intents import AwaySet, Press, SignIn
+from drivers import registry
 from drivers.link import handle_line
 from drivers.sign import SignDriver
 
@@ -19,7 +20,7 @@ PHONE_1, PHONE_2 = "0755-8000 0001", "0755-8000 0002"  # the shipped roster
 
 @pytest.fixture
 def sign(core: Core, config: Config):
-    driver = SignDriver(config)
+    driver = registry.sign(config)
     driver.start(core)
     yield driver
     driver.close()

@@ -17,6 +17,7 @@ from device.errors import StoreError
 from device.intents import CaseEnd, Press, Tick
 from device.queue import QueueDesk
 from device.store import Store
+from drivers import registry
 from drivers.link import handle_line
 from drivers.sign import SignDriver
 from kiosk.build import build_counter
@@ -30,7 +31,7 @@ def _events(store: Store, etype: str) -> list[dict]:
 
 @pytest.fixture
 def sign(core: Core, config: Config):
-    driver = SignDriver(config)
+    driver = registry.sign(config)
     driver.start(core)
     yield driver
     driver.close()

@@ -22,12 +22,10 @@ from device.config import Config
 from device.core import Change, Core
 from device.intents import Press
 from device.store import Store
+from drivers import registry
 from drivers.gpio import ButtonPanel
-from drivers.link import SerialLink
-from drivers.scanner import ScannerDriver, make_payload
-from drivers.sign import SignDriver
+from drivers.scanner import make_payload
 from drivers.sign.emulator import SignEmulator
-from drivers.sound import Sound
 from tests.serial_helpers import FakeDevice, Pty, Replug
 
 
@@ -70,7 +68,7 @@ def test_serial_link_survives_a_fault_it_cannot_record(core: Core, config: Confi
                                                        failing: Store, tmp_path: Path) -> None:
     faults = Faults(core)
     port = Replug(tmp_path)
-    link = SerialLink(dataclasses.replace(config.link, url=port.url, retry_s=0.05))
+    link = registry.link(dataclasses.replace(config.link, url=port.url, retry_s=0.05))
     link.start(core)
     try:
         assert link.connected.wait(5)
@@ -104,7 +102,7 @@ def test_scanner_survives_a_fault_it_cannot_record(core: Core, config: Config, c
 
     cfg = dataclasses.replace(config, scanner=dataclasses.replace(
         config.scanner, url=port.url, retry_s=0.05))
-    driver = ScannerDriver(cfg, check_in=check_in, clock=clock)
+    driver = registry.scanner(cfg, check_in=check_in, clock=clock)
     driver.start(core)
     try:
         assert driver.connected.wait(5)
@@ -130,7 +128,7 @@ def test_sign_writer_survives_a_fault_it_cannot_record(core: Core, config: Confi
     fake = FakeDevice(pty, emu.feed)
     sign = dataclasses.replace(config.sign, url=pty.path, reply_timeout_s=0.2, retry_s=0.05,
                                retries=1)
-    driver = SignDriver(dataclasses.replace(config, sign=sign))
+    driver = registry.sign(dataclasses.replace(config, sign=sign))
     driver.start(core)
     try:
         faults.wait(lambda f: f.get("sign") == "no_reply")
@@ -159,7 +157,7 @@ def test_sound_worker_survives_a_fault_it_cannot_record(core: Core, config: Conf
     (bin_dir / "aplay").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     faults = Faults(core)
-    sound = Sound(dataclasses.replace(config.sound, player="aplay"))
+    sound = registry.sound(dataclasses.replace(config.sound, player="aplay"))
     sound.start(core)
     try:
         assert sound.backend == "aplay"

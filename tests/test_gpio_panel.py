@@ -60,7 +60,7 @@ def mono() -> Mono:
 
 @pytest.fixture
 def panel(config: Config, core: Core, factory: MockFactory, mono: Mono) -> Iterator[ButtonPanel]:
-    p = ButtonPanel(config.gpio, pin_factory=factory, monotonic=mono)
+    p = ButtonPanel(config.gpio, pin_factory=factory, monotonic=mono, simulated=True)
     p.start(core)
     yield p
     p.close()

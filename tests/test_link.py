@@ -20,6 +20,7 @@ from device.counter import Mode
 from device.errors import DriverError
 from device.events import EventType
 from device.intents import Press
+from drivers import registry
 from drivers.link import (
     LineSplitter,
     LinkSession,
@@ -110,7 +111,7 @@ def test_session_garbage_changes_nothing(core: Core) -> None:
 @pytest.fixture
 def serial_link(core: Core, config: Config) -> Iterator[tuple[SerialLink, Pty]]:
     pty = Pty()
-    link = SerialLink(dataclasses.replace(config.link, url=pty.path, retry_s=0.05))
+    link = registry.link(dataclasses.replace(config.link, url=pty.path, retry_s=0.05))
     link.start(core)
     assert link.connected.wait(5)
     yield link, pty
@@ -168,7 +169,7 @@ def test_serial_garbage_then_a_good_line(core: Core, serial_link) -> None:
 def test_serial_link_unplug_and_replug(core: Core, config: Config, tmp_path) -> None:
     watcher = Watcher(core)
     port = Replug(tmp_path)
-    link = SerialLink(dataclasses.replace(config.link, url=port.url, retry_s=0.05))
+    link = registry.link(dataclasses.replace(config.link, url=port.url, retry_s=0.05))
     link.start(core)
     try:
         assert link.connected.wait(5)
@@ -305,8 +306,6 @@ def test_refused_lines_carry_their_id(core: Core) -> None:
     ("sim://", "SimLink"), ("tcp://127.0.0.1:7301", "TcpLink"), ("/dev/ttyACM0", "SerialLink"),
     ("socket://127.0.0.1:7302", "SerialLink")])
 def test_registry_picks_the_link_backend(config: Config, url: str, kind: str) -> None:
-    from drivers import registry
-
     cfg = dataclasses.replace(config, link=dataclasses.replace(config.link, url=url))
     names = [type(d).__name__ for d in registry.build(cfg)]
     assert kind in names and "SignDriver" in names and "ScannerDriver" in names

@@ -16,6 +16,7 @@ from device.core import Core
 from device.events import Draft, EventType
 from device.printjobs import PrintJob
 from device.store import Store
+from drivers import registry
 from drivers.printer import PrinterDriver, commands, decode
 from drivers.printer.layout import Profile, job_bytes
 from drivers.printer.status import Paper, status_byte
@@ -316,7 +317,7 @@ def test_config_refuses_a_printer_timing_of_zero(key: str) -> None:
 
 def test_sim_keeps_the_bytes_in_the_state_dir(core: Core, store: Store, config: Config
                                               ) -> None:
-    driver = PrinterDriver(config.printer, config.state_dir, threaded=False)
+    driver = registry.printer(config.printer, config.state_dir, threaded=False)
     driver.start(core)  # the configured simulator: bytes go to <state_dir>/printer-sim.bin
     add(core, JOBS["notice"])
     assert driver.worker is not None and driver.worker.step() == 1

@@ -5,7 +5,7 @@ a Chinese on-screen message, check-in through the queue desk, serial line mode o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -123,11 +123,25 @@ class Desk:
                               "ticket": ticket})()
 
 
-def test_sim_scan_checks_in_and_announces(core: Core, config: Config, clock) -> None:
+@pytest.fixture
+def started(core: Core) -> Iterator[Callable[[ScannerDriver], ScannerDriver]]:
+    """Start a scanner on the core; closed (its reader thread stopped) after the test."""
+    drivers: list[ScannerDriver] = []
+
+    def start(driver: ScannerDriver) -> ScannerDriver:
+        driver.start(core)
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.close()
+
+
+def test_sim_scan_checks_in_and_announces(core: Core, config: Config, clock, started) -> None:
     watcher = Watcher(core)
     desk = Desk()
-    driver = ScannerDriver(config, check_in=desk, clock=clock)
-    driver.start(core)
+    driver = started(registry.scanner(config, check_in=desk, clock=clock))
     scan = driver.control_commands()["scan"]
     code = make_payload(config.device.site, "20261001", _today(clock))
     reply = scan({"code": code})["reply"]
@@ -137,11 +151,10 @@ def test_sim_scan_checks_in_and_announces(core: Core, config: Config, clock) -> 
     assert watcher.notices() == [("签到成功，您的号码是 A007", "info")]
 
 
-def test_sim_scan_garbage_changes_nothing(core: Core, config: Config, clock) -> None:
+def test_sim_scan_garbage_changes_nothing(core: Core, config: Config, clock, started) -> None:
     watcher = Watcher(core)
     desk = Desk()
-    driver = ScannerDriver(config, check_in=desk, clock=clock)
-    driver.start(core)
+    driver = started(registry.scanner(config, check_in=desk, clock=clock))
     scan = driver.control_commands()["scan"]
     head = core.store.head()
     tomorrow = make_payload(config.device.site, "20261001", "20261127")
@@ -155,10 +168,9 @@ def test_sim_scan_garbage_changes_nothing(core: Core, config: Config, clock) -> 
     assert watcher.notices()[2][0].startswith("该预约的日期是2026年11月27日")
 
 
-def test_no_queue_desk_is_said_on_screen(core: Core, config: Config, clock) -> None:
+def test_no_queue_desk_is_said_on_screen(core: Core, config: Config, clock, started) -> None:
     watcher = Watcher(core)
-    driver = ScannerDriver(config, clock=clock)
-    driver.start(core)
+    driver = started(registry.scanner(config, clock=clock))
     core.__dict__.pop("queue", None)
     reply = driver.handle_scan(make_payload(config.device.site, "20261001",
                                             _today(clock)).encode())
@@ -181,6 +193,7 @@ def test_scan_checks_in_with_the_real_queue_desk(make_counter, config: Config, c
     # The same code again: the desk refuses (already checked in) and says why on screen.
     again = driver.handle_scan(make_payload(cfg.device.site, "20261001", _today(clock)).encode())
     assert again["ok"] is False and "已签到" in watcher.notices()[-1][0]
+    driver.close()
 
 
 # ----------------------------------------------------------------- serial line mode
@@ -193,7 +206,7 @@ def serial_scanner(core: Core, config: Config, clock) -> Iterator[tuple[ScannerD
     desk = Desk()
     cfg = dataclasses.replace(config, scanner=dataclasses.replace(
         config.scanner, url=pty.path, retry_s=0.05))
-    driver = ScannerDriver(cfg, check_in=desk, clock=clock)
+    driver = registry.scanner(cfg, check_in=desk, clock=clock)
     driver.start(core)
     assert driver.connected.wait(5)
     yield driver, pty, desk
@@ -234,7 +247,7 @@ def test_scanner_unplug_and_replug(core: Core, config: Config, clock, tmp_path) 
     desk = Desk(watcher)
     cfg = dataclasses.replace(config, scanner=dataclasses.replace(
         config.scanner, url=port.url, retry_s=0.05))
-    driver = ScannerDriver(cfg, check_in=desk, clock=clock)
+    driver = registry.scanner(cfg, check_in=desk, clock=clock)
     driver.start(core)
     try:
         assert driver.connected.wait(5)

@@ -16,6 +16,7 @@ from device.counter import Mode
 from device.errors import ParseError
 from device.events import EventType
 from device.intents import AwaySet, CaseEnd, CaseStart, Press, SignIn, SignOut
+from drivers import registry
 from drivers.sign import SignDriver
 from drivers.sign.codec import (
     VARS_BY_NAME,
@@ -188,7 +189,7 @@ def drivers() -> list[SignDriver]:
 
 
 def test_sim_sign_follows_the_counter(core: Core, desk, config: Config, drivers) -> None:
-    driver = SignDriver(config)
+    driver = registry.sign(config)
     drivers.append(driver)
     driver.start(core)
     emu = driver.sim.emulator if driver.sim else None
@@ -219,7 +220,7 @@ def test_driver_over_a_pty_with_a_fake_dwin(core: Core, config: Config, drivers,
     pty = Pty()
     emu = SignEmulator(crc)
     fake = FakeDevice(pty, emu.feed)
-    driver = SignDriver(_cfg(config, pty.path, crc))
+    driver = registry.sign(_cfg(config, pty.path, crc))
     drivers.append(driver)
     driver.start(core)
     assert driver.wait_idle(5)
@@ -242,7 +243,7 @@ def test_missing_ok_is_retried(core: Core, config: Config, drivers) -> None:
     emu = SignEmulator()
     emu.set_mute(1)  # the first write gets no answer
     fake = FakeDevice(pty, emu.feed)
-    driver = SignDriver(_cfg(config, pty.path, retries=2))
+    driver = registry.sign(_cfg(config, pty.path, retries=2))
     drivers.append(driver)
     driver.start(core)
     assert driver.wait_idle(5)
@@ -261,7 +262,7 @@ def test_silent_sign_raises_a_fault_and_recovers(core: Core, config: Config, dri
     emu = SignEmulator()
     emu.set_mute(10**9)
     fake = FakeDevice(pty, emu.feed)
-    driver = SignDriver(_cfg(config, pty.path, retries=1))
+    driver = registry.sign(_cfg(config, pty.path, retries=1))
     drivers.append(driver)
     driver.start(core)
     watcher.wait(lambda: core.faults.get("sign") == "no_reply")
@@ -282,7 +283,7 @@ def test_unplug_and_replug_resends_the_current_state(core: Core, config: Config,
     port = Replug(tmp_path)
     emu = SignEmulator()
     fake = FakeDevice(port.pty, emu.feed)
-    driver = SignDriver(_cfg(config, port.url))
+    driver = registry.sign(_cfg(config, port.url))
     drivers.append(driver)
     driver.start(core)
     assert driver.wait_idle(5) and emu.page == Page.OPEN
@@ -356,7 +357,7 @@ def test_observer_never_blocks_the_core(core: Core, config: Config, drivers) -> 
     """Serial I/O happens on the driver's thread: a sign that never answers does not
     slow down the counter (submit returns while the writer is still waiting)."""
     pty = Pty()  # nobody answers on the other side
-    driver = SignDriver(_cfg(config, pty.path, retries=50))
+    driver = registry.sign(_cfg(config, pty.path, retries=50))
     drivers.append(driver)
     driver.start(core)
     for _ in range(5):

@@ -9,7 +9,8 @@ import pytest
 
 from device.config import Config
 from device.intents import Press
-from drivers.sound import SHIPPED_DIR, Sound, call_clips, clips_for
+from drivers import registry
+from drivers.sound import SHIPPED_DIR, call_clips, clips_for
 
 
 def test_call_sentence_joins_clips_digit_by_digit():
@@ -27,7 +28,7 @@ def test_every_clip_the_driver_can_ask_for_is_shipped_and_playable():
 
 
 def test_a_case_plays_greeting_prompt_thanks_and_farewell(core, config):
-    sound = Sound(config.sound)
+    sound = registry.sound(config.sound)
     sound.start(core)
     core.submit(Press("next"))
     core.submit(Press("next"))
@@ -36,7 +37,7 @@ def test_a_case_plays_greeting_prompt_thanks_and_farewell(core, config):
 
 
 def test_next_button_announces_the_called_ticket(core, desk, config):
-    sound = Sound(config.sound, window=3)
+    sound = registry.sound(config.sound, window=3)
     sound.start(core)
     desk.issue_ticket("id_card.renew")
     core.submit(Press("next"))
@@ -46,7 +47,7 @@ def test_next_button_announces_the_called_ticket(core, desk, config):
 
 def test_a_site_recording_replaces_the_shipped_clip(tmp_path, config):
     (tmp_path / "greeting.wav").write_bytes((SHIPPED_DIR / "thanks.wav").read_bytes())
-    sound = Sound(dataclasses.replace(config.sound, dir=str(tmp_path)))
+    sound = registry.sound(dataclasses.replace(config.sound, dir=str(tmp_path)))
     assert sound.path("greeting") == tmp_path / "greeting.wav"
     assert sound.path("farewell") == SHIPPED_DIR / "farewell.wav"
     assert sound.path("nope") is None
@@ -65,7 +66,7 @@ def test_aplay_backend_reports_a_fault_when_there_is_no_sound_card(core, config:
     (fake / "aplay").write_text("#!/bin/sh\necho 'aplay: main: audio open error' >&2\nexit 1\n")
     (fake / "aplay").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
-    sound = Sound(dataclasses.replace(config.sound, player="aplay"))
+    sound = registry.sound(dataclasses.replace(config.sound, player="aplay"))
     sound.start(core)
     assert sound.backend == "aplay"
     faulted = __import__("threading").Event()

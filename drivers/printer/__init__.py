@@ -1,8 +1,10 @@
 """The ticket printer: ESC/POS over USB, serial, network or a simulator (docs/printer.md).
 
-* :mod:`.layout` turns a :class:`device.printjobs.PrintJob` into bytes (58/80 mm, native
-  GB18030 or raster Chinese); :mod:`.chinese` holds the two Chinese modes;
-* :mod:`.transports` moves the bytes; :mod:`.status` parses DLE EOT replies;
+* :mod:`.slips` says what each job kind prints, as :mod:`.blocks` (text, rule, QR, cut);
+  :mod:`.layout` turns a :class:`device.printjobs.PrintJob` into bytes through them
+  (58/80 mm, native GB18030 or raster Chinese); :mod:`.chinese` holds the two modes;
+* :mod:`.transports` moves the bytes (drivers/registry.py picks which one from
+  ``printer.transport``); :mod:`.status` parses DLE EOT replies;
 * :mod:`.worker` prints the durable queue in order, once, through faults.
 
 The UI asks for a print by committing a job with its event:
@@ -11,7 +13,6 @@ The UI asks for a print by committing a job with its event:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from device.config import PrinterSection
@@ -20,7 +21,7 @@ from drivers.base import BaseDriver, ControlHandler
 from drivers.printer.decode import decode_text
 from drivers.printer.layout import Profile
 from drivers.printer.status import Paper
-from drivers.printer.transports import SimDevice, SimTransport, Transport, build_transport
+from drivers.printer.transports import SimDevice, SimTransport, Transport
 from drivers.printer.worker import PrintWorker
 
 __all__ = ["PrinterDriver"]
@@ -29,18 +30,15 @@ __all__ = ["PrinterDriver"]
 class PrinterDriver(BaseDriver):
     name = "printer"
 
-    def __init__(self, cfg: PrinterSection, state_dir: Path | None = None,
-                 transport: Transport | None = None, *, threaded: bool = True) -> None:
+    def __init__(self, cfg: PrinterSection, transport: Transport, *,
+                 threaded: bool = True) -> None:
         self.cfg = cfg
         self.threaded = threaded  # False: the caller runs worker.step() (tests)
-        self.state_dir = state_dir
-        self.transport = transport
+        self.transport = transport  # not opened yet: the worker opens it
         self.worker: PrintWorker | None = None
 
     def start(self, core: Core) -> None:
         self.core = core
-        if self.transport is None:
-            self.transport = build_transport(self.cfg, self.state_dir)
         self.worker = PrintWorker(core, self.transport, Profile.from_config(self.cfg),
                                   retry_s=self.cfg.retry_s)
         core.subscribe(self.worker.on_change)
@@ -52,13 +50,11 @@ class PrinterDriver(BaseDriver):
             self.core.unsubscribe(self.worker.on_change)
             self.worker.stop()
             self.worker = None
-        if self.transport is not None:
-            self.transport.close()
+        self.transport.close()
 
     def control_commands(self) -> dict[str, ControlHandler]:
         # Only the simulator can be driven (a real printer's paper is not a command).
-        if isinstance(self.transport, SimTransport) or (
-                self.transport is None and self.cfg.transport == "sim"):
+        if isinstance(self.transport, SimTransport):
             return {"printer": self._sim}
         return {}
 

@@ -23,7 +23,6 @@ from typing import Any
 from escpos.escpos import Escpos
 from escpos.printer import Dummy
 
-from device.config import PrinterSection
 from device.errors import DriverError
 from drivers.printer import commands as cmd
 from drivers.printer.status import Paper, status_byte
@@ -348,15 +347,3 @@ class SimTransport(Transport):
 
     def query(self, n: int) -> bytes:
         return self.device.answer(n)
-
-
-def build_transport(cfg: PrinterSection, state_dir: Path | None = None) -> Transport:
-    timeout = cfg.status_timeout_s
-    if cfg.transport == "serial":
-        return SerialTransport(cfg.url, cfg.baudrate, timeout)
-    if cfg.transport == "network":
-        return NetworkTransport(cfg.url, timeout)
-    if cfg.transport == "usb":
-        return UsbTransport(cfg.usb_vendor, cfg.usb_product, timeout)
-    log_path = state_dir / "printer-sim.bin" if state_dir is not None else None
-    return SimTransport(SimDevice(log_path))

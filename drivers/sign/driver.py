@@ -21,7 +21,7 @@ from device.config import Config, SignSection
 from device.core import Change, Core
 from device.errors import DriverError, ParseError
 from drivers.base import BaseDriver, ControlHandler
-from drivers.serialport import Opener, PortGone, SerialPort, keep_open, url_opener
+from drivers.serialport import Opener, PortGone, SerialPort, keep_open
 from drivers.sign.codec import Ack, FrameReader, parse_reply, write_frame
 from drivers.sign.emulator import SimSign
 from drivers.sign.view import SignView, view_for
@@ -38,18 +38,14 @@ class SignDriver(BaseDriver):
 
     name = "sign"
 
-    def __init__(self, config: Config, opener: Opener | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: Config, opener: Opener,
+                 monotonic: Callable[[], float] = time.monotonic, *,
+                 sim: SimSign | None = None) -> None:
+        """``opener`` opens the port (drivers/registry.py chose it); ``sim`` is the
+        emulated display behind it when it is one, which `kiosk sim sign` shows."""
         self.config = config
         self.cfg: SignSection = config.sign
-        self.sim: SimSign | None = None
-        if opener is None:
-            if self.cfg.url == "sim://":
-                self.sim = SimSign(self.cfg.crc)
-                sim = self.sim
-                opener = lambda: sim  # noqa: E731
-            else:
-                opener = url_opener(self.cfg.url, self.cfg.baudrate)
+        self.sim = sim
         self.port = SerialPort("sign", opener)
         self._monotonic = monotonic
         self._cond = threading.Condition()

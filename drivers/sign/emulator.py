@@ -3,7 +3,7 @@
 :class:`SignEmulator` decodes the host's frames into VP memory and the current page and
 answers each write "OK" the way a DGUS display does (ignoring bad frames, optionally
 staying mute); :class:`SimSign` is a pyserial-like port with an emulator behind it, which
-``sign.url = "sim://"`` opens and ``kiosk sim sign`` shows.
+drivers/registry.py opens for ``sign.url = "sim://"`` and ``kiosk sim sign`` shows.
 """
 
 from __future__ import annotations
