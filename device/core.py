@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from device import __version__
+from device.codes import Refusal, refusal_text
 from device.config import Config
 from device.counter import Counter, CounterSettings, Mode, Snapshot
 from device.errors import StoreError
@@ -38,7 +39,7 @@ class Change:
     before: Snapshot
     after: Snapshot
     events: tuple[Envelope, ...]
-    refused: str = ""
+    refused: Refusal | None = None  # the screen shows its citizen text (device/codes.py)
     intent: object = None
     faults: dict[str, str] = field(default_factory=dict)
     at_perf: float = 0.0  # time.perf_counter() when the commit returned (for benchmarks)
@@ -54,12 +55,18 @@ Observer = Callable[[Change], None]
 @dataclass(frozen=True)
 class Outcome:
     events: tuple[Envelope, ...]
-    refused: str
+    refused: Refusal | None
     state: Snapshot
+    detail: Mapping[str, str] = field(default_factory=dict)  # what the refusal names
 
     @property
     def ok(self) -> bool:
-        return not self.refused
+        return self.refused is None
+
+    @property
+    def reason(self) -> str:
+        """Why it was refused, in English (the link's and the simulation's replies)."""
+        return refusal_text(self.refused, self.detail) if self.refused else ""
 
 
 class Core:
@@ -120,7 +127,7 @@ class Core:
             self._notify(Change(s, s, tuple(events), faults=dict(self.faults),
                                 at_perf=time.perf_counter()))
         self.submit(Tick(self.clock()))
-        return Outcome(tuple(events), "", self.counter.state)
+        return Outcome(tuple(events), None, self.counter.state)
 
     def submit(self, intent: Intent) -> Outcome:
         with self._lock:
@@ -141,10 +148,11 @@ class Core:
                     # Not on disk, so not taken: put the state back and tell nobody.
                     self.counter.state = transition.before
                     raise
-            outcome = Outcome(tuple(events), transition.refused, transition.after)
+            outcome = Outcome(tuple(events), transition.refused, transition.after,
+                              transition.detail)
             self._local.last = outcome
             if transition.refused:
-                log.info("refused %s: %s", type(intent).__name__, transition.refused)
+                log.info("refused %s: %s", type(intent).__name__, transition.reason)
             if transition.refused or events or transition.before != transition.after or (
                     transition.before.mirror != transition.after.mirror):
                 self._notify(Change(transition.before, transition.after, tuple(events),

@@ -259,7 +259,7 @@ class ButtonPanel(BaseDriver):
         outcome = self.core.last_outcome()
         if outcome is None:
             return {"ok": True, "taken": False, "reason": "debounced or ignored", "events": []}
-        return {"ok": True, "taken": outcome.ok, "reason": outcome.refused,
+        return {"ok": True, "taken": outcome.ok, "reason": outcome.reason,
                 "events": [{"seq": e.seq, "type": e.type, "data": dict(e.data)}
                            for e in outcome.events], "mode": outcome.state.mode.value}
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from device.codes import Refusal
 from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
@@ -143,8 +144,9 @@ def test_refusal_is_told_but_not_recorded(core: Core, store: Store) -> None:
     changes: list[Change] = []
     core.subscribe(changes.append)
     out = core.submit(Press("satisfied"))
-    assert not out.ok and out.refused == "no case to rate" and out.events == ()
-    assert changes[0].refused == "no case to rate" and changes[0].events == ()
+    assert not out.ok and out.refused is Refusal.NO_CASE and out.events == ()
+    assert out.reason == "no case to rate"
+    assert changes[0].refused is Refusal.NO_CASE and changes[0].events == ()
     assert second_connection_rows(store.path) == []
 
 

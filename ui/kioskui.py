@@ -18,6 +18,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
 from device.catalogue import Catalogue
+from device.codes import REFUSALS
 from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
@@ -326,8 +327,9 @@ class KioskUi(App):
             self.toast(change.notice, change.notice_kind)
         if change.refused and isinstance(change.intent, Press) \
                 and change.intent.source == "screen":
-            self.toast("本次服务已评价，谢谢您" if "rated" in change.refused
-                       else "现在不能评价", "info")
+            # The citizen's words for the code (device/codes.py): a repeated rating is
+            # thanked, any other refused rating is "not now".
+            self.toast(REFUSALS[change.refused].citizen, "info")
         if change.before.ticket != change.after.ticket and not change.after.ticket:
             self.called_label.text = ""  # the case ended (or midnight): nobody is being served
         if any(ev.type in HOME_DATA for ev in change.events):
