@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from device.codes import Fault
 from device.config import SoundSection
 from device.core import Change, Core
 from device.events import EventType
@@ -86,7 +87,7 @@ class Sound(BaseDriver):
             return
         if self.backend == "aplay":
             if shutil.which("aplay") is None:
-                core.fault(self.name, "no_player", "aplay not found: apt install alsa-utils")
+                core.fault(self.name, Fault.NO_PLAYER, "aplay not found: apt install alsa-utils")
                 self.backend = "sim"
             else:
                 self._thread = threading.Thread(target=self._work, name="sound", daemon=True)
@@ -144,4 +145,4 @@ class Sound(BaseDriver):
                 self.core.recovered(self.name)
             except (OSError, subprocess.SubprocessError) as exc:
                 detail = getattr(exc, "stderr", b"") or str(exc)
-                self.core.fault(self.name, "play_failed", str(detail)[:200])
+                self.core.fault(self.name, Fault.PLAY_FAILED, str(detail)[:200])
