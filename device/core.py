@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from device import __version__
+from device.codes import FAULTS, Fault, Refusal, refusal_text
 from device.config import Config
 from device.counter import Counter, CounterSettings, Mode, Snapshot
 from device.errors import StoreError
@@ -38,9 +39,9 @@ class Change:
     before: Snapshot
     after: Snapshot
     events: tuple[Envelope, ...]
-    refused: str = ""
+    refused: Refusal | None = None  # the screen shows its citizen text (device/codes.py)
     intent: object = None
-    faults: dict[str, str] = field(default_factory=dict)
+    faults: dict[str, Fault] = field(default_factory=dict)
     at_perf: float = 0.0  # time.perf_counter() when the commit returned (for benchmarks)
     # A message for the screen that is not an event (e.g. "this QR code is not an
     # appointment of this station"); kind is "info" or "error".
@@ -54,12 +55,18 @@ Observer = Callable[[Change], None]
 @dataclass(frozen=True)
 class Outcome:
     events: tuple[Envelope, ...]
-    refused: str
+    refused: Refusal | None
     state: Snapshot
+    detail: Mapping[str, str] = field(default_factory=dict)  # what the refusal names
 
     @property
     def ok(self) -> bool:
-        return not self.refused
+        return self.refused is None
+
+    @property
+    def reason(self) -> str:
+        """Why it was refused, in English (the link's and the simulation's replies)."""
+        return refusal_text(self.refused, self.detail) if self.refused else ""
 
 
 class Core:
@@ -74,7 +81,7 @@ class Core:
         self._lock = threading.RLock()
         self._observers: list[Observer] = []
         self._local = threading.local()
-        self.faults: dict[str, str] = {}
+        self.faults: dict[str, Fault] = {}
         self._store_fault_detail = ""
         # Fault records a failing disk could not take: written with the next commit.
         self._unrecorded: list[Draft] = []
@@ -120,7 +127,7 @@ class Core:
             self._notify(Change(s, s, tuple(events), faults=dict(self.faults),
                                 at_perf=time.perf_counter()))
         self.submit(Tick(self.clock()))
-        return Outcome(tuple(events), "", self.counter.state)
+        return Outcome(tuple(events), None, self.counter.state)
 
     def submit(self, intent: Intent) -> Outcome:
         with self._lock:
@@ -141,10 +148,11 @@ class Core:
                     # Not on disk, so not taken: put the state back and tell nobody.
                     self.counter.state = transition.before
                     raise
-            outcome = Outcome(tuple(events), transition.refused, transition.after)
+            outcome = Outcome(tuple(events), transition.refused, transition.after,
+                              transition.detail)
             self._local.last = outcome
             if transition.refused:
-                log.info("refused %s: %s", type(intent).__name__, transition.refused)
+                log.info("refused %s: %s", type(intent).__name__, transition.reason)
             if transition.refused or events or transition.before != transition.after or (
                     transition.before.mirror != transition.after.mirror):
                 self._notify(Change(transition.before, transition.after, tuple(events),
@@ -194,7 +202,7 @@ class Core:
 
     # ------------------------------------------------------------------ faults
 
-    def fault(self, component: str, fault: str, detail: str = "") -> None:
+    def fault(self, component: str, fault: Fault, detail: str = "") -> None:
         """A peripheral failed. Recorded once per component until it recovers.
 
         Called from driver threads (serial read loops, the sign writer, the sound worker,
@@ -205,7 +213,9 @@ class Core:
             if self.faults.get(component) == fault:
                 return
             self.faults[component] = fault
-            log.warning("fault %s: %s %s", component, fault, detail)
+            known = FAULTS.get(fault)
+            log.warning("fault %s: %s (%s) %s", component, fault,
+                        known.log if known else "unknown fault", detail)
             self._record_fault(Draft(EventType.DEVICE_FAULT, {
                 "component": component, "fault": fault, "detail": detail}))
 
@@ -238,20 +248,21 @@ class Core:
         # After an outage, its record goes in the same transaction as the first commit
         # that works: one transaction, so "on disk" and "in memory" never disagree.
         outage: list[Draft] = []
-        if self.faults.get("store") == "commit_failed":
+        if self.faults.get("store") == Fault.COMMIT_FAILED:
             outage = [
-                Draft(EventType.DEVICE_FAULT, {"component": "store", "fault": "commit_failed",
+                Draft(EventType.DEVICE_FAULT, {"component": "store",
+                                               "fault": Fault.COMMIT_FAILED,
                                                "detail": self._store_fault_detail}),
                 *self._unrecorded,
                 Draft(EventType.DEVICE_RECOVERED, {"component": "store",
-                                                   "fault": "commit_failed"})]
+                                                   "fault": Fault.COMMIT_FAILED})]
         try:
             events = self.store.append([*drafts, *outage], state=state, also=also)
         except StoreError as exc:
             # Nothing was taken. The store cannot record its own fault, so it is held in
             # memory (screen, health, doctor) and written once a commit works again.
             if "store" not in self.faults:
-                self.faults["store"] = "commit_failed"
+                self.faults["store"] = Fault.COMMIT_FAILED
                 self._store_fault_detail = str(exc)[:200]
                 log.error("store: %s", exc)
                 s = self.counter.state

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from device.codes import Refusal, refusal_text
 from device.events import Draft, EventType
 from device.intents import (
     AwayClear,
@@ -65,12 +67,26 @@ class Call:
     day: str  # local YYYY-MM-DD the ticket was issued
 
 
+class _No:
+    """A handler's refusal: the code and the values its text names (a case number)."""
+
+    def __init__(self, code: Refusal, **detail: str) -> None:
+        self.code = code
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class Transition:
     before: Snapshot
     after: Snapshot
     drafts: tuple[Draft, ...] = ()
-    refused: str = ""  # non-empty: nothing changed, this says why (shown to the user)
+    refused: Refusal | None = None  # not None: nothing changed, this says why
+    detail: Mapping[str, str] = field(default_factory=dict)  # what the refusal names
+
+    @property
+    def reason(self) -> str:
+        """The refusal in English (journal, workstation), "" when taken."""
+        return refusal_text(self.refused, self.detail) if self.refused else ""
 
     @property
     def persist(self) -> bool:
@@ -119,8 +135,8 @@ class Counter:
             result = self._press(intent, now, call)
         else:
             result = _HANDLERS[type(intent)](self, intent, now)
-        if isinstance(result, str):
-            return Transition(before, before, (), refused=result)
+        if isinstance(result, _No):
+            return Transition(before, before, (), refused=result.code, detail=result.detail)
         after, drafts = result
         self.state = after
         return Transition(before, after, tuple(drafts))
@@ -204,10 +220,10 @@ class Counter:
         return dataclasses.replace(s, mode=Mode.IDLE, away=None)
 
     # ------------------------------------------------------------------ handlers
-    # Each returns (new state, drafts) or a string: the reason it was refused.
+    # Each returns (new state, drafts) or a _No: why it was refused.
 
     def _press(self, p: Press, now: float,
-               call: Call | None = None) -> tuple[Snapshot, list[Draft]] | str:
+               call: Call | None = None) -> tuple[Snapshot, list[Draft]] | _No:
         if p.button == "away":
             return self._away_button(now)
         if p.button == "next":
@@ -215,34 +231,34 @@ class Counter:
         try:
             level = RatingLevel(p.button)
         except ValueError:
-            return f"unknown button {p.button!r}"
+            return _No(Refusal.UNKNOWN_BUTTON, button=p.button)
         s = self.state
         if s.mode is not Mode.RATING:
             if s.mode is Mode.IDLE and s.rated_case and s.recent_cases[-1:] == (s.rated_case,):
                 # The last case was rated (not skipped): a late or repeated press.
-                return f"case {s.rated_case} was already rated"
-            return {Mode.IDLE: "no case to rate", Mode.SERVING: "the case is still open",
-                    Mode.AWAY: "the counter is away"}[s.mode]
+                return _No(Refusal.RATED, case_no=s.rated_case)
+            return _No({Mode.IDLE: Refusal.NO_CASE, Mode.SERVING: Refusal.NOT_YET,
+                        Mode.AWAY: Refusal.AWAY}[s.mode])
         drafts = [Draft(EventType.RATING_GIVEN, self._case_data(
             s, level=level.value, score=level.score, label=level.label,
             unsatisfied=level.unsatisfied, source=p.source))]
         s = dataclasses.replace(s, rated_case=s.case_no, last_rating=level.value)
         return self._leave_rating(s, now, drafts), drafts
 
-    def _away_button(self, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _away_button(self, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         drafts: list[Draft] = []
         if s.mode is Mode.AWAY:
             return self._come_back(s, now, drafts), drafts
         if s.mode is Mode.SERVING:
-            return "end the open case before going away"
+            return _No(Refusal.END_CASE_FIRST)
         if s.mode is Mode.RATING:
             # The citizen may still rate; the board goes up as soon as they do.
             return dataclasses.replace(s, away_after_rating=not s.away_after_rating), drafts
         return self._go_away(s, None, now, drafts), drafts
 
     def _next_button(self, now: float,
-                     call: Call | None = None) -> tuple[Snapshot, list[Draft]] | str:
+                     call: Call | None = None) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         drafts: list[Draft] = []
         if s.mode is Mode.SERVING:
@@ -257,41 +273,41 @@ class Counter:
             service = call.service if call else "walk_in"
             return self._start_case(s, case_no, service, now, drafts, call), drafts
         if s.mode is Mode.RATING:
-            return "waiting for the citizen's rating"
-        return "the counter is away: press away to come back first"
+            return _No(Refusal.WAITING_FOR_RATING)
+        return _No(Refusal.COME_BACK_FIRST)
 
-    def _sign_in(self, i: SignIn, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _sign_in(self, i: SignIn, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode in (Mode.SERVING, Mode.RATING):
-            return f"case {s.case_no} is open: end it before another officer signs in"
+            return _No(Refusal.SIGN_IN_MID_CASE, case_no=s.case_no)
         if s.officer == i.badge:
-            return f"officer {i.badge} is already signed in"
+            return _No(Refusal.SIGNED_IN, badge=i.badge)
         drafts: list[Draft] = []
         if s.officer:
             drafts.append(Draft(EventType.OFFICER_SIGNED_OUT, {"officer": s.officer}))
         drafts.append(Draft(EventType.OFFICER_SIGNED_IN, {"officer": i.badge}))
         return dataclasses.replace(s, officer=i.badge), drafts
 
-    def _sign_out(self, i: SignOut, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _sign_out(self, i: SignOut, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if not s.officer:
-            return "no officer is signed in"
+            return _No(Refusal.NO_OFFICER)
         if s.mode in (Mode.SERVING, Mode.RATING):
-            return f"case {s.case_no} is open: end it before signing out"
+            return _No(Refusal.SIGN_OUT_MID_CASE, case_no=s.case_no)
         drafts = [Draft(EventType.OFFICER_SIGNED_OUT, {"officer": s.officer})]
         return dataclasses.replace(s, officer=""), drafts
 
-    def _case_start(self, i: CaseStart, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _case_start(self, i: CaseStart, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         if not _CASE_RE.match(i.case_no):
-            return f"case_no {i.case_no!r} must be 1-40 letters, digits, '-' or '_'"
+            return _No(Refusal.BAD_CASE_NO, case_no=i.case_no)
         if not _SERVICE_RE.match(i.service):
-            return f"service {i.service!r} must be a catalogue code like 'id_card.renew'"
+            return _No(Refusal.BAD_SERVICE, service=i.service)
         s = self.state
         drafts: list[Draft] = []
         if s.mode is Mode.SERVING:
-            return f"case {s.case_no} is still open: send case.end first"
+            return _No(Refusal.CASE_STILL_OPEN, case_no=s.case_no)
         if i.case_no == s.case_no or i.case_no in s.recent_cases:
-            return f"case {i.case_no} was already started"
+            return _No(Refusal.CASE_STARTED, case_no=i.case_no)
         if s.mode is Mode.RATING:
             # A new case means the officer is at the counter: a deferred away is dropped
             # rather than recorded as an away of zero seconds.
@@ -301,34 +317,34 @@ class Counter:
             s = self._come_back(s, now, drafts)
         return self._start_case(s, i.case_no, i.service, now, drafts), drafts
 
-    def _case_end(self, i: CaseEnd, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _case_end(self, i: CaseEnd, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is not Mode.SERVING:
-            return "no open case to end"
+            return _No(Refusal.NO_CASE_TO_END)
         if i.case_no is not None and i.case_no != s.case_no:
-            return f"case {i.case_no} is not the open case ({s.case_no})"
+            return _No(Refusal.NOT_THE_OPEN_CASE, case_no=i.case_no, open_case=s.case_no)
         drafts: list[Draft] = []
         return self._end_case(s, now, drafts), drafts
 
-    def _mirror_field(self, i: MirrorField, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _mirror_field(self, i: MirrorField, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is not Mode.SERVING:
-            return "mirror fields need an open case"
+            return _No(Refusal.FIELD_NEEDS_CASE)
         entry = MirrorEntry(i.key, i.label, i.value, i.sensitive)
         others = tuple(m for m in s.mirror if m.key != i.key)
         # A corrected value replaces the old one and needs confirming again.
         return dataclasses.replace(s, mirror=(*others, entry)), []
 
-    def _mirror_answer(self, i: MirrorAnswer, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _mirror_answer(self, i: MirrorAnswer, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is not Mode.SERVING:
-            return "no open case"
+            return _No(Refusal.ANSWER_NEEDS_CASE)
         entry = next((m for m in s.mirror if m.key == i.key), None)
         if entry is None:
-            return f"no mirror field {i.key!r}"
+            return _No(Refusal.NO_FIELD, key=i.key)
         status = "confirmed" if i.ok else "flagged"
         if entry.status == status:
-            return f"field {i.key!r} is already {status}"
+            return _No(Refusal.FIELD_ANSWERED, key=i.key, status=status)
         mirror = tuple(dataclasses.replace(m, status=status) if m.key == i.key else m
                        for m in s.mirror)
         etype = EventType.MIRROR_CONFIRMED if i.ok else EventType.MIRROR_FLAGGED
@@ -337,32 +353,31 @@ class Counter:
         drafts = [Draft(etype, self._case_data(s, field=i.key))]
         return dataclasses.replace(s, mirror=mirror), drafts
 
-    def _away_set(self, i: AwaySet, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _away_set(self, i: AwaySet, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is Mode.SERVING:
-            return "end the open case before going away"
+            return _No(Refusal.END_CASE_FIRST)
         if s.mode is Mode.RATING:
-            return "waiting for the citizen's rating: set away again after it"
+            return _No(Refusal.AWAY_AFTER_RATING)
         try:
             self._return_at(i.return_at, now)
         except ValueError:
-            return f"return_at {i.return_at!r} must be HH:MM or an ISO 8601 time"
+            return _No(Refusal.BAD_RETURN_AT, return_at=i.return_at)
         if s.officer and i.backup.split(";")[0].strip() == s.officer:
-            return (f"backup {s.officer} is the officer who is going away: name another "
-                    "officer or a window")
+            return _No(Refusal.BACKUP_IS_ABSENT, officer=s.officer)
         drafts: list[Draft] = []
         if s.mode is Mode.AWAY:
             s = self._come_back(s, now, drafts)
         return self._go_away(s, i, now, drafts), drafts
 
-    def _away_clear(self, i: AwayClear, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _away_clear(self, i: AwayClear, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is not Mode.AWAY:
-            return "the counter is not away"
+            return _No(Refusal.NOT_AWAY)
         drafts: list[Draft] = []
         return self._come_back(s, now, drafts), drafts
 
-    def _tick(self, t: Tick, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _tick(self, t: Tick, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is Mode.RATING and now >= s.rating_deadline:
             drafts: list[Draft] = []
@@ -371,17 +386,17 @@ class Counter:
             # Midnight: yesterday's number is no longer "being served" (no event; the
             # case itself stays open).
             return dataclasses.replace(s, ticket="", ticket_day=""), []
-        return ""  # nothing to do; Core treats an empty refusal as a silent no-op
+        return s, []  # nothing to do: no change, so Core tells nobody (a silent no-op)
 
-    def _rating_extras(self, i: RatingExtras, now: float) -> tuple[Snapshot, list[Draft]] | str:
+    def _rating_extras(self, i: RatingExtras, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if i.case_no != s.rated_case or s.last_rating not in (
                 RatingLevel.UNSATISFIED, RatingLevel.VERY_UNSATISFIED):
-            return f"case {i.case_no} has no unsatisfied rating to add details to"
+            return _No(Refusal.NO_DETAILS_DUE, case_no=i.case_no)
         if s.detailed_case == i.case_no:
             # One set of details per case, like the rating itself (a double tap on the
             # screen's send button must not open two work orders at HQ).
-            return f"details for case {i.case_no} were already sent"
+            return _No(Refusal.DETAILS_SENT, case_no=i.case_no)
         drafts = [Draft(EventType.RATING_DETAILS, {
             "case_no": i.case_no, "reasons": list(i.reasons),
             "callback_requested": bool(i.callback_phone),

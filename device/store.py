@@ -32,6 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
+from device.codes import Fault
 from device.errors import StoreError
 from device.events import CRITICAL_TYPES, GENESIS, Draft, Envelope, EventType, seal
 from device.migrations import MIGRATIONS
@@ -208,7 +209,7 @@ class Store(QueueRecords, ContentRecords, PrintQueue, JournalReads, SyncRecords,
                              (self._salvage.state,))
         report = self.open_report
         self.append([Draft(EventType.DEVICE_FAULT, {
-            "component": "store", "fault": "integrity_check_failed",
+            "component": "store", "fault": Fault.INTEGRITY_CHECK_FAILED,
             "detail": report.reason[:200],
             "moved_to": report.corrupt_moved_to.name if report.corrupt_moved_to else "",
             "salvaged_unsent": report.salvaged_events,

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from device.codes import Fault
 from device.config import GpioSection
 from device.core import Change, Core
 from device.counter import Mode
@@ -135,7 +136,7 @@ class ButtonPanel(BaseDriver):
             if button.is_pressed:
                 # Down before we looked: never a press, and stuck until released.
                 self._down_since[name] = self._monotonic()
-                core.fault(f"button.{name}", "stuck", f"pressed at start-up (BCM {pin})")
+                core.fault(f"button.{name}", Fault.STUCK, f"pressed at start-up (BCM {pin})")
         for name, pin in self.cfg.rating_led_pins.as_dict().items():
             self.leds[name] = LED(pin, pin_factory=self.factory)
         self.away_led = LED(self.cfg.away_led_pin, pin_factory=self.factory)
@@ -178,7 +179,7 @@ class ButtonPanel(BaseDriver):
             self._failed.error = str(exc)
 
     def _held(self, name: str) -> None:
-        self.core.fault(f"button.{name}", "stuck",
+        self.core.fault(f"button.{name}", Fault.STUCK,
                         f"held for more than {self.cfg.stuck_s:g} s (BCM {self.pins()[name]})")
 
     def _released(self, name: str) -> None:
@@ -206,7 +207,7 @@ class ButtonPanel(BaseDriver):
                     if name not in self._down_since:
                         continue
                     stuck.append(name)
-                    self.core.fault(f"button.{name}", "stuck",
+                    self.core.fault(f"button.{name}", Fault.STUCK,
                                     f"held for more than {self.cfg.stuck_s:g} s "
                                     f"(BCM {self.pins()[name]})")
         return stuck
@@ -262,7 +263,7 @@ class ButtonPanel(BaseDriver):
         outcome = self.core.last_outcome()
         if outcome is None:
             return {"ok": True, "taken": False, "reason": "debounced or ignored", "events": []}
-        return {"ok": True, "taken": outcome.ok, "reason": outcome.refused,
+        return {"ok": True, "taken": outcome.ok, "reason": outcome.reason,
                 "events": [{"seq": e.seq, "type": e.type, "data": dict(e.data)}
                            for e in outcome.events], "mode": outcome.state.mode.value}
 

@@ -200,7 +200,7 @@ def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict
     if corr is not None:
         reply["id"] = corr
     if not outcome.ok:
-        reply["error"] = outcome.refused
+        reply["error"] = outcome.reason
     if outcome.events:
         reply["seq"] = [e.seq for e in outcome.events]
     return reply

@@ -18,6 +18,7 @@ import socket
 import time
 from typing import Any
 
+from device.codes import FAULTS
 from device.config import GpioSection, LinkSection, PrinterSection, ScannerSection, SignSection
 
 Verdict = tuple[str, str, str]
@@ -238,11 +239,8 @@ def printer(cfg: PrinterSection) -> Verdict:
                 "switch the printer on, check the cable, and for serial printers "
                 "printer.baudrate (and DIP switches for RTS/CTS flow control)")
     if status.fault:
-        fixes = {"paper_out": "load a paper roll", "cover_open": "close the paper cover",
-                 "error": "clear the jam or cutter error, then power-cycle the printer",
-                 "offline": "press the printer's FEED/online button or power-cycle it"}
-        return FAIL, f"printer: {status.fault.replace('_', ' ')} ({name})", fixes.get(
-            status.fault, "see the printer's status light")
+        return (FAIL, f"printer: {status.fault.replace('_', ' ')} ({name})",
+                FAULTS[status.fault].fix)
     if status.paper is Paper.NEAR_END:
         return WARN, f"printer: paper near end ({name})", "have a fresh roll ready"
     return PASS, f"printer: online, paper ok ({name})", ""

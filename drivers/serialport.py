@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from device.codes import Fault
 from device.errors import DriverError
 
 log = logging.getLogger("serialport")
@@ -45,7 +46,7 @@ class PortGone(DriverError):
 class FaultSink(Protocol):
     """What :func:`keep_open` reports to: :class:`device.core.Core` in the app."""
 
-    def fault(self, component: str, fault: str, detail: str = "") -> None: ...
+    def fault(self, component: str, fault: Fault, detail: str = "") -> None: ...
 
     def recovered(self, component: str) -> None: ...
 
@@ -149,7 +150,7 @@ def keep_open(port: SerialPort, sink: FaultSink, component: str) -> bool:
     try:
         port.open()
     except PortGone as exc:
-        sink.fault(component, "gone", str(exc)[:200])
+        sink.fault(component, Fault.GONE, str(exc)[:200])
         return False
     sink.recovered(component)
     return True

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from device.codes import Fault
 from device.config import SoundSection
 from device.core import Change, Core
 from device.events import EventType
@@ -124,7 +125,7 @@ class Sound(BaseDriver):
             return
         if not self.player.silent:
             if not self.player.available():
-                core.fault(self.name, "no_player", "aplay not found: apt install alsa-utils")
+                core.fault(self.name, Fault.NO_PLAYER, "aplay not found: apt install alsa-utils")
                 self.player = SimPlayer()
             else:
                 self._thread = threading.Thread(target=self._work, name="sound", daemon=True)
@@ -185,4 +186,4 @@ class Sound(BaseDriver):
                 self.core.recovered(self.name)
             except (OSError, subprocess.SubprocessError) as exc:
                 detail = getattr(exc, "stderr", b"") or str(exc)
-                self.core.fault(self.name, "play_failed", str(detail)[:200])
+                self.core.fault(self.name, Fault.PLAY_FAILED, str(detail)[:200])

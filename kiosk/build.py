@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from device.codes import Fault
 from device.config import Config
 from device.core import Core
 from device.queue import QueueDesk
@@ -44,7 +45,7 @@ class Counter:
                 driver.start(self.core)
             except Exception as exc:
                 log.exception("driver %s failed to start", driver.name)
-                self.core.fault(driver.name, "start_failed", str(exc)[:200])
+                self.core.fault(driver.name, Fault.START_FAILED, str(exc)[:200])
                 continue
             handlers.update(driver.control_commands())
         return handlers

@@ -11,20 +11,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from device.codes import fault_texts
 from device.config import Config
 from kiosk.doctor_env import FAIL, PASS, WARN, Check, Env
 
-FAULT_FIXES = {
-    "stuck": "a button is held down or shorted to ground: check its wiring (docs/wiring.md)",
-    "gone": "the USB serial adapter is unplugged or re-enumerated: check the cable; use its "
-            "/dev/serial/by-id/ path in config.toml",
-    "no_reply": "the sign does not answer OK: check its power, TX/RX wiring, sign.baudrate "
-                "and sign.crc",
-    "paper_out": "load a paper roll", "cover_open": "close the printer's paper cover",
-    "offline": "press the printer's online/FEED button or power-cycle it",
-    "port_gone": "check the printer's cable and power",
-    "start_failed": "the driver did not start: journalctl -u kiosk -b shows why",
-}
+# A fault this version does not know (a newer counter answering an older doctor).
+UNKNOWN_FAULT_FIX = "journalctl -u kiosk -b shows the details"
+
+
+def fault_fix(value: str) -> str:
+    """The technician's fix for a fault value the running counter reported."""
+    texts = fault_texts(value)
+    return texts.fix if texts else UNKNOWN_FAULT_FIX
 
 
 def running_counter(cfg: Config) -> dict[str, Any] | None:
@@ -74,8 +72,7 @@ def checks_from_faults(faults: dict[str, str]) -> list[Check]:
             out.append(Check(name, PASS, f"{name}: no fault reported by the running counter"))
             continue
         text = ", ".join(f"{c}: {f}" for c, f in sorted(mine.items()))
-        fixes = sorted({FAULT_FIXES.get(f, "journalctl -u kiosk -b shows the details")
-                        for f in mine.values()})
+        fixes = sorted({fault_fix(f) for f in mine.values()})
         out.append(Check(name, FAIL, f"the running counter reports {text}", "; ".join(fixes)))
     return out
 

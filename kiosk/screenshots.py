@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from device.codes import Fault
 from device.config import Config
 from device.intents import AwaySet, MirrorAnswer, MirrorField, Press
 from device.store import Store
@@ -143,7 +144,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
             screen.show(desk.issue_ticket("id_card.lost"))
 
         def ticket_paper_out() -> None:
-            core.fault("printer", "paper_out", "screenshot")
+            core.fault("printer", Fault.PAPER_OUT, "screenshot")
             screen = app.sm.get_screen("ticket")
             screen.show(desk.issue_ticket("hukou.birth"))
             frames()

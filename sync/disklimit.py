@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
+from device.codes import Fault
 from device.config import Config
 from device.events import Draft, EventType
 from device.store import Store
@@ -36,7 +37,7 @@ class DiskLimit:
             if self._shed_fault_open:
                 self._shed_fault_open = False
                 self.store.append([Draft(EventType.DEVICE_RECOVERED, {
-                    "component": "store", "fault": "db_full"})])
+                    "component": "store", "fault": Fault.DB_FULL})])
             return 0
         target = int(limit * 0.9)
         shed = self.store.shed_telemetry(target, budget_s=SHED_BUDGET_S)
@@ -50,7 +51,7 @@ class DiskLimit:
         if shed or (still_full and not self._shed_fault_open):
             self._shed_fault_open = True
             self.store.append([Draft(EventType.DEVICE_FAULT, {
-                "component": "store", "fault": "db_full", "shed_events": shed,
+                "component": "store", "fault": Fault.DB_FULL, "shed_events": shed,
                 "limit_mb": self.cfg.store.max_db_mb, "still_full": still_full,
                 "detail": "telemetry shed oldest first; ratings and comments kept"})])
             log.error("database above %d MB: shed %d telemetry events%s",

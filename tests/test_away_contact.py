@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from device.codes import Refusal
 from device.config import Config
 from device.core import Core
 from device.counter import Mode
@@ -80,7 +81,8 @@ def test_an_officer_outside_the_roster_has_no_phone_of_another(core: Core) -> No
 def test_workstation_cannot_name_the_absent_officer_as_backup(core: Core) -> None:
     core.submit(SignIn("000002"))
     out = core.submit(AwaySet("开会", "10:30", backup="000002"))
-    assert not out.ok and "000002 is the officer who is going away" in out.refused
+    assert not out.ok and out.refused is Refusal.BACKUP_IS_ABSENT
+    assert "000002 is the officer who is going away" in out.reason
     assert core.state.mode is Mode.IDLE
     out = core.submit(AwaySet("开会", "10:30", backup="window 3"))
     assert out.ok and core.state.away is not None and core.state.away.backup == "window 3"

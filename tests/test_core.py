@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from device.codes import Fault, Refusal
 from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
@@ -143,8 +144,9 @@ def test_refusal_is_told_but_not_recorded(core: Core, store: Store) -> None:
     changes: list[Change] = []
     core.subscribe(changes.append)
     out = core.submit(Press("satisfied"))
-    assert not out.ok and out.refused == "no case to rate" and out.events == ()
-    assert changes[0].refused == "no case to rate" and changes[0].events == ()
+    assert not out.ok and out.refused is Refusal.NO_CASE and out.events == ()
+    assert out.reason == "no case to rate"
+    assert changes[0].refused is Refusal.NO_CASE and changes[0].events == ()
     assert second_connection_rows(store.path) == []
 
 
@@ -236,9 +238,9 @@ def test_unreadable_saved_state_starts_idle(config: Config, store: Store,
 
 
 def test_faults_are_recorded_once_until_recovered(core: Core, store: Store) -> None:
-    core.fault("printer", "no_paper")
-    core.fault("printer", "no_paper")
-    assert core.faults == {"printer": "no_paper"}
+    core.fault("printer", Fault.PAPER_OUT)
+    core.fault("printer", Fault.PAPER_OUT)
+    assert core.faults == {"printer": Fault.PAPER_OUT}
     core.recovered("printer")
     core.recovered("printer")
     assert [r[1] for r in second_connection_rows(store.path)] == [

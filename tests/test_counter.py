@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from device.codes import Refusal
 from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
 from device.events import EventType
 from device.intents import (
@@ -76,82 +77,82 @@ def types(t: Transition) -> list[str]:
 LATE = T0 + SETTINGS.rating_s + 1
 R = Press("satisfied")
 
-# (start mode, input, now, mode after, event types, refusal text ("" = taken))
+# (start mode, input, now, mode after, event types, refusal (None = taken))
 CELLS = [
     # ---------------------------------------------------------------- idle
-    ("idle", R, T0, "idle", [], "no case to rate"),
-    ("idle", Press("away"), T0, "away", ["away.started"], ""),
-    ("idle", Press("next"), T0, "serving", ["case.started"], ""),
-    ("idle", CaseStart("C-2", "hukou.birth"), T0, "serving", ["case.started"], ""),
-    ("idle", CaseEnd(), T0, "idle", [], "no open case to end"),
-    ("idle", SignIn("000002"), T0, "idle", ["officer.signed_out", "officer.signed_in"], ""),
-    ("idle", SignIn("000001"), T0, "idle", [], "already signed in"),
-    ("idle", SignOut(), T0, "idle", ["officer.signed_out"], ""),
-    ("idle", MirrorField("name", "姓名", "x"), T0, "idle", [], "need an open case"),
-    ("idle", MirrorAnswer("name", True), T0, "idle", [], "no open case"),
-    ("idle", AwaySet("开会", "10:30"), T0, "away", ["away.started"], ""),
-    ("idle", AwayClear(), T0, "idle", [], "not away"),
-    ("idle", Tick(LATE), LATE, "idle", [], ""),
-    ("idle", RatingExtras("C-1", ("态度",)), T0, "idle", [], "no unsatisfied rating"),
-    ("idle_rated", R, T0, "idle", [], "case C-1 was already rated"),
-    ("idle_rated", Press("very_unsatisfied"), T0, "idle", [], "already rated"),
-    ("idle_rated", RatingExtras("C-1", ("态度",)), T0, "idle", [], "no unsatisfied rating"),
-    ("idle_unsatisfied", RatingExtras("C-1", ("态度",)), T0, "idle", ["rating.details"], ""),
-    ("idle_unsatisfied", RatingExtras("C-9"), T0, "idle", [], "no unsatisfied rating"),
+    ("idle", R, T0, "idle", [], Refusal.NO_CASE),
+    ("idle", Press("away"), T0, "away", ["away.started"], None),
+    ("idle", Press("next"), T0, "serving", ["case.started"], None),
+    ("idle", CaseStart("C-2", "hukou.birth"), T0, "serving", ["case.started"], None),
+    ("idle", CaseEnd(), T0, "idle", [], Refusal.NO_CASE_TO_END),
+    ("idle", SignIn("000002"), T0, "idle", ["officer.signed_out", "officer.signed_in"], None),
+    ("idle", SignIn("000001"), T0, "idle", [], Refusal.SIGNED_IN),
+    ("idle", SignOut(), T0, "idle", ["officer.signed_out"], None),
+    ("idle", MirrorField("name", "姓名", "x"), T0, "idle", [], Refusal.FIELD_NEEDS_CASE),
+    ("idle", MirrorAnswer("name", True), T0, "idle", [], Refusal.ANSWER_NEEDS_CASE),
+    ("idle", AwaySet("开会", "10:30"), T0, "away", ["away.started"], None),
+    ("idle", AwayClear(), T0, "idle", [], Refusal.NOT_AWAY),
+    ("idle", Tick(LATE), LATE, "idle", [], None),
+    ("idle", RatingExtras("C-1", ("态度",)), T0, "idle", [], Refusal.NO_DETAILS_DUE),
+    ("idle_rated", R, T0, "idle", [], Refusal.RATED),
+    ("idle_rated", Press("very_unsatisfied"), T0, "idle", [], Refusal.RATED),
+    ("idle_rated", RatingExtras("C-1", ("态度",)), T0, "idle", [], Refusal.NO_DETAILS_DUE),
+    ("idle_unsatisfied", RatingExtras("C-1", ("态度",)), T0, "idle", ["rating.details"], None),
+    ("idle_unsatisfied", RatingExtras("C-9"), T0, "idle", [], Refusal.NO_DETAILS_DUE),
     # ---------------------------------------------------------------- serving
-    ("serving", R, T0, "serving", [], "the case is still open"),
-    ("serving", Press("away"), T0, "serving", [], "end the open case before going away"),
-    ("serving", Press("next"), T0, "rating", ["case.ended"], ""),
-    ("serving", CaseStart("C-2", "hukou.birth"), T0, "serving", [], "send case.end first"),
-    ("serving", CaseEnd(), T0, "rating", ["case.ended"], ""),
-    ("serving", CaseEnd("C-1"), T0, "rating", ["case.ended"], ""),
-    ("serving", CaseEnd("C-9"), T0, "serving", [], "C-9 is not the open case (C-1)"),
-    ("serving", SignIn("000002"), T0, "serving", [], "end it before another officer"),
-    ("serving", SignOut(), T0, "serving", [], "end it before signing out"),
-    ("serving", MirrorField("phone", "电话", "138"), T0, "serving", [], ""),
-    ("serving", MirrorAnswer("name", True), T0, "serving", ["mirror.confirmed"], ""),
-    ("serving", MirrorAnswer("name", False), T0, "serving", ["mirror.flagged"], ""),
-    ("serving", MirrorAnswer("nope", True), T0, "serving", [], "no mirror field 'nope'"),
-    ("serving", AwaySet("开会", "10:30"), T0, "serving", [], "end the open case"),
-    ("serving", AwayClear(), T0, "serving", [], "not away"),
-    ("serving", Tick(LATE), LATE, "serving", [], ""),
-    ("serving", RatingExtras("C-1"), T0, "serving", [], "no unsatisfied rating"),
+    ("serving", R, T0, "serving", [], Refusal.NOT_YET),
+    ("serving", Press("away"), T0, "serving", [], Refusal.END_CASE_FIRST),
+    ("serving", Press("next"), T0, "rating", ["case.ended"], None),
+    ("serving", CaseStart("C-2", "hukou.birth"), T0, "serving", [], Refusal.CASE_STILL_OPEN),
+    ("serving", CaseEnd(), T0, "rating", ["case.ended"], None),
+    ("serving", CaseEnd("C-1"), T0, "rating", ["case.ended"], None),
+    ("serving", CaseEnd("C-9"), T0, "serving", [], Refusal.NOT_THE_OPEN_CASE),
+    ("serving", SignIn("000002"), T0, "serving", [], Refusal.SIGN_IN_MID_CASE),
+    ("serving", SignOut(), T0, "serving", [], Refusal.SIGN_OUT_MID_CASE),
+    ("serving", MirrorField("phone", "电话", "138"), T0, "serving", [], None),
+    ("serving", MirrorAnswer("name", True), T0, "serving", ["mirror.confirmed"], None),
+    ("serving", MirrorAnswer("name", False), T0, "serving", ["mirror.flagged"], None),
+    ("serving", MirrorAnswer("nope", True), T0, "serving", [], Refusal.NO_FIELD),
+    ("serving", AwaySet("开会", "10:30"), T0, "serving", [], Refusal.END_CASE_FIRST),
+    ("serving", AwayClear(), T0, "serving", [], Refusal.NOT_AWAY),
+    ("serving", Tick(LATE), LATE, "serving", [], None),
+    ("serving", RatingExtras("C-1"), T0, "serving", [], Refusal.NO_DETAILS_DUE),
     # ---------------------------------------------------------------- rating
-    ("rating", R, T0, "idle", ["rating.given"], ""),
-    ("rating", Press("away"), T0, "rating", [], ""),  # deferred: see test below
-    ("rating", Press("next"), T0, "rating", [], "waiting for the citizen's rating"),
+    ("rating", R, T0, "idle", ["rating.given"], None),
+    ("rating", Press("away"), T0, "rating", [], None),  # deferred: see test below
+    ("rating", Press("next"), T0, "rating", [], Refusal.WAITING_FOR_RATING),
     ("rating", CaseStart("C-2", "hukou.birth"), T0, "serving",
-     ["rating.skipped", "case.started"], ""),
-    ("rating", CaseStart("C-1", "hukou.birth"), T0, "rating", [], "already started"),
-    ("rating", CaseEnd(), T0, "rating", [], "no open case to end"),
-    ("rating", SignIn("000002"), T0, "rating", [], "end it before another officer"),
-    ("rating", SignOut(), T0, "rating", [], "end it before signing out"),
-    ("rating", MirrorField("name", "姓名", "x"), T0, "rating", [], "need an open case"),
-    ("rating", MirrorAnswer("name", True), T0, "rating", [], "no open case"),
-    ("rating", AwaySet("开会", "10:30"), T0, "rating", [], "set away again after it"),
-    ("rating", AwayClear(), T0, "rating", [], "not away"),
-    ("rating", Tick(T0 + 1), T0 + 1, "rating", [], ""),
-    ("rating", Tick(LATE), LATE, "idle", ["rating.skipped"], ""),
-    ("rating", RatingExtras("C-1"), T0, "rating", [], "no unsatisfied rating"),
-    ("rating_away", R, T0, "away", ["rating.given", "away.started"], ""),
-    ("rating_away", Tick(LATE), LATE, "away", ["rating.skipped", "away.started"], ""),
+     ["rating.skipped", "case.started"], None),
+    ("rating", CaseStart("C-1", "hukou.birth"), T0, "rating", [], Refusal.CASE_STARTED),
+    ("rating", CaseEnd(), T0, "rating", [], Refusal.NO_CASE_TO_END),
+    ("rating", SignIn("000002"), T0, "rating", [], Refusal.SIGN_IN_MID_CASE),
+    ("rating", SignOut(), T0, "rating", [], Refusal.SIGN_OUT_MID_CASE),
+    ("rating", MirrorField("name", "姓名", "x"), T0, "rating", [], Refusal.FIELD_NEEDS_CASE),
+    ("rating", MirrorAnswer("name", True), T0, "rating", [], Refusal.ANSWER_NEEDS_CASE),
+    ("rating", AwaySet("开会", "10:30"), T0, "rating", [], Refusal.AWAY_AFTER_RATING),
+    ("rating", AwayClear(), T0, "rating", [], Refusal.NOT_AWAY),
+    ("rating", Tick(T0 + 1), T0 + 1, "rating", [], None),
+    ("rating", Tick(LATE), LATE, "idle", ["rating.skipped"], None),
+    ("rating", RatingExtras("C-1"), T0, "rating", [], Refusal.NO_DETAILS_DUE),
+    ("rating_away", R, T0, "away", ["rating.given", "away.started"], None),
+    ("rating_away", Tick(LATE), LATE, "away", ["rating.skipped", "away.started"], None),
     ("rating_away", CaseStart("C-2", "hukou.birth"), T0, "serving",
-     ["rating.skipped", "case.started"], ""),
-    ("rating_away", Press("away"), T0, "rating", [], ""),  # toggles the deferral off
+     ["rating.skipped", "case.started"], None),
+    ("rating_away", Press("away"), T0, "rating", [], None),  # toggles the deferral off
     # ---------------------------------------------------------------- away
-    ("away", R, T0, "away", [], "the counter is away"),
-    ("away", Press("away"), T0, "idle", ["away.ended"], ""),
-    ("away", Press("next"), T0, "away", [], "press away to come back first"),
-    ("away", CaseStart("C-2", "hukou.birth"), T0, "serving", ["away.ended", "case.started"], ""),
-    ("away", CaseEnd(), T0, "away", [], "no open case to end"),
-    ("away", SignIn("000002"), T0, "away", ["officer.signed_out", "officer.signed_in"], ""),
-    ("away", SignOut(), T0, "away", ["officer.signed_out"], ""),
-    ("away", MirrorField("name", "姓名", "x"), T0, "away", [], "need an open case"),
-    ("away", MirrorAnswer("name", True), T0, "away", [], "no open case"),
-    ("away", AwaySet("开会", "10:30"), T0, "away", ["away.ended", "away.started"], ""),
-    ("away", AwayClear(), T0, "idle", ["away.ended"], ""),
-    ("away", Tick(LATE), LATE, "away", [], ""),
-    ("away", RatingExtras("C-1"), T0, "away", [], "no unsatisfied rating"),
+    ("away", R, T0, "away", [], Refusal.AWAY),
+    ("away", Press("away"), T0, "idle", ["away.ended"], None),
+    ("away", Press("next"), T0, "away", [], Refusal.COME_BACK_FIRST),
+    ("away", CaseStart("C-2", "hukou.birth"), T0, "serving", ["away.ended", "case.started"], None),
+    ("away", CaseEnd(), T0, "away", [], Refusal.NO_CASE_TO_END),
+    ("away", SignIn("000002"), T0, "away", ["officer.signed_out", "officer.signed_in"], None),
+    ("away", SignOut(), T0, "away", ["officer.signed_out"], None),
+    ("away", MirrorField("name", "姓名", "x"), T0, "away", [], Refusal.FIELD_NEEDS_CASE),
+    ("away", MirrorAnswer("name", True), T0, "away", [], Refusal.ANSWER_NEEDS_CASE),
+    ("away", AwaySet("开会", "10:30"), T0, "away", ["away.ended", "away.started"], None),
+    ("away", AwayClear(), T0, "idle", ["away.ended"], None),
+    ("away", Tick(LATE), LATE, "away", [], None),
+    ("away", RatingExtras("C-1"), T0, "away", [], Refusal.NO_DETAILS_DUE),
 ]
 
 
@@ -160,7 +161,7 @@ CELLS = [
     ids=[f"{c[0]}-{type(c[1]).__name__}{'-' + c[1].button if isinstance(c[1], Press) else ''}"
          f"-{i}" for i, c in enumerate(CELLS)])
 def test_cell(start: str, intent: Intent, now: float, mode: str, events: list[str],
-              refused: str) -> None:
+              refused: Refusal | None) -> None:
     c = counter_in(start)
     before = c.state
     t = c.handle(intent, now)
@@ -168,7 +169,7 @@ def test_cell(start: str, intent: Intent, now: float, mode: str, events: list[st
     assert c.state.mode == Mode(mode)
     assert types(t) == events
     if refused:
-        assert refused in t.refused
+        assert t.refused is refused
         assert c.state == before and c.state.mirror == before.mirror  # refused: no change
     else:
         assert not t.refused
@@ -208,10 +209,19 @@ def test_every_level_is_a_rating(level: RatingLevel) -> None:
                                          "unsatisfied": 2, "very_unsatisfied": 1}[level.value]
 
 
+def test_a_refusal_names_what_it_refers_to() -> None:
+    # The workstation's reply (the link's "error") says which case was not the open one.
+    t = counter_in("serving").handle(CaseEnd("C-9"), T0)
+    assert t.refused is Refusal.NOT_THE_OPEN_CASE
+    assert t.reason == "case C-9 is not the open case (C-1)"
+    assert counter_in("serving").handle(CaseEnd(), T0).reason == ""  # taken: no reason
+
+
 def test_unknown_button_is_refused() -> None:
     c = counter_in("rating")
     t = c.handle(Press("excellent"), T0)
-    assert "unknown button 'excellent'" in t.refused and c.state.mode is Mode.RATING
+    assert t.refused is Refusal.UNKNOWN_BUTTON and c.state.mode is Mode.RATING
+    assert t.reason == "unknown button 'excellent'"  # the workstation is told which
 
 
 def test_case_ended_reports_duration_and_flag_count() -> None:
@@ -288,18 +298,20 @@ def test_away_set_return_time(text: str, expected: str) -> None:
 def test_away_set_bad_return_time_is_refused(text: str) -> None:
     c = Counter(SETTINGS)
     t = c.handle(AwaySet("开会", text), T0)
-    assert "must be HH:MM or an ISO 8601 time" in t.refused and c.state.mode is Mode.IDLE
+    assert t.refused is Refusal.BAD_RETURN_AT and c.state.mode is Mode.IDLE
+    assert "must be HH:MM or an ISO 8601 time" in t.reason
 
 
 @pytest.mark.parametrize(("case_no", "service", "problem"), [
-    ("C 1", "a.b", "case_no"), ("", "a.b", "case_no"), ("x" * 41, "a.b", "case_no"),
-    ("C-1", "Bad Service", "service"), ("C-1", "", "service"),
+    ("C 1", "a.b", Refusal.BAD_CASE_NO), ("", "a.b", Refusal.BAD_CASE_NO),
+    ("x" * 41, "a.b", Refusal.BAD_CASE_NO),
+    ("C-1", "Bad Service", Refusal.BAD_SERVICE), ("C-1", "", Refusal.BAD_SERVICE),
 ])
 def test_bad_case_numbers_and_services_are_refused(case_no: str, service: str,
-                                                   problem: str) -> None:
+                                                   problem: Refusal) -> None:
     c = Counter(SETTINGS)
     t = c.handle(CaseStart(case_no, service), T0)
-    assert t.refused.startswith(problem) and c.state.mode is Mode.IDLE
+    assert t.refused is problem and c.state.mode is Mode.IDLE
 
 
 def test_rating_details_once_per_case() -> None:
@@ -309,7 +321,7 @@ def test_rating_details_once_per_case() -> None:
                                       "callback_requested": True,
                                       "callback_phone": "13800138000"}
     t = c.handle(RatingExtras("C-1", ("态度",)), T0)
-    assert "already sent" in t.refused and t.drafts == ()
+    assert t.refused is Refusal.DETAILS_SENT and t.drafts == ()
     assert "13800138000" not in json.dumps(c.state.persistable())
 
 
@@ -317,7 +329,8 @@ def test_mirror_correction_needs_confirming_again() -> None:
     c = counter_in("serving")
     c.handle(MirrorAnswer("name", True), T0)
     t = c.handle(MirrorAnswer("name", True), T0)
-    assert "already confirmed" in t.refused
+    assert t.refused is Refusal.FIELD_ANSWERED
+    assert t.reason == "field 'name' is already confirmed"
     c.handle(MirrorField("name", "姓名", "张三"), T0)
     entry = next(m for m in c.state.mirror if m.key == "name")
     assert (entry.value, entry.status) == ("张三", "pending")
@@ -342,7 +355,7 @@ def test_press_after_a_skipped_case_is_not_called_already_rated() -> None:
     for intent in (CaseStart("C-2", "a.b"), CaseEnd()):
         c.handle(intent, T0)
     c.handle(Tick(LATE), LATE)  # C-2 skipped
-    assert c.handle(R, LATE).refused == "no case to rate"
+    assert c.handle(R, LATE).refused is Refusal.NO_CASE
 
 
 def test_resent_case_start_of_an_earlier_case_is_refused() -> None:
@@ -351,7 +364,8 @@ def test_resent_case_start_of_an_earlier_case_is_refused() -> None:
     for intent in (CaseStart("C-2", "a.b"), CaseEnd(), Press("basic")):
         assert not c.handle(intent, T0).refused
     t = c.handle(CaseStart("C-1", "a.b"), T0)
-    assert "case C-1 was already started" in t.refused and c.state.mode is Mode.IDLE
+    assert t.refused is Refusal.CASE_STARTED and c.state.mode is Mode.IDLE
+    assert t.reason == "case C-1 was already started"
 
 
 def test_bounce_and_repeated_presses_give_one_rating() -> None:

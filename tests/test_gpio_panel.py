@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from device.codes import Refusal
 from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
@@ -142,7 +143,7 @@ def test_bounce_within_bounce_ms_is_one_press(config: Config, core: Core, store:
     mono.t += 1  # a real second press, after the bounce window: refused, not stored
     press(factory, g.rating_pins.satisfied)
     assert stored_types(store).count("rating.given") == 1
-    assert "already rated" in changes[-1].refused
+    assert changes[-1].refused is Refusal.RATED
 
 
 def test_bounce_is_per_button(config: Config, core: Core, store: Store,
@@ -153,7 +154,7 @@ def test_bounce_is_per_button(config: Config, core: Core, store: Store,
     press(factory, g.next_pin)
     press(factory, g.away_pin)  # another button at the same instant is a real press
     assert [c.intent for c in changes] == [Press("next", "pad"), Press("away", "pad")]
-    assert "end the open case" in changes[1].refused  # it reached the core (and was refused)
+    assert changes[1].refused is Refusal.END_CASE_FIRST  # it reached the core (and was refused)
     assert stored_types(store) == ["case.started"]
 
 

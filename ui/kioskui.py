@@ -1,5 +1,6 @@
 """The Kivy App: header, screens, overlays (called number, notices, help), the core
-observer, the idle timeout and the simulation keys. Imported only after ui.env.prepare."""
+observer, the idle timeout and the simulation keys. What a change does to the screen is
+ui/changes.py. Imported only after ui.env.prepare."""
 
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ from kivy.uix.widget import Widget
 from device.catalogue import Catalogue
 from device.config import Config
 from device.core import Change, Core
-from device.counter import Mode
-from device.events import EventType
 from device.intents import Press
 from device.notices import Notice, NoticeBoard
 from device.queue import QueueDesk
@@ -36,8 +35,8 @@ from ui.app import (
     catalogue_of,
     local_time,
     mode_screen,
-    wants_screen,
 )
+from ui.changes import apply_change
 from ui.screens.away import AwayScreen
 from ui.screens.base import KioskScreen, column, row
 from ui.screens.comment import CommentScreen
@@ -51,8 +50,6 @@ from ui.widgets import BigButton, Cell, Panel, Txt
 log = logging.getLogger("ui")
 
 PREBUILT = ("home", "guide", "ticket", "checkin", "comment")
-HOME_DATA = (EventType.RATING_GIVEN, EventType.OFFICER_SIGNED_IN, EventType.OFFICER_SIGNED_OUT)
-PRINTER_NEWS = (EventType.DEVICE_FAULT, EventType.DEVICE_RECOVERED)
 
 SCREENS: tuple[type[KioskScreen], ...] = (
     HomeScreen, GuideScreen, TicketScreen, CheckinScreen, MirrorScreen, RatingScreen,
@@ -317,64 +314,12 @@ class KioskUi(App):
     # ------------------------------------------------------------------ the core
 
     def _observe(self, change: Change) -> None:
-        # Driver threads: hand over to Kivy's main thread, touch no widget here.
+        # Driver threads: hand over to Kivy's main thread (ui/changes.py), touch no
+        # widget here.
         Clock.schedule_once(partial(self.apply, change), 0)
 
     def apply(self, change: Change, _dt: float = 0) -> None:
-        self.reclaimer.soon()
-        if change.notice:
-            self.toast(change.notice, change.notice_kind)
-        if change.refused and isinstance(change.intent, Press) \
-                and change.intent.source == "screen":
-            self.toast("本次服务已评价，谢谢您" if "rated" in change.refused
-                       else "现在不能评价", "info")
-        if change.before.ticket != change.after.ticket and not change.after.ticket:
-            self.called_label.text = ""  # the case ended (or midnight): nobody is being served
-        if any(ev.type in HOME_DATA for ev in change.events):
-            home = self.sm.get_screen("home")
-            assert isinstance(home, KioskScreen)
-            home.mark_dirty()  # satisfaction rate or officer changed
-        if any(ev.type in PRINTER_NEWS and ev.data.get("component") == "printer"
-               for ev in change.events) and self.sm.current == "ticket":
-            ticket = self.sm.get_screen("ticket")
-            assert isinstance(ticket, KioskScreen)
-            ticket.rebuild()  # the ticket says whether it printed
-        for ev in change.events:
-            if ev.type == EventType.TICKET_CALLED:
-                self.show_called(str(ev.data.get("number", "")),
-                                 int(ev.data.get("window", self.cfg.window.number)))
-            elif ev.type == EventType.APPOINTMENT_CHECKED_IN and ev.data.get("source") != "screen":
-                issued = next((e for e in change.events if e.type == EventType.TICKET_ISSUED),
-                              None)
-                if issued is not None:
-                    self._show_scanned(issued)
-        target = wants_screen(change, self.sm.current)
-        if target is not None:
-            name, options = target
-            if options.pop("refresh", False):
-                screen = self.sm.get_screen(name)
-                assert isinstance(screen, KioskScreen)
-                screen.rebuild()
-            elif name == "home":
-                self.home()
-            else:
-                self.go(name, **options)
-
-    def _show_scanned(self, issued: Any) -> None:
-        from device.tickets import Ticket
-
-        d = issued.data
-        ticket = Ticket(0, d["number"], d["service"], self.catalogue().name(d["service"]),
-                        d.get("group", ""), int(d.get("priority", 1)), d.get("appointment", ""),
-                        0.0, int(d.get("people_ahead", 0)), int(d.get("est_wait_min", 0)))
-        note = f"签到成功，您的号码是 {ticket.number}"
-        if self.core.state.mode is not Mode.IDLE:
-            # Someone else is being served at this screen: do not take it over.
-            self.toast(f"{note}，请留意叫号")
-            return
-        screen = self.sm.get_screen("ticket")
-        assert isinstance(screen, TicketScreen)
-        screen.show(ticket, note=note)
+        apply_change(self, change)
 
     # ------------------------------------------------------------------ overlays
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
+from device.codes import Fault
 from device.errors import ParseError
 
 FIXED_MASK = 0b1001_0011
@@ -42,20 +44,20 @@ class PrinterStatus:
         return bool(self.replies)
 
     @property
-    def fault(self) -> str:
+    def fault(self) -> Fault | Literal[""]:
         """The fault that stops printing ("" when nothing known is wrong).
 
         Paper out wins over offline: a printer out of paper also reports offline, and the
         paper is what the officer has to fix.
         """
         if self.paper is Paper.OUT:
-            return "paper_out"
+            return Fault.PAPER_OUT
         if self.cover_open:
-            return "cover_open"
+            return Fault.COVER_OPEN
         if self.error:
-            return "error"
+            return Fault.ERROR
         if self.online is False:
-            return "offline"
+            return Fault.OFFLINE
         return ""
 
     def merge(self, other: PrinterStatus) -> PrinterStatus:

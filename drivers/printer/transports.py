@@ -23,6 +23,7 @@ from typing import Any
 from escpos.escpos import Escpos
 from escpos.printer import Dummy
 
+from device.codes import Fault
 from device.errors import DriverError
 from drivers.printer import commands as cmd
 from drivers.printer.status import Paper, status_byte
@@ -37,7 +38,7 @@ SIM_LOG_MAX = 8 << 20  # bytes kept in <state_dir>/printer-sim.bin
 class PrinterError(DriverError):
     """A printer failure with the fault name the counter records (device.fault)."""
 
-    def __init__(self, fault: str, detail: str) -> None:
+    def __init__(self, fault: Fault, detail: str) -> None:
         super().__init__(f"printer {fault}: {detail}")
         self.fault = fault
         self.detail = detail
@@ -80,7 +81,7 @@ class _EscposTransport(Transport):
         except DriverError:
             raise
         except Exception as exc:
-            raise PrinterError("port_gone", f"cannot open {self.name}: {exc}") from exc
+            raise PrinterError(Fault.PORT_GONE, f"cannot open {self.name}: {exc}") from exc
         self.printer = p
 
     def _p(self) -> Escpos:
@@ -101,7 +102,7 @@ class _EscposTransport(Transport):
             raise
         except Exception as exc:
             self.close()
-            raise PrinterError("port_gone", f"write to {self.name} failed: {exc}") from exc
+            raise PrinterError(Fault.PORT_GONE, f"write to {self.name} failed: {exc}") from exc
 
     def query(self, n: int) -> bytes:
         p = self._p()
@@ -110,7 +111,7 @@ class _EscposTransport(Transport):
             p._raw(cmd.status_query(n))
         except Exception as exc:  # cannot even send 3 bytes: the port is gone
             self.close()
-            raise PrinterError("port_gone", f"status query on {self.name} failed: {exc}") \
+            raise PrinterError(Fault.PORT_GONE, f"status query on {self.name} failed: {exc}") \
                 from exc
         try:
             return bytes(p._read() or b"")
@@ -173,7 +174,7 @@ class UrlSerial(Escpos):
             dev.write(msg)
             dev.flush()
         except serial.SerialTimeoutException as exc:
-            raise PrinterError("offline", f"{self.url} took no data for "
+            raise PrinterError(Fault.OFFLINE, f"{self.url} took no data for "
                                f"{self.write_timeout} s") from exc
 
     def _read(self) -> bytes:
@@ -229,7 +230,7 @@ class NetworkTransport(_EscposTransport):
         sock: Any = self.printer.device if self.printer is not None else None
         if sock is None:
             self.printer = None
-            raise PrinterError("port_gone", f"cannot connect to {self.name}")
+            raise PrinterError(Fault.PORT_GONE, f"cannot connect to {self.name}")
         # Writes wait while a printing printer's TCP window is full; reads (status) do not.
         sock.settimeout(WRITE_TIMEOUT_S)
 
@@ -303,7 +304,7 @@ class SimDevice(Dummy):
     def _raw(self, msg: bytes) -> None:
         with self.lock:
             if self.unplugged:
-                raise PrinterError("port_gone", "simulated printer unplugged")
+                raise PrinterError(Fault.PORT_GONE, "simulated printer unplugged")
             if self.paper is Paper.OUT or self.cover_open or self.offline:
                 return  # a stopped printer takes nothing (the bytes are lost in it)
             if self.paper_after is not None and len(msg) > self.paper_after:
@@ -326,7 +327,7 @@ class SimDevice(Dummy):
     def answer(self, n: int) -> bytes:
         with self.lock:
             if self.unplugged:
-                raise PrinterError("port_gone", "simulated printer unplugged")
+                raise PrinterError(Fault.PORT_GONE, "simulated printer unplugged")
             return bytes([status_byte(n, offline=self.offline or self.paper is Paper.OUT
                                       or self.cover_open, cover_open=self.cover_open,
                                       paper=self.paper)])
@@ -340,7 +341,7 @@ class SimTransport(Transport):
 
     def open(self) -> None:
         if self.device.unplugged:
-            raise PrinterError("port_gone", "simulated printer unplugged")
+            raise PrinterError(Fault.PORT_GONE, "simulated printer unplugged")
 
     def write(self, data: bytes) -> None:
         self.device._raw(data)

@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+from device.codes import FAULTS, Fault
 from device.core import Change, Core
 from device.errors import DriverError, ParseError
 from device.events import Draft, EventType
@@ -42,16 +43,15 @@ log = logging.getLogger("printer")
 COMPONENT = "printer"
 IDLE_PROBE_S = 30.0  # status poll of an idle, healthy printer
 
-# What the citizen sees on screen (core.announce) for each fault.
-SCREEN = {
-    "paper_out": "打印机缺纸，请联系窗口民警更换纸卷。您的单据不会丢失，恢复后自动打印。",
-    "cover_open": "打印机仓盖未关好，请联系窗口民警。您的单据恢复后自动打印。",
-    "offline": "打印机暂时离线，请联系窗口民警。您的单据恢复后自动打印。",
-    "port_gone": "打印机未连接，请联系窗口民警。您的单据恢复后自动打印。",
-    "error": "打印机故障，请联系窗口民警。您的单据恢复后自动打印。",
-    "no_font": "打印机字体缺失，请联系技术人员。",
-}
+# What the citizen sees on screen (core.announce) when the printer fails: the fault in
+# the fault table's words, then what this worker guarantees (the job stays pending).
+SLIP_KEPT = "，请联系窗口民警。您的单据不会丢失，恢复后自动打印。"
 RECOVERED = "打印机已恢复，正在打印您的单据。"
+
+
+def announcement(fault: Fault) -> str:
+    """The screen's notice for a printer ``fault``."""
+    return FAULTS.get(fault, FAULTS[Fault.ERROR]).citizen + SLIP_KEPT
 
 
 def read_status(transport: Transport) -> PrinterStatus:
@@ -208,13 +208,13 @@ class PrintWorker:
         try:
             return job_bytes(job, self.profile, self._fonts)
         except DriverError as exc:  # a raster line needs a font that is not installed
-            raise PrinterError("no_font", str(exc)) from exc
+            raise PrinterError(Fault.NO_FONT, str(exc)) from exc
 
     def _load_fonts(self) -> Fonts:
         try:
             return self.profile.fonts()
         except DriverError as exc:
-            raise PrinterError("no_font", str(exc)) from exc
+            raise PrinterError(Fault.NO_FONT, str(exc)) from exc
 
     def _probe(self) -> None:
         """Faulted with nothing to print: is the printer back?"""
@@ -235,15 +235,16 @@ class PrintWorker:
     def _failed(self, job: PrintJob, exc: PrinterError) -> None:
         log.warning("printer: job %d (%s) not printed: %s", job.id, job.kind, exc)
         self._note_attempt(job, str(exc)[:200])
-        if exc.fault == "port_gone":
+        if exc.fault == Fault.PORT_GONE:
             self.transport.close()  # reopen next time: the adapter may come back
         self._fault(exc)
 
     def _fault(self, exc: PrinterError) -> None:
-        new = self.core.faults.get(COMPONENT) != exc.fault
-        self.core.fault(COMPONENT, exc.fault, exc.detail[:200])
+        fault = exc.fault
+        new = self.core.faults.get(COMPONENT) != fault
+        self.core.fault(COMPONENT, fault, exc.detail[:200])
         if new:
-            self.core.announce(SCREEN.get(exc.fault, SCREEN["error"]), "error")
+            self.core.announce(announcement(fault), "error")
 
     def _recovered(self) -> None:
         if self.faulted:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from device.codes import Fault
 from device.config import Config, SignSection
 from device.core import Change, Core
 from device.errors import DriverError, ParseError
@@ -137,7 +138,7 @@ class SignDriver(BaseDriver):
                 self._forget()
                 continue  # keep_open raises the fault and retries
             except SignNoReply as exc:
-                self.core.fault("sign", "no_reply", str(exc))
+                self.core.fault("sign", Fault.NO_REPLY, str(exc))
                 self._forget()
                 self._sleep(retry_s)
                 continue

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from device.codes import REFUSALS, Refusal
 from device.intents import AwaySet, MirrorField, Press
 from ui import theme
 
@@ -124,6 +125,22 @@ def test_rating_first_touch_counts_once_then_thanks_then_home(kiosk):
     assert kiosk.screen() == "home"
 
 
+def test_a_refused_screen_press_shows_its_code_s_citizen_text(kiosk):
+    kiosk.core.submit(Press("satisfied", source="pad"))  # the pad: its LEDs say it, not us
+    kiosk.frames()
+    assert kiosk.app.toast_widget is None
+    kiosk.core.submit(Press("satisfied", source="screen"))  # no case to rate
+    kiosk.frames()
+    assert kiosk.app.toast_label.text == REFUSALS[Refusal.NO_CASE].citizen == "现在不能评价"
+    kiosk.core.submit(Press("next"))
+    kiosk.core.submit(Press("next"))
+    kiosk.core.submit(Press("satisfied", source="screen"))
+    kiosk.core.submit(Press("basic", source="screen"))  # a second rating of the same case
+    kiosk.frames()
+    assert kiosk.app.toast_label.text == REFUSALS[Refusal.RATED].citizen
+    assert "本次服务已评价，谢谢您" in kiosk.texts()
+
+
 def test_unsatisfied_rating_takes_reasons_and_a_callback_phone(kiosk):
     kiosk.core.submit(Press("next"))
     kiosk.core.submit(Press("next"))
@@ -149,7 +166,7 @@ def test_pad_press_on_a_driver_thread_changes_the_screen_on_the_main_thread(kios
         kiosk.core.submit(Press("basic")).refused))
     t.start()
     t.join(10)
-    assert seen == [""] and kiosk.screen() == "rating"  # nothing changed off the main thread
+    assert seen == [None] and kiosk.screen() == "rating"  # nothing changed off the main thread
     kiosk.frames(2)
     assert kiosk.screen() == "thanks"
 

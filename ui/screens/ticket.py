@@ -10,6 +10,7 @@ from typing import Any
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
+from device.codes import FAULTS, Fault
 from device.errors import KioskError
 from device.queue import Ticket
 from ui import theme
@@ -20,22 +21,18 @@ from ui.widgets import BigButton, Cell, Chip, NumberPad, Panel, Txt
 log = logging.getLogger("ui.ticket")
 
 
-PRINTER_SAYS = {
-    "paper_out": "打印机缺纸",
-    "cover_open": "打印机仓盖未关好",
-}
-
-
-def printed_line(printer_fault: str | None, number: str = "") -> str:
+def printed_line(printer_fault: Fault | None, number: str = "") -> str:
     """What is true about the paper ticket: taken from the slot, or not printed yet."""
     if not printer_fault:
         return "请取走号票，留意屏幕和语音叫号"
-    why = PRINTER_SAYS.get(printer_fault, "打印机暂时故障")
+    known = FAULTS.get(printer_fault)
+    why = known.citizen if known else "打印机暂时故障"
     return (f"{why}，号票暂未打印\n请记住您的号码 {number}，留意屏幕和语音叫号\n"
             "打印机恢复后号票自动打印")
 
 
-def ticket_view(ticket: Ticket, note: str = "", printer_fault: str | None = None) -> Widget:
+def ticket_view(ticket: Ticket, note: str = "",
+                printer_fault: Fault | None = None) -> Widget:
     v = Panel(orientation="vertical", padding=24, spacing=12)
     if note:
         v.add_widget(Txt(note, size=30, colour=theme.ACCENT, halign="center"))
