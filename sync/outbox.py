@@ -17,14 +17,27 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from device.store import Store
 from sync.sink import Sink
 from sync.stats import Stats
 
 log = logging.getLogger("sync")
+
+
+T = TypeVar("T")
+
+
+def drained(q: queue.SimpleQueue[T]) -> Iterator[T]:
+    """What ``q`` holds now, without waiting (the loop thread empties what others put)."""
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
 
 MAX_PENDING = 4000  # messages handed to paho and not yet acknowledged
 PUBLISH_CHUNK = 500  # per step: short bursts, so paho's network thread is not starved
@@ -146,11 +159,7 @@ class OutboxPublisher:
         return self._acks.qsize() >= WAKE_ACKS
 
     def drain_acks(self) -> None:
-        while True:
-            try:
-                mid, rc = self._acks.get_nowait()
-            except queue.Empty:
-                return
+        for mid, rc in drained(self._acks):
             seqs = self._pending.pop(mid, None)
             if seqs is None:
                 continue  # state, health or a result message

@@ -34,7 +34,7 @@ from sync import confirm, health
 from sync.disklimit import DiskLimit
 from sync.health import Beat, NoBeat, Reporter
 from sync.mqttclient import make_client, refusal_hint
-from sync.outbox import OutboxPublisher
+from sync.outbox import OutboxPublisher, drained
 from sync.router import DownlinkRouter, Result
 from sync.stats import Stats
 from sync.topics import CONTENT_KINDS, Topics
@@ -268,11 +268,7 @@ class Syncer(DiskLimit):
     # ------------------------------------------------------------------ the downlink
 
     def _handle_inbox(self) -> None:
-        while True:
-            try:
-                topic, payload = self._inbox.get_nowait()
-            except queue.Empty:
-                return
+        for topic, payload in drained(self._inbox):
             try:
                 self.router.handle(topic, payload)
             except Exception:  # a bug here must not stop the uplink

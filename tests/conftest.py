@@ -15,6 +15,8 @@ from device.config import Config
 from device.core import Core
 from device.queue import QueueDesk
 from device.store import Store
+from drivers import registry
+from drivers.sign import SignDriver
 from kiosk.build import Counter, build_counter
 
 # 2026-11-26 09:00 in Asia/Shanghai: a working-day morning, so case numbers and return
@@ -76,3 +78,12 @@ def core(counter: Counter) -> Core:
 @pytest.fixture
 def desk(counter: Counter) -> QueueDesk:
     return counter.desk
+
+
+@pytest.fixture
+def sign(core: Core, config: Config) -> Iterator[SignDriver]:
+    """The simulated away board and serial sign (the registry's), started on ``core``."""
+    driver = registry.sign(config)
+    driver.start(core)
+    yield driver
+    driver.close()

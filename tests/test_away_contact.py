@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 from device.codes import Refusal
 from device.config import Config
 from device.core import Core
 from device.counter import Mode
 from device.intents import AwaySet, Press, SignIn
-from drivers import registry
 from drivers.link import handle_line
 from drivers.sign import SignDriver
 
 PHONE_1, PHONE_2 = "0755-8000 0001", "0755-8000 0002"  # the shipped roster
 
-
-@pytest.fixture
-def sign(core: Core, config: Config):
-    driver = registry.sign(config)
-    driver.start(core)
-    yield driver
-    driver.close()
 
 
 def _board(sign: SignDriver) -> dict[str, str]:

@@ -17,7 +17,6 @@ from device.errors import StoreError
 from device.intents import CaseEnd, Press, Tick
 from device.queue import QueueDesk
 from device.store import Store
-from drivers import registry
 from drivers.link import handle_line
 from drivers.sign import SignDriver
 from kiosk.build import build_counter
@@ -28,13 +27,6 @@ def _events(store: Store, etype: str) -> list[dict]:
     return [json.loads(b) for (b,) in store.query(
         "SELECT body FROM events WHERE type = ? ORDER BY seq", (etype,))]
 
-
-@pytest.fixture
-def sign(core: Core, config: Config):
-    driver = registry.sign(config)
-    driver.start(core)
-    yield driver
-    driver.close()
 
 
 def _sign_ticket(sign: SignDriver) -> str:

@@ -21,7 +21,7 @@ from device.events import GENESIS, verify_chain
 from device.intents import AwaySet, CaseEnd, CaseStart, MirrorField, Press, Tick
 from device.store import Store
 from tests.conftest import FakeClock
-from tests.test_counter import INTENTS
+from tests.test_counter_machine import INTENTS
 
 
 def second_connection_rows(path: Path) -> list[tuple[int, str]]:

@@ -9,39 +9,27 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+# ``do``: what the officer, the citizen or the clock does to the counter.
+from device import intents as do
 from device.counter import Counter, Mode, Snapshot
-from device.intents import (
-    AwayClear,
-    AwaySet,
-    CaseEnd,
-    CaseStart,
-    Intent,
-    MirrorAnswer,
-    MirrorField,
-    Press,
-    RatingExtras,
-    SignIn,
-    SignOut,
-    Tick,
-)
 from device.rating import RatingLevel
 from tests.conftest import T0
 from tests.test_counter import SECRET_ID, SECRET_NAME, SETTINGS
 
 MIRROR_VALUES = st.sampled_from([SECRET_NAME, SECRET_ID, "广东省深圳市福田区"])
 INTENTS = st.one_of(
-    st.builds(Press, st.sampled_from([*(lv.value for lv in RatingLevel), "away", "next"])),
-    st.builds(CaseStart, st.sampled_from(["C-1", "C-2", "C-3", "C-4", "bad no"]),
+    st.builds(do.Press, st.sampled_from([*(lv.value for lv in RatingLevel), "away", "next"])),
+    st.builds(do.CaseStart, st.sampled_from(["C-1", "C-2", "C-3", "C-4", "bad no"]),
               st.sampled_from(["id_card.renew", "hukou.birth"])),
-    st.builds(CaseEnd, st.sampled_from([None, "C-1", "C-2"])),
-    st.builds(SignIn, st.sampled_from(["000001", "000002"])),
-    st.just(SignOut()),
-    st.builds(MirrorField, st.sampled_from(["name", "id_number"]), st.just("label"),
+    st.builds(do.CaseEnd, st.sampled_from([None, "C-1", "C-2"])),
+    st.builds(do.SignIn, st.sampled_from(["000001", "000002"])),
+    st.just(do.SignOut()),
+    st.builds(do.MirrorField, st.sampled_from(["name", "id_number"]), st.just("label"),
               MIRROR_VALUES, st.booleans()),
-    st.builds(MirrorAnswer, st.sampled_from(["name", "id_number"]), st.booleans()),
-    st.builds(AwaySet, st.just("开会"), st.sampled_from(["10:30", "08:00", "nonsense"])),
-    st.just(AwayClear()),
-    st.builds(RatingExtras, st.sampled_from(["C-1", "C-2"]), st.just(("态度",))),
+    st.builds(do.MirrorAnswer, st.sampled_from(["name", "id_number"]), st.booleans()),
+    st.builds(do.AwaySet, st.just("开会"), st.sampled_from(["10:30", "08:00", "nonsense"])),
+    st.just(do.AwayClear()),
+    st.builds(do.RatingExtras, st.sampled_from(["C-1", "C-2"]), st.just(("态度",))),
     st.just("tick"),
 )
 
@@ -56,21 +44,21 @@ class CounterMachine(RuleBasedStateMachine):
         self.events: list[tuple[str, dict]] = []
 
     @rule(case_no=st.sampled_from(["C-1", "C-2", "C-3"]),
-          last=st.sampled_from([Press("satisfied"), Press("unsatisfied"), "tick"]))
-    def whole_case(self, case_no: str, last: Intent | str) -> None:
+          last=st.sampled_from([do.Press("satisfied"), do.Press("unsatisfied"), "tick"]))
+    def whole_case(self, case_no: str, last: do.Intent | str) -> None:
         # A realistic round, so case numbers come back often enough to matter.
-        self.step(CaseStart(case_no, "id_card.renew"), 1.0)
-        self.step(CaseEnd(), 60.0)
+        self.step(do.CaseStart(case_no, "id_card.renew"), 1.0)
+        self.step(do.CaseEnd(), 60.0)
         self.step(last, 31.0)
 
     @rule(intent=INTENTS, dt=st.floats(0, 40))
-    def random_input(self, intent: Intent | str, dt: float) -> None:
+    def random_input(self, intent: do.Intent | str, dt: float) -> None:
         self.step(intent, dt)
 
-    def step(self, intent: Intent | str, dt: float) -> None:
+    def step(self, intent: do.Intent | str, dt: float) -> None:
         self.now += dt
         if intent == "tick":
-            intent = Tick(self.now)
+            intent = do.Tick(self.now)
         before = self.c.state
         t = self.c.handle(intent, self.now)  # type: ignore[arg-type]
         if t.refused:

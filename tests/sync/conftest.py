@@ -207,6 +207,14 @@ def device_config(tmp_path: Path, port: int, *, device: str = "w01", site: str =
         cfg.device, site=site, id=device))
 
 
+@pytest.fixture
+def syncer(tmp_path: Path) -> Iterator[Syncer]:
+    """A Syncer that never connects (port 1): its handlers are fed messages directly."""
+    s = Syncer(device_config(tmp_path, 1))
+    yield s
+    s.close()
+
+
 def fill_outbox(cfg: Config, n: int, *, per_commit: int = 500,
                 start: datetime | None = None, span: timedelta | None = None,
                 unsatisfied_every: int = 0) -> list[str]:

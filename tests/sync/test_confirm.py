@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from device.config import loads
 from device.errors import ConfigError
 from sync import confirm
 from sync.uplink import Syncer
-from tests.sync.conftest import Hq, Running, device_config, fill_outbox, unsent, until
+from tests.sync.conftest import Hq, Running, fill_outbox, unsent, until
 from tests.sync.fabric import (  # noqa: F401 (fixtures)
     HQ_HOLDS_S,
     HQ_PASSWORD,
@@ -27,13 +26,6 @@ from tests.sync.fabric import (  # noqa: F401 (fixtures)
     fabric_fixture,
     hq_collector,
 )
-
-
-@pytest.fixture
-def syncer(tmp_path: Path) -> Iterator[Syncer]:
-    s = Syncer(device_config(tmp_path, 1))
-    yield s
-    s.close()
 
 
 def _confirm(s: Syncer, payload: bytes) -> None:

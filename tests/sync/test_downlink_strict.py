@@ -6,7 +6,6 @@ test runs the attacks through the shipped broker against a real kiosk-sync."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from sync.schema import MAX_RESEND
 from sync.uplink import Syncer
-from tests.sync.conftest import Hq, Running, device_config, fill_outbox, unsent, until
+from tests.sync.conftest import Hq, Running, fill_outbox, unsent, until
 from tests.sync.fabric import (  # noqa: F401 (fixtures)
     HQ_HOLDS_S,
     HQ_PASSWORD,
@@ -26,13 +25,6 @@ from tests.sync.fabric import (  # noqa: F401 (fixtures)
     fabric_hq_fixture,
 )
 from tests.sync.test_sync_downlink import CATALOGUE, content_rows
-
-
-@pytest.fixture
-def syncer(tmp_path: Path) -> Iterator[Syncer]:
-    s = Syncer(device_config(tmp_path, 1))
-    yield s
-    s.close()
 
 
 def _catalogue(**changes: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,18 @@ def publisher(cfg: Config, store: Store, sink: RecordingSink, *, batch: int = 1,
                            stats=Stats())
 
 
+def connected(cfg: Config, store: Store, rows: int, sink: RecordingSink | None = None,
+              **kw: Any) -> tuple[OutboxPublisher, RecordingSink]:
+    """``rows`` events in the outbox, a publisher on ``sink`` just connected and through
+    its first pass over them."""
+    fill_outbox(cfg, rows)
+    sink = sink or RecordingSink()
+    pub = publisher(cfg, store, sink, **kw)
+    pub.new_connection()
+    pub.publish_unsent()
+    return pub, sink
+
+
 def sent(cfg: Config) -> dict[int, bool]:
     """seq -> sent, read from the file on a connection of its own."""
     conn = sqlite3.connect(cfg.db_path)
@@ -72,11 +85,7 @@ def settle(pub: OutboxPublisher, sink: RecordingSink, reason_code: int = 0) -> N
 
 def test_batches_carry_the_stored_envelopes_and_are_marked_only_on_a_good_puback(
         cfg: Config, store: Store) -> None:
-    fill_outbox(cfg, 25)
-    sink = RecordingSink()
-    pub = publisher(cfg, store, sink, batch=10)
-    pub.new_connection()
-    pub.publish_unsent()
+    pub, sink = connected(cfg, store, 25, batch=10)
     assert pub.drained is False and pub.pending_count == 3 and not pub.has_room
     stored = bodies(cfg)
     msgs = sink.messages
@@ -100,11 +109,7 @@ def test_batches_carry_the_stored_envelopes_and_are_marked_only_on_a_good_puback
 
 def test_a_new_connection_publishes_every_unconfirmed_row_again_as_replayed(
         cfg: Config, store: Store) -> None:
-    fill_outbox(cfg, 6)
-    sink = RecordingSink()
-    pub = publisher(cfg, store, sink)
-    pub.new_connection()
-    pub.publish_unsent()
+    pub, sink = connected(cfg, store, 6)
     for mid, rc in sink.acks()[:2]:  # the connection drops after two PUBACKs
         pub.ack(mid, rc)
     pub.drain_acks()
@@ -124,21 +129,13 @@ def test_a_new_connection_publishes_every_unconfirmed_row_again_as_replayed(
 
 def test_a_row_older_than_replay_after_s_goes_out_flagged_replayed(
         cfg: Config, store: Store) -> None:
-    fill_outbox(cfg, 2)
-    sink = RecordingSink()
-    pub = publisher(cfg, store, sink, clock=time.time() + cfg.mqtt.replay_after_s + 60)
-    pub.new_connection()
-    pub.publish_unsent()
+    _pub, sink = connected(cfg, store, 2, clock=time.time() + cfg.mqtt.replay_after_s + 60)
     assert [m.replayed for m in sink.messages] == [True, True]
 
 
 def test_what_the_sink_refuses_stays_unsent_and_goes_next_time(
         cfg: Config, store: Store) -> None:
-    fill_outbox(cfg, 3)
-    sink = RecordingSink(refuse=True)
-    pub = publisher(cfg, store, sink)
-    pub.new_connection()
-    pub.publish_unsent()
+    pub, sink = connected(cfg, store, 3, RecordingSink(refuse=True))
     assert sink.messages == [] and pub.pending_count == 0 and pub.has_room
     sink.refuse = False
     pub.publish_unsent()
@@ -149,11 +146,7 @@ def test_what_the_sink_refuses_stays_unsent_and_goes_next_time(
 
 def test_rows_marked_unsent_again_go_out_from_where_they_start(
         cfg: Config, store: Store) -> None:
-    fill_outbox(cfg, 8)
-    sink = RecordingSink()
-    pub = publisher(cfg, store, sink)
-    pub.new_connection()
-    pub.publish_unsent()
+    pub, sink = connected(cfg, store, 8)
     settle(pub, sink)
     pub.publish_unsent()
     assert pub.drained and len(sink.messages) == 8

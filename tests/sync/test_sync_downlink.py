@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,6 @@ NOTICES = {"version": "n1", "notices": [{"id": "n-1", "text": "今日下午系�
 DOCS = {"catalogue": CATALOGUE, "roster": ROSTER, "appointments": APPOINTMENTS,
         "notices": NOTICES}
 
-
-@pytest.fixture
-def syncer(tmp_path: Path) -> Iterator[Syncer]:
-    s = Syncer(device_config(tmp_path, 1))  # never connects: handlers are fed directly
-    yield s
-    s.close()
 
 
 def content_rows(s: Syncer) -> list[tuple[Any, ...]]:
