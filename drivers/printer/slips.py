@@ -79,6 +79,25 @@ def _officer_lines(blocks: list[Block], data: dict[str, Any]) -> None:
     _line(blocks, "办理窗口：", f"{window}号窗口" if window.isdigit() else window)
 
 
+def _notice_head(title: str, data: dict[str, Any]) -> list[Block]:
+    """A written notice's head: title, station, the case and the service it concerns."""
+    b = _header(title, data)
+    _line(b, "受理编号：", _s(data, "case_no"))
+    _line(b, "办理事项：", _s(data, "service_name", "—"), hang=5)
+    return b
+
+
+def _notice_foot(b: list[Block], data: dict[str, Any], phone_label: str, phone_key: str
+                 ) -> list[Block]:
+    """Who issued it, where to call, when, and the cut."""
+    b.append(Rule())
+    _officer_lines(b, data)
+    _line(b, phone_label, _s(data, phone_key))
+    _line(b, "告知时间：", _s(data, "issued_at"))
+    b.append(Cut())
+    return b
+
+
 def _qr(blocks: list[Block], data: dict[str, Any], caption: str) -> None:
     code = _s(data, "qr")
     if code:
@@ -177,20 +196,13 @@ def checklist_blocks(data: dict[str, Any]) -> list[Block]:
 
 
 def notice_blocks(data: dict[str, Any]) -> list[Block]:
-    b = _header("补正材料告知书", data)
-    _line(b, "受理编号：", _s(data, "case_no"))
-    _line(b, "办理事项：", _s(data, "service_name", "—"), hang=5)
+    b = _notice_head("补正材料告知书", data)
     b.append(Text("经审查，您提交的申请材料不齐全，请补正以下材料：", bold=True))
     b += _numbered(_items(data.get("missing")))
     deadline = _s(data, "deadline")
     if deadline:
         b.append(Text(f"请于{deadline}前补正，补齐后到本窗口办理，无需重新排队。"))
-    b.append(Rule())
-    _officer_lines(b, data)
-    _line(b, "咨询电话：", _s(data, "consult_phone"))
-    _line(b, "告知时间：", _s(data, "issued_at"))
-    b.append(Cut())
-    return b
+    return _notice_foot(b, data, "咨询电话：", "consult_phone")
 
 
 REMEDY = ("如不服本决定，可以自收到本告知书之日起六十日内依法申请行政复议，"
@@ -198,21 +210,14 @@ REMEDY = ("如不服本决定，可以自收到本告知书之日起六十日内
 
 
 def refusal_blocks(data: dict[str, Any]) -> list[Block]:
-    b = _header("不予受理告知书", data)
-    _line(b, "受理编号：", _s(data, "case_no"))
-    _line(b, "办理事项：", _s(data, "service_name", "—"), hang=5)
+    b = _notice_head("不予受理告知书", data)
     b.append(Text("不予受理理由：", bold=True))
     b.append(Text(_s(data, "reason", "—")))
     b.append(Text("法律依据：", bold=True))
     b.append(Text(_s(data, "legal_basis", "—")))
     b.append(Text("救济途径：", bold=True))
     b.append(Text(_s(data, "remedy", REMEDY)))
-    b.append(Rule())
-    _officer_lines(b, data)
-    _line(b, "监督电话：", _s(data, "complaint_phone"))
-    _line(b, "告知时间：", _s(data, "issued_at"))
-    b.append(Cut())
-    return b
+    return _notice_foot(b, data, "监督电话：", "complaint_phone")
 
 
 def receipt_blocks(data: dict[str, Any]) -> list[Block]:
