@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
              logging.CRITICAL: 2}
@@ -28,7 +29,7 @@ def setup(level: str = "INFO", stream: object = None) -> None:
     else:
         fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                 "%Y-%m-%dT%H:%M:%S")
-        fmt.converter = __import__("time").gmtime
+        fmt.converter = time.gmtime
         handler.setFormatter(fmt)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -396,7 +397,7 @@ def test_restore_ignores_unknown_keys_and_fills_new_ones() -> None:
 def test_t0_is_nine_in_the_morning_in_shanghai() -> None:
     # The fixtures above rely on it (return times, case numbers).
     local = datetime.fromtimestamp(T0, UTC).astimezone(
-        __import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+        ZoneInfo("Asia/Shanghai"))
     assert (local.hour, local.minute, local.date().isoformat()) == (9, 0, "2026-11-26")
 
 

@@ -23,7 +23,7 @@ from device.config import Config
 from device.errors import ParseError
 from device.events import Draft, EventType
 from device.store import Store
-from sync import downlink, health
+from sync import downlink, health, schema
 from sync.schema import CONTENT_SCHEMAS, validate
 from sync.uplink import Syncer
 from tests.sync.conftest import Mosquitto, Running, device_config, fill_outbox, unsent
@@ -52,7 +52,7 @@ def test_valid_content_is_applied_once_per_version(syncer: Syncer) -> None:
         topic, result = syncer.handle_message(t.content(kind), json.dumps(doc).encode()) or ("", {})
         assert topic == f"kiosk/v1/s1/w01/content/{kind}/result"
         assert result["ok"] and result["applied"] and result["version"] == doc["version"]
-        validate(result, __import__("sync.schema").schema.CONTENT_RESULT_SCHEMA)
+        validate(result, schema.CONTENT_RESULT_SCHEMA)
     rows = content_rows(syncer)
     assert [(k, v) for k, v, _ in rows] == sorted((k, d["version"]) for k, d in DOCS.items())
     assert json.loads(dict((k, b) for k, _, b in rows)["catalogue"]) == CATALOGUE
