@@ -98,6 +98,9 @@ def _write_config(tmp_path: Path, cfg: Config) -> Path:
         f'[mqtt]\nhost = "127.0.0.1"\nport = {cfg.mqtt.port}\ntls = false\n'
         f'inflight = {cfg.mqtt.inflight}\nbatch = {cfg.mqtt.batch}\n'
         'health_interval_s = 3600.0\n\n[gpio]\nbounce_ms = 1\n\n'
+        # The test's workstation sends cases faster than any officer types; the link's
+        # own limit is tested in tests/test_sim_wire.py.
+        '[link]\nmax_lines_per_s = 1000\n\n'
         '[logging]\nlevel = "INFO"\n')
     return path
 
