@@ -26,9 +26,9 @@ RUN_PACKAGES=(python3 python3-venv python3-dev fonts-wqy-microhei fonts-hanazono
 # the UI tests; systemd (systemd-analyze works without systemd as PID 1), passwd and
 # cloud-init for the deployment tests; postgresql: the HQ store's tests start a throwaway
 # cluster (initdb/pg_ctl) besides SQLite; dosfstools, mtools and fdisk: the image's disk
-# layout (tests/test_image.py).
+# layout (tests/test_image.py); chromium: the HQ console's browser tests (Playwright).
 TEST_PACKAGES=(mosquitto openssl xvfb xauth systemd passwd cloud-init postgresql
-               dosfstools mtools fdisk)
+               dosfstools mtools fdisk chromium)
 
 APT_PACKAGES=("${RUN_PACKAGES[@]}")
 if [ "$mode" != "demo" ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
@@ -52,7 +52,7 @@ PY=/usr/bin/python3
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-16)
+stamp=.venv/.installed-$(cat requirements.lock requirements-hq.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -r requirements-dev.lock
   .venv/bin/python -m pip install -q --no-deps -e .

@@ -31,8 +31,8 @@ import paho.mqtt.client as mqtt
 
 from bench._broker import Broker
 from device.events import GENESIS, Draft, EventType, seal
-from sync.collector import BrokerOptions, Collector
-from sync.hq_store import HqStore
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore
 
 
 def make_events(devices: int, per_device: int) -> dict[str, list[dict[str, Any]]]:

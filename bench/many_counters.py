@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._broker import Broker
-from sync.collector import BrokerOptions, Collector
-from sync.hq_store import HqStore
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore
 from sync.loadsim import raise_nofile, run_loadsim
 
 

@@ -17,8 +17,8 @@ from _harness import run
 with atheris.instrument_imports(include=["sync"]):
     import paho.mqtt.client as mqtt
 
-    from sync.collector import BrokerOptions, Collector
-    from sync.hq_store import HqStore
+    from hq.collector import BrokerOptions, Collector
+    from hq.store import HqStore
 
 LEAVES = ("events", "events", "state", "health", "cmd")
 logging.disable(logging.CRITICAL)  # one quarantine line per input would be the output
@@ -47,7 +47,6 @@ def target(data: bytes) -> None:
     done += 1
     if done % 1000 == 0:  # keep memory bounded over 100,000 inputs
         store.db.execute("DELETE FROM hq_quarantine")
-        store.db.commit()
 
 
 if __name__ == "__main__":

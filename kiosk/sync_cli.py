@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from device.config import load
-from device.errors import ConfigError, KioskError, ParseError
+from device.errors import ConfigError, KioskError, ParseError, SyncError
 from kiosk import logsetup, sdnotify
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -128,7 +128,7 @@ def _broker_args(p: argparse.ArgumentParser) -> None:
 
 
 def _broker_options(args: argparse.Namespace, client_id: str) -> Any:
-    from sync.collector import BrokerOptions
+    from hq.collector import BrokerOptions
 
     password = ""
     if args.password_file:
@@ -196,8 +196,8 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return _status(args)
         if args.command == "report":
-            from sync.hq_store import HqStore
-            from sync.report import write_report
+            from hq.report import write_report
+            from hq.store import HqStore
 
             store = HqStore.open(args.db)
             files = write_report(store.db, args.start, args.end, args.out, tz=args.tz,
@@ -225,8 +225,8 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from sync.collector import Collector
-    from sync.hq_store import HqStore, redact_url
+    from hq.collector import Collector
+    from hq.store import HqStore, redact_url
 
     store = HqStore.open(args.db)
     opts = _broker_options(args, args.client_id)
@@ -256,7 +256,7 @@ def _collect(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from sync.hq_store import HqStore
+    from hq.store import HqStore
 
     store = HqStore.open(args.db)
     rows = store.integrity()
@@ -284,56 +284,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    """Validate, publish retained, and believe only the broker's PUBACK (paho#715:
-    ``publish()`` and ``is_published()`` say yes even when the broker refused it)."""
-    import queue
-    import re
+    from hq.publish.push import publish_content
 
-    import paho.mqtt.client as mqtt
-
-    from sync.downlink import parse_content
-    from sync.schema import ID_PATTERN
-    from sync.topics import Topics
-
-    if not re.fullmatch(ID_PATTERN, args.site):
-        raise ParseError(f"--site {args.site!r} is not a site id: use 1-64 lower-case "
-                         "letters, digits, '-' or '_' (no '/', '+' or '#'), e.g. demo-site")
     payload = args.file.read_bytes()
-    parse_content(args.kind, payload)  # refuse to publish what every counter would reject
     opts = _broker_options(args, f"kiosk-hq-publish-{os.getpid()}")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=opts.client_id,
-                         protocol=mqtt.MQTTv5)
-    if opts.tls:
-        client.tls_set(ca_certs=opts.ca_file or None, certfile=opts.cert_file or None,
-                       keyfile=opts.key_file or None)
-    if opts.username:
-        client.username_pw_set(opts.username, opts.password or None)
-    answers: queue.Queue[tuple[str, Any]] = queue.Queue()
-    client.on_connect = lambda _c, _u, _f, rc, _p: answers.put(("connack", rc))
-    client.on_publish = lambda _c, _u, _m, rc, _p: answers.put(("puback", rc))
-    client.on_disconnect = lambda _c, _u, _f, rc, _p: answers.put(("disconnect", rc))
-    topic = Topics(args.prefix, args.site, "-").content(args.kind)
-    client.connect(opts.host, opts.port)
-    client.loop_start()
     try:
-        kind, rc = answers.get(timeout=10)
-        if kind != "connack" or rc.is_failure:
-            print(f"kiosk-hq: the broker at {opts.host}:{opts.port} refused the connection: "
-                  f"{rc}", file=sys.stderr)
-            return EXIT_FAIL
-        client.publish(topic, payload, qos=1, retain=True)
-        kind, rc = answers.get(timeout=10)
-    except queue.Empty:
-        print(f"kiosk-hq: no answer from the broker at {opts.host}:{opts.port} within 10 s; "
-              "nothing is known to be published", file=sys.stderr)
-        return EXIT_FAIL
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    if kind != "puback" or rc.is_failure:
-        print(f"kiosk-hq: the broker refused {args.kind} on {topic}: {rc} "
-              f"({'PUBACK' if kind == 'puback' else 'disconnected'} reason code {rc.value}); "
-              "check that this user may write site content", file=sys.stderr)
+        topic = publish_content(opts, args.prefix, args.site, args.kind, payload)
+    except SyncError as exc:
+        print(f"kiosk-hq: {exc}", file=sys.stderr)
         return EXIT_FAIL
     print(f"published {args.kind} to {topic} ({len(payload)} bytes)")
     return EXIT_OK

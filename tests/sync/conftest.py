@@ -27,9 +27,9 @@ import pytest
 from device.config import Config, MqttSection
 from device.events import Draft, EventType, seal, verify_chain
 from device.store import Store
+from hq.collector import BrokerOptions, Collector, CollectorStats
+from hq.store import HqStore
 from kiosk.sdnotify import Heartbeat
-from sync.collector import BrokerOptions, Collector, CollectorStats
-from sync.hq_store import HqStore
 from sync.uplink import Stats, Syncer
 from tests.sync.pg import hq_url, pg_cluster, pg_url  # noqa: F401 (fixtures: SQLite and PostgreSQL)
 

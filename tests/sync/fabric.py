@@ -23,8 +23,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from device.config import Config
-from sync.collector import BrokerOptions, Collector
-from sync.hq_store import HqStore
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore
 from tests.sync.conftest import Hq, Mosquitto, device_config, free_port
 
 REPO = Path(__file__).resolve().parents[2]

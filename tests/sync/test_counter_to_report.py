@@ -12,8 +12,8 @@ from pathlib import Path
 from device.core import Core
 from device.intents import CaseEnd, MirrorAnswer, MirrorField, Press
 from device.store import Store
+from hq.store import HqStore
 from kiosk.sync_cli import main_hq
-from sync.hq_store import HqStore
 
 
 def _read(path: Path) -> list[dict[str, str]]:

@@ -95,7 +95,7 @@ def test_the_shipped_hq_env_collects_from_the_shipped_broker(
         running.append(r)
         assert r.syncer.idle.wait(30)
 
-        from sync.hq_store import HqStore
+        from hq.store import HqStore
 
         def held() -> int:
             if not db.exists():

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from device.errors import ParseError
 from device.events import GENESIS, Draft, EventType, seal
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore
 from sync import inbound
-from sync.collector import BrokerOptions, Collector
-from sync.hq_store import HqStore
 
 FAST = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow,

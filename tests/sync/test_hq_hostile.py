@@ -19,9 +19,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from device.events import Draft, EventType, seal
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore
 from kiosk.sync_cli import main_hq
-from sync.collector import BrokerOptions, Collector
-from sync.hq_store import HqStore
 from tests.sync.conftest import (
     Hq,
     Mosquitto,
@@ -212,7 +212,6 @@ def test_a_storage_fault_in_one_message_quarantines_it_and_the_writer_lives_on(
     hq.store.db.execute(
         "CREATE TRIGGER refuse_one BEFORE INSERT ON hq_events WHEN NEW.id = '"
         + bad["id"] + "' BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
-    hq.store.db.commit()
     good = [seal(Draft(EventType.TICKET_ISSUED, {}), site="s8", device="w01", seq=1,
                  prev="0" * 64).to_dict()]
     attacker = raw()
@@ -400,7 +399,9 @@ def test_the_watchdog_is_fed_only_while_messages_are_stored(
     now = [0.0]
     col = hq.collector
     col.heartbeat = Heartbeat(max_age_s=60.0, clock=lambda: now[0])
-    hq.store.db.execute("PRAGMA busy_timeout = 50")
+    # Each thread has its own connection: the writer's, opened at its first batch, waits
+    # 50 ms for the lock instead of 30 s (Django passes OPTIONS to sqlite3.connect).
+    hq.store.db.conn.settings_dict["OPTIONS"]["timeout"] = 0.05
     blocker = sqlite3.connect(hq.db_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # the database stops taking writes
     now[0] = 1000.0
@@ -416,7 +417,7 @@ def test_the_watchdog_is_fed_only_while_messages_are_stored(
 
 
 def test_a_tls_refusal_seen_only_as_a_closed_connection_still_names_the_certificate() -> None:
-    from sync.collector import _hint
+    from hq.collector import _hint
 
     eof = "failed to receive on socket: EOF occurred in violation of protocol (_ssl.c:2393)"
     assert "client certificate" in _hint(eof, have_cert=False)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from device.events import GENESIS, Draft, EventType, seal
+from hq.store import HqStore
 from kiosk.sync_cli import main_hq
-from sync.hq_store import HqStore
 
 DAY1 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
@@ -115,7 +115,6 @@ def test_status_command_reports_gaps(hq_url: str, capsys: Any) -> None:
     assert "s1/w01: 18 events, verified to seq 18 of 18, gaps none" in capsys.readouterr().out
     hq = HqStore.open(hq_url)
     hq.db.execute("DELETE FROM hq_events WHERE device = 'w02' AND seq = 3")
-    hq.db.commit()
     hq.close()
     assert main_hq(["status", "--db", hq_url]) == 1
     assert "gaps 3-3" in capsys.readouterr().out
@@ -140,11 +139,10 @@ def test_nan_and_impossible_times_never_break_or_show_in_the_report(
     body = dict(a.out[0][0], id="legacy", seq=99, ts="2026-11-02T99:99:99.000Z")
     import json
 
-    hq.db.begin()
-    hq.db.execute("INSERT INTO hq_events (id, site, device, seq, ts, type, body, replayed, "
-                  "received_at, verified) VALUES ('legacy', 's1', 'w01', 99, ?, "
-                  "'ticket.called', ?, 0, '', 1)", (body["ts"], json.dumps(body)))
-    hq.db.commit()
+    with hq.db.tx():
+        hq.db.execute("INSERT INTO hq_events (id, site, device, seq, ts, type, body, "
+                      "replayed, received_at, verified) VALUES ('legacy', 's1', 'w01', 99, "
+                      "?, 'ticket.called', ?, 0, '', 1)", (body["ts"], json.dumps(body)))
     hq.close()
     out = tmp_path / "r"
     assert main_hq(["report", "--db", hq_url, "--from", "2026-11-01", "--to", "2026-11-08",

@@ -16,8 +16,8 @@ import pytest
 
 from device.errors import ParseError, SyncError
 from device.events import GENESIS, Draft, EventType, seal
-from sync.collector import BrokerOptions, Collector
-from sync.hq_store import HqStore, parse_events_payload
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore, parse_events_payload
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
@@ -159,24 +159,26 @@ def test_two_sites_with_the_same_device_id_are_two_counters(hq: HqStore) -> None
 
 def test_a_database_of_the_first_schema_is_migrated_and_its_chains_verified(
         hq_url: str) -> None:
-    from sync.hq_db import SCHEMA_V1, SCHEMA_VERSION, HqDb
+    from hq.conf import alias_for
+    from hq.db import HqDb
+    from hq.legacy import SCHEMA_V1
 
-    db = HqDb.open(hq_url)
-    db.begin()
-    for stmt in SCHEMA_V1:
-        db.execute(stmt)
-    for ev in chain(4):
-        db.execute("INSERT INTO hq_events VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                   (ev["id"], "s1", "w01", ev["seq"], ev["ts"], ev["type"],
-                    json.dumps(ev), ev["ts"]))
-    db.execute("INSERT INTO hq_devices (device, site, head_seq, head_hash, state) VALUES "
-               "('w01', 's1', 4, 'x', '{\"online\": true}')")
-    db.commit()
+    db = HqDb(alias_for(hq_url))  # a connection only: what kiosk-hq 0.1 first made
+    with db.tx():
+        for stmt in SCHEMA_V1:
+            db.execute(stmt)
+        for ev in chain(4):
+            db.execute("INSERT INTO hq_events VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                       (ev["id"], "s1", "w01", ev["seq"], ev["ts"], ev["type"],
+                        json.dumps(ev), ev["ts"]))
+        db.execute("INSERT INTO hq_devices (device, site, head_seq, head_hash, state) VALUES "
+                   "('w01', 's1', 4, 'x', '{\"online\": true}')")
     db.close()
     hq = HqStore.open(hq_url)
     assert status(hq)["verified_seq"] == 4 and hq.problems() == []
     assert hq.db.one("SELECT state FROM hq_devices")[0] == '{"online": true}'
-    assert hq.db.one("SELECT value FROM hq_meta")[0] == str(SCHEMA_VERSION)
+    # Django now owns the schema: the 0.1 tables were recorded, not made again.
+    assert hq.db.one("SELECT count(*) FROM django_migrations WHERE app = 'fleet'")[0] >= 1
     hq.close()
     again = HqStore.open(hq_url)  # opening again migrates nothing
     assert again.count() == 4
@@ -228,7 +230,7 @@ def test_repair_asks_for_a_gap_seen_twice_and_for_a_missing_tail(hq: HqStore) ->
 
 def test_one_resend_covers_a_whole_gap_and_is_asked_again_only_after_its_timeout(
         hq: HqStore) -> None:
-    from sync.repair import RESEND_MAX
+    from hq.repair import RESEND_MAX
 
     now = [0.0]
     evs = chain(30)

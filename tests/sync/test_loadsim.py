@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from hq.store import HqStore
 from kiosk.sync_cli import main_hq
-from sync.hq_store import HqStore
 from sync.loadsim import LoadSim
 from tests.sync.conftest import Hq, Mosquitto
 

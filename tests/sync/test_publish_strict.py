@@ -39,9 +39,9 @@ def _hq_args(tmp_path: Path, fabric: ShippedBroker) -> list[str]:
 
 
 @pytest.mark.parametrize(("site", "doc", "message"), [
-    ("demo-site/demo-w01", _catalogue(), "--site 'demo-site/demo-w01' is not a site id"),
-    ("#", _catalogue(), "--site '#' is not a site id"),
-    ("+", _catalogue(), "--site '+' is not a site id"),
+    ("demo-site/demo-w01", _catalogue(), "site 'demo-site/demo-w01' is not a site id"),
+    ("#", _catalogue(), "site '#' is not a site id"),
+    ("+", _catalogue(), "site '+' is not a site id"),
     (SITE, _catalogue(service={"fees": [{"item": "x", "yuan": float("nan"), "basis": "b"}]}),
      "NaN is not a number JSON allows"),
     (SITE, _catalogue(version="2026.12.1\n"), "U+000A"),

@@ -35,11 +35,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from device.errors import ParseError
+from hq.db import now_iso
+from hq.repair import Repairer
+from hq.store import HqStore, IngestResult
 from sync import inbound
 from sync.health import Beat, NoBeat
-from sync.hq_db import now_iso
-from sync.hq_store import HqStore, IngestResult
-from sync.repair import Repairer
 from sync.topics import SHARE_GROUP, Topics, hq_filters, split_device_topic
 
 log = logging.getLogger("hq")

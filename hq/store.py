@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from device.events import GENESIS, chain_hash
+from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
 from sync import inbound
-from sync.hq_db import LOCK_CHAIN, HqDb, now_iso, redact_url
 from sync.inbound import events_payload as parse_events_payload
 
 __all__ = ["HqDb", "HqStore", "IngestResult", "parse_events_payload", "redact_url"]
@@ -63,7 +63,7 @@ def _verifies(ev: Mapping[str, Any], head_hash: str) -> str | None:
 class HqStore:
     def __init__(self, db: HqDb) -> None:
         self.db = db
-        if db.migrate() == 1:
+        if db.migrated_from == 1:
             self.reverify()
 
     @classmethod
@@ -78,8 +78,7 @@ class HqStore:
         res = IngestResult()
         received = now_iso()
         db = self.db
-        db.begin()
-        try:
+        with db.tx():
             touched: dict[Key, dict[str, Mapping[str, Any]]] = {}
             resent: set[Key] = set()
             held = self._held([str(ev["id"]) for ev, _r in events])
@@ -113,10 +112,6 @@ class HqStore:
                              key)
                 if row is not None and int(row[0]) > 0:
                     res.confirmed[key] = int(row[0])
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
         for wo in res.work_orders:
             log.warning("work order %s: %s rating by case %s of officer %s at %s/%s",
                         wo["id"], wo["level"], wo["case_no"], wo["officer"], wo["site"],
@@ -225,16 +220,11 @@ class HqStore:
         """Walk every counter's chain from the genesis again (after migration 1 -> 2)."""
         keys = self.db.all("SELECT DISTINCT site, device FROM hq_events")
         res = IngestResult()
-        self.db.begin()
-        try:
+        with self.db.tx():
             self.db.lock(LOCK_CHAIN)
             self.db.execute("UPDATE hq_events SET verified = 0")
             for site, device in keys:
                 self._advance((str(site), str(device)), now_iso(), {}, res)
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.commit()
 
     def quarantine(self, site: str, device: str, topic: str, reason: str,
                    payload: bytes) -> None:
@@ -242,18 +232,13 @@ class HqStore:
         from device.events import uuid7
 
         head = payload[:2000].decode("utf-8", "backslashreplace")
-        self.db.begin()
-        try:
+        with self.db.tx():
             self.db.execute(
                 "INSERT INTO hq_quarantine (id, site, device, topic, reason, size, head, "
                 "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (uuid7(), site, device, topic.encode("utf-8", "backslashreplace")
                  .decode("ascii", "backslashreplace")[:300], reason[:500], len(payload),
                  head, now_iso()))
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.commit()
 
     def set_status(self, site: str, device: str, leaf: str, doc: Mapping[str, Any]) -> None:
         """Latest retained state or health of a counter (for the dashboard and reports)."""
@@ -263,8 +248,7 @@ class HqStore:
         """Several state/health messages in one transaction (1,000 counters reconnecting
         send 1,000 retained states: one fsync, not 1,000)."""
         now = now_iso()
-        self.db.begin()
-        try:
+        with self.db.tx():
             for site, device, leaf, doc in items:
                 col = "state" if leaf == "state" else "health"
                 self.db.execute(
@@ -272,10 +256,6 @@ class HqStore:
                     f"last_seen) VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT (site, device) DO "
                     f"UPDATE SET {col} = excluded.{col}, last_seen = excluded.last_seen",
                     (site, device, GENESIS, json.dumps(doc, ensure_ascii=False), now))
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.commit()
 
     # ------------------------------------------------------------------ reading
 

@@ -4,7 +4,7 @@ Per window (device), officer, service and day (in the city's time zone) over
 [start, end): satisfaction by level, unrated cases, mirror flags per case, away time,
 tickets and waits, comments, and officers with two or more unsatisfied-rating work
 orders in the twelve months before ``end``. A window is its counter, "site/device".
-Reads only ``hq_events`` and ``work_orders`` through :class:`~sync.hq_db.HqDb`, so it
+Reads only ``hq_events`` and ``work_orders`` through :class:`~hq.db.HqDb`, so it
 runs on SQLite and PostgreSQL alike. Only events whose hash chain verified count
 (``verified = 1``); simulated data (sync/loadsim.py) is left out unless asked for.
 A number that is not a finite number (``"NaN"``, a string) counts as absent.
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sync.hq_db import HqDb
+from hq.db import HqDb
 
 LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
 LEVEL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",

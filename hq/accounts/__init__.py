@@ -1,0 +1,1 @@
+"""Console users: roles as groups, the stations a chief may see, login and the landing page."""

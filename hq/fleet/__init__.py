@@ -1,0 +1,1 @@
+"""The counters HQ knows and what they sent: events, chain heads, problems, quarantine."""

@@ -1,0 +1,147 @@
+"""What the counters sent. Tables keep the names and columns of kiosk-hq 0.1 (hq.legacy):
+the first migration describes that schema, so an old database is taken over as it is.
+
+Text columns hold what the counter sent verbatim (ISO timestamps in UTC with ``Z``, the
+event's JSON body): the chain hash covers those bytes, so they are never re-encoded. The
+flags are integers (0/1) as in 0.1, so the same SQL runs on both databases.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Event(models.Model):
+    id = models.TextField(primary_key=True)
+    site = models.TextField()
+    device = models.TextField()
+    seq = models.BigIntegerField()
+    ts = models.TextField()
+    type = models.TextField()
+    body = models.TextField()
+    replayed = models.IntegerField(db_default=0)
+    received_at = models.TextField()
+    verified = models.IntegerField(db_default=0)
+    simulated = models.IntegerField(db_default=0)
+
+    class Meta:
+        db_table = "hq_events"
+        indexes = [models.Index(fields=["site", "device", "seq"],
+                                name="hq_events_site_device_seq"),
+                   models.Index(fields=["type", "ts"], name="hq_events_type_ts")]
+
+
+class Device(models.Model):
+    """A counter: its verified chain head and its latest retained state and health."""
+
+    pk = models.CompositePrimaryKey("site", "device")
+    site = models.TextField()
+    device = models.TextField()
+    head_seq = models.BigIntegerField(db_default=0)
+    head_hash = models.TextField()
+    problems = models.BigIntegerField(db_default=0)
+    state = models.TextField(null=True)
+    health = models.TextField(null=True)
+    last_seen = models.TextField(null=True)
+
+    class Meta:
+        db_table = "hq_devices"
+
+
+class Problem(models.Model):
+    """One rejected event, kept with its body; never in hq_events."""
+
+    pk = models.CompositePrimaryKey("site", "device", "seq", "kind", "event_id")
+    site = models.TextField()
+    device = models.TextField()
+    seq = models.BigIntegerField()
+    kind = models.TextField()
+    event_id = models.TextField()
+    detail = models.TextField()
+    body = models.TextField()
+    detected_at = models.TextField()
+
+    class Meta:
+        db_table = "hq_problems"
+
+
+class Quarantine(models.Model):
+    """A refused MQTT message: its first 2,000 bytes and why."""
+
+    id = models.TextField(primary_key=True)
+    site = models.TextField()
+    device = models.TextField()
+    topic = models.TextField()
+    reason = models.TextField()
+    size = models.BigIntegerField()
+    head = models.TextField()
+    received_at = models.TextField()
+
+    class Meta:
+        db_table = "hq_quarantine"
+        indexes = [models.Index(fields=["site", "device"], name="hq_quarantine_device")]
+
+
+class Station(models.Model):
+    """A police station (a site): what the console calls it and where it is."""
+
+    site = models.TextField(primary_key=True, verbose_name="站点编号")
+    name = models.TextField(verbose_name="名称")  # 城关派出所
+    district = models.TextField(blank=True, default="", verbose_name="辖区")  # 城关区
+
+    class Meta:
+        db_table = "hq_stations"
+        ordering = ["district", "name"]
+        verbose_name = verbose_name_plural = "派出所"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Window(models.Model):
+    """A counter's public name at its station (1号窗口)."""
+
+    pk = models.CompositePrimaryKey("site", "device")
+    site = models.TextField(verbose_name="站点编号")
+    device = models.TextField(verbose_name="设备编号")
+    name = models.TextField(verbose_name="窗口名称")
+    position = models.IntegerField(default=0, verbose_name="排序")
+
+    class Meta:
+        db_table = "hq_windows"
+        ordering = ["site", "position", "device"]
+        verbose_name = verbose_name_plural = "窗口"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Officer(models.Model):
+    """An officer of the roster, by police badge number (警号)."""
+
+    badge = models.TextField(primary_key=True, verbose_name="警号")
+    name = models.TextField(verbose_name="姓名")
+    site = models.TextField(blank=True, default="", verbose_name="所属站点")
+
+    class Meta:
+        db_table = "hq_officers"
+        ordering = ["site", "badge"]
+        verbose_name = verbose_name_plural = "民警"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.badge}"
+
+
+class Service(models.Model):
+    """A service of the catalogue, by the code the counters send (id_card.first)."""
+
+    code = models.TextField(primary_key=True, verbose_name="事项编码")
+    name = models.TextField(verbose_name="事项名称")  # 首次申领居民身份证
+
+    class Meta:
+        db_table = "hq_services"
+        ordering = ["code"]
+        verbose_name = verbose_name_plural = "服务事项"
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,1 @@
+"""The 差评 work order's steps and deadlines, as pure rules (no Django)."""

@@ -1,0 +1,1 @@
+"""Site content for the counters and the public results page."""
