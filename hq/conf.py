@@ -27,6 +27,7 @@ APPS = [
     "hq.wall",
     "hq.reports",
     "hq.publish",
+    "hq.holidays",
 ]
 
 _lock = threading.Lock()

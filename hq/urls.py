@@ -5,5 +5,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("orders/", include("hq.workorders.urls")),
+    path("live/", include("hq.wall.urls")),
+    path("reports/", include("hq.reports.urls")),
+    path("content/", include("hq.publish.urls")),
     path("", include("hq.accounts.urls")),
 ]
