@@ -9,5 +9,6 @@ urlpatterns = [
     path("live/", include("hq.wall.urls")),
     path("reports/", include("hq.reports.urls")),
     path("content/", include("hq.publish.urls")),
+    path("public/", include("hq.reports.public_urls")),
     path("", include("hq.accounts.urls")),
 ]
