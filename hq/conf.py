@@ -110,7 +110,7 @@ def settings_for(url: str, *, debug: bool = False) -> dict[str, Any]:
         }],
         "LANGUAGE_CODE": "zh-hans", "LANGUAGES": [("zh-hans", "简体中文")],
         "USE_I18N": True, "USE_TZ": True, "TIME_ZONE": TIME_ZONE,
-        "STATIC_URL": "/static/", "STATIC_ROOT": str(HERE / "static-collected"),
+        "STATIC_URL": "/static/", "STATIC_ROOT": None,  # whitenoise serves from the apps
         "STATICFILES_DIRS": [str(HERE / "static")],
         "WHITENOISE_USE_FINDERS": True,
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
@@ -129,6 +129,12 @@ def settings_for(url: str, *, debug: bool = False) -> dict[str, Any]:
         "AXES_RESET_ON_SUCCESS": True, "AXES_VERBOSE": False,
         "AXES_LOCKOUT_TEMPLATE": "accounts/locked.html",
         "LOGGING_CONFIG": None,  # the program's own logging (kiosk.logsetup) stays in charge
+        "AUTH_PASSWORD_VALIDATORS": [
+            {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+             "OPTIONS": {"min_length": 10}},
+            {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+            {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+        ],
         "PASSWORD_HASHERS": (["django.contrib.auth.hashers.MD5PasswordHasher"]
                              if os.environ.get("KIOSK_HQ_FAST_HASH") == "1" else
                              ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]),

@@ -6,6 +6,8 @@
     kiosk-hq report --db hq.db --from 2026-11-01 --to 2026-12-01 --out DIR
     kiosk-hq publish --host H --port P --site S KIND FILE.json     (site content, retained)
     kiosk-hq loadsim --host H --port P --counters N --seconds S
+    kiosk-hq serve --db hq.db --host H --port P                    (the web console)
+    kiosk-hq user add NAME --role R [--station SITE] --db hq.db --password-file F
 
 Exit codes: 0 ok, 1 failed, 2 bad configuration or arguments.
 """
@@ -26,7 +28,7 @@ from typing import Any
 
 from device.config import load
 from device.errors import ConfigError, KioskError, ParseError, SyncError
-from kiosk import logsetup, sdnotify
+from kiosk import hq_console, logsetup, sdnotify
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 # How long a loop may go without a round before the watchdog stops pinging: three of the
@@ -177,6 +179,8 @@ def build_hq_parser() -> argparse.ArgumentParser:
     pub.add_argument("kind", choices=["catalogue", "roster", "appointments", "notices"])
     pub.add_argument("file", type=Path)
 
+    hq_console.add_parsers(sub, default_db)
+
     ls = sub.add_parser("loadsim", help="play N counters against a broker")
     _broker_args(ls)
     ls.add_argument("--counters", type=int, default=100)
@@ -207,6 +211,11 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "publish":
             return _publish(args)
+        if args.command == "serve":
+            logsetup.setup("INFO", sys.stderr)
+            return hq_console.serve(args)
+        if args.command == "user":
+            return hq_console.user_add(args)
         if args.command == "loadsim":
             from sync.loadsim import run_loadsim
 
