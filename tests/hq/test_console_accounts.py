@@ -81,6 +81,7 @@ def test_a_supervisor_lands_on_links_to_every_section(console: Console,
     cards = page.locator(".sections a.card h2").all_inner_texts()
     nav = page.locator("header nav a").all_inner_texts()
     assert nav[0] == "首页" and "内容发布" not in nav  # an editor's section
+    assert cards == nav[1:]  # every section the header offers has its card, in order
     screenshot(page, "home")
     # Logging out and in again: the landing page tells when the previous login was.
     page.click("header .who button")
