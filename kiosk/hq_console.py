@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from device.errors import ParseError
+from kiosk import sdnotify
 
 log = logging.getLogger("hq.console")
 
@@ -86,7 +87,24 @@ def serve(args: argparse.Namespace) -> int:
     server = create_server(WSGIHandler(), host=args.host, port=args.port,
                            threads=args.threads, ident="kiosk-hq")
     port = server.effective_port
+    health = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/healthz"
     print(f"serving on http://{args.host}:{port}/ ({redact_url(args.db)})", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C at a terminal: a clean stop
-        server.run()
+    # WATCHDOG=1 only while the console answers a page that reads the database: a hung
+    # worker pool or a lost database gets the unit restarted.
+    watchdog = sdnotify.start_service(lambda: _answers(health), status=f"serving on {port}")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C at a terminal: a clean stop
+            server.run()
+    finally:
+        watchdog.stop()
     return 0
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return bool(reply.status == 200 and reply.read() == b"ok")
+    except OSError:
+        return False

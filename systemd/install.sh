@@ -72,7 +72,7 @@ if [ "$ROLE" = pi ]; then
   GROUPS_WANTED=(gpio dialout lp video render input audio)
 else
   USER_NAME=kiosk-hq; STATE=/var/lib/counter-kiosk-hq
-  UNITS=(kiosk-hq.service)
+  UNITS=(kiosk-hq.service kiosk-hq-console.service)
   GROUPS_WANTED=()
 fi
 PREFIX_ARGS=()

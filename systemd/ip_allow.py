@@ -23,7 +23,9 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-UNIT = {"pi": "kiosk-sync.service", "hq": "kiosk-hq.service"}
+# The units of a role that reach the network: the console needs the same addresses as the
+# collector (the database, and the broker it publishes site content to).
+UNITS = {"pi": ("kiosk-sync.service",), "hq": ("kiosk-hq.service", "kiosk-hq-console.service")}
 
 
 class AllowError(Exception):
@@ -99,7 +101,7 @@ def render(unit: str, addresses: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    p.add_argument("role", choices=sorted(UNIT))
+    p.add_argument("role", choices=sorted(UNITS))
     p.add_argument("--root", type=Path, default=Path("/"))
     p.add_argument("--config", default="/etc/counter-kiosk/config.toml")
     p.add_argument("--env", default="/etc/counter-kiosk/hq.env")
@@ -110,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     def inside(path: str) -> Path:
         return root / path.lstrip("/")
 
-    unit = UNIT[args.role]
     try:
         hosts = (hosts_pi(inside(args.config)) if args.role == "pi"
                  else hosts_hq(inside(args.env)))
@@ -121,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ip_allow: {exc}", file=sys.stderr)
         return 2
     addresses += [a for a in nameservers(inside(args.resolv_conf)) if a not in addresses]
-    dropin = inside(f"/etc/systemd/system/{unit}.d/ip-allow.conf")
-    dropin.parent.mkdir(parents=True, exist_ok=True)
-    text = render(unit, addresses)
-    if not dropin.exists() or dropin.read_text(encoding="utf-8") != text:
-        dropin.write_text(text, encoding="utf-8")
-    print(f"{dropin}: IPAddressAllow={' '.join(addresses)}")
+    for unit in UNITS[args.role]:
+        dropin = inside(f"/etc/systemd/system/{unit}.d/ip-allow.conf")
+        dropin.parent.mkdir(parents=True, exist_ok=True)
+        text = render(unit, addresses)
+        if not dropin.exists() or dropin.read_text(encoding="utf-8") != text:
+            dropin.write_text(text, encoding="utf-8")
+        print(f"{dropin}: IPAddressAllow={' '.join(addresses)}")
     return 0
 
 

@@ -34,7 +34,7 @@ fi
 if [ "$ROLE" = pi ]; then
   USER_NAME=kiosk; STATE=/var/lib/counter-kiosk; UNITS=(kiosk.service kiosk-sync.service)
 else
-  USER_NAME=kiosk-hq; STATE=/var/lib/counter-kiosk-hq; UNITS=(kiosk-hq.service)
+  USER_NAME=kiosk-hq; STATE=/var/lib/counter-kiosk-hq; UNITS=(kiosk-hq.service kiosk-hq-console.service)
 fi
 
 systemctl_() {
@@ -67,7 +67,7 @@ fi
 [ -n "$ROOT" ] || { systemctl daemon-reload 2>/dev/null || true; }
 
 # The software (all releases) goes unless another role still uses it.
-other_units=(kiosk.service kiosk-sync.service kiosk-hq.service)
+other_units=(kiosk.service kiosk-sync.service kiosk-hq.service kiosk-hq-console.service)
 still_used=0
 for u in "${other_units[@]}"; do [ ! -e "$ROOT/etc/systemd/system/$u" ] || still_used=1; done
 if [ "$still_used" -eq 0 ]; then

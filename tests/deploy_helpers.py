@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEMD = REPO / "systemd"
-UNITS = ("kiosk.service", "kiosk-sync.service", "kiosk-hq.service")
+UNITS = ("kiosk.service", "kiosk-sync.service", "kiosk-hq.service", "kiosk-hq-console.service")
 CONSOLE_SCRIPTS = ("kiosk", "kiosk-sync", "kiosk-hq")
 
 # A stand-in for python3 in the installer: "-m venv [opts] DIR" makes DIR/bin/python,

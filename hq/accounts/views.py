@@ -52,3 +52,12 @@ def home(request: HttpRequest) -> HttpResponse:
         "previous_login": datetime.fromisoformat(previous) if previous else None,
         "is_chief": role is Role.CHIEF,
     })
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """For the service's watchdog: "ok" once the database answers; nothing else."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    return HttpResponse(b"ok", content_type="text/plain")
