@@ -229,7 +229,10 @@ dir "$STATE" 0750 "$USER_NAME:$USER_NAME"
 
 version="$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$SRC/pyproject.toml" | head -1)"
 # The release is named by what goes into it: the lock file and the package sources.
-content_hash="$(cd "$SRC" && find requirements.lock pyproject.toml device drivers sync ui kiosk \
+# HQ installs its own lock (Django, the console's libraries, psycopg); a Pi never does.
+LOCK=requirements.lock
+[ "$ROLE" != hq ] || LOCK=requirements-hq.lock
+content_hash="$(cd "$SRC" && find requirements*.lock pyproject.toml device drivers sync ui kiosk hq \
   -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 2>/dev/null | LC_ALL=C sort -z \
   | xargs -0 sha256sum | sha256sum | cut -c1-12)"
 release="${version}-${content_hash}"
@@ -247,12 +250,12 @@ else
   PY="${KIOSK_PYTHON:-}"
   [ -n "$PY" ] || [ -n "$ROOT" ] || PY=/usr/bin/python3
   if [ -n "$PY" ]; then
-    say "building release $release (venv from requirements.lock)"
+    say "building release $release (venv from $LOCK)"
     venv_args=()
     [ "$ROLE" = hq ] || venv_args=(--system-site-packages)
     "$PY" -m venv "${venv_args[@]}" "$ROOT$rel_dir"
     "$ROOT$rel_dir/bin/python" -m pip install -q --disable-pip-version-check \
-      "${PIP_SOURCE[@]}" -r "$SRC/requirements.lock"
+      "${PIP_SOURCE[@]}" -r "$SRC/$LOCK"
     "$ROOT$rel_dir/bin/python" -m pip install -q --disable-pip-version-check \
       "${PIP_SOURCE[@]}" --no-deps "$SRC"
     venv_note="built with $("$PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo "$PY")"
@@ -267,7 +270,7 @@ else
   {
     echo "release=$release"
     echo "version=$version"
-    echo "lock_sha256=$(sha256sum < "$SRC/requirements.lock" | cut -d' ' -f1)"
+    echo "lock_sha256=$(sha256sum < "$SRC/$LOCK" | cut -d' ' -f1)"
     echo "venv=$venv_note"
   } > "$marker.tmp"
   mv "$marker.tmp" "$marker"

@@ -65,9 +65,9 @@ def copy_source(dest: Path) -> Path:
     """The parts of the source tree the installer reads (so tests can change them)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", "*.db-*")
     dest.mkdir(parents=True)
-    for name in ("pyproject.toml", "requirements.lock", "config.toml"):
+    for name in ("pyproject.toml", "requirements.lock", "requirements-hq.lock", "config.toml"):
         shutil.copy(REPO / name, dest / name)
-    for name in ("device", "drivers", "sync", "ui", "kiosk", "systemd", "docs", "provision"):
+    for name in ("device", "drivers", "sync", "ui", "kiosk", "hq", "systemd", "docs", "provision"):
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, dest / name, ignore=ignore)
     return dest

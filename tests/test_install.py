@@ -209,10 +209,12 @@ def test_uninstall_keeps_data_and_config_unless_purged(root, py):
     assert not [p for p in left if (root / p).is_file() and not p.startswith("etc/")]
 
 
-def test_hq_role_installs_the_collector_only(root, py):
+def test_hq_role_installs_the_collector_and_the_console_only(root, py):
     run_install(root, "--role", "hq", python=py)
     assert account(root, "kiosk-hq") is not None and account(root, "kiosk") is None
-    assert (root / "etc/systemd/system/kiosk-hq.service").exists()
+    for unit in ("kiosk-hq.service", "kiosk-hq-console.service"):
+        installed = root / "etc/systemd/system" / unit
+        assert installed.read_bytes() == (SYSTEMD / unit).read_bytes()
     assert not (root / "etc/systemd/system/kiosk.service").exists()
     assert not (root / "etc/udev/rules.d/99-counter-kiosk.rules").exists()
     uid, gid = ids(root, "kiosk-hq")
@@ -221,6 +223,9 @@ def test_hq_role_installs_the_collector_only(root, py):
     assert not (root / "etc/counter-kiosk/config.toml").exists()
     rel = root / OPT / os.readlink(root / OPT / "current")
     assert "--system-site-packages" not in (rel / "venv.log").read_text()
+    # HQ's own lock: Django and the console's libraries, which a Pi never gets.
+    assert (rel / "pip.log").read_text().splitlines()[0].endswith(
+        f"-r {REPO}/requirements-hq.lock")
     before = manifest(root)
     run_install(root, "--role", "hq", python=py)
     assert manifest(root) == before
