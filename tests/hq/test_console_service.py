@@ -12,7 +12,7 @@ from tests.test_sdnotify import notify_socket, recv  # noqa: F401  (fixture)
 
 
 def test_serve_says_ready_and_pings_while_it_answers(tmp_path: Path,
-                                                     notify_socket: socket.socket) -> None:
+                                                     notify_socket: socket.socket) -> None:  # noqa: F811
     console = Console(tmp_path)
     # WatchdogSec=0.4 s: a ping every 0.2 s, each after a real request to /healthz.
     console.start({"NOTIFY_SOCKET": notify_socket.getsockname(), "WATCHDOG_USEC": "400000"})
