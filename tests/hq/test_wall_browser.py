@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from playwright.sync_api import expect
 
-from tests.hq.console import Console, login
+from tests.hq.console import Console, login, screenshot
 from tests.sync.conftest import Hq, Mosquitto, until
 
 LATENCY_MS = 2000  # the bound: MQTT message -> visible in an open browser
@@ -88,6 +88,15 @@ def test_a_window_goes_away_and_comes_back_without_a_reload(
         expect(tile).not_to_contain_text("临时外出取件")
         # The same document all along: the changes came in place.
         assert page.evaluate("window.__loaded") is not None
+        screenshot(page, "wall")
+
+        # The filters: a district, a station, on the page and on /live/data.
+        page.select_option("#district", "七里河区")
+        page.click("form.inline button[type=submit]")
+        expect(_tile(page, "s2", "w01")).to_contain_text("5号窗口")
+        assert _tile(page, "s1", "w01").count() == 0
+        data = page.request.get(console.url + "/live/data?station=s1").json()
+        assert {t["key"] for t in data["tiles"]} == {"s1/w01"}
     finally:
         c1.close()
         c2.close()
