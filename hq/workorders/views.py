@@ -96,7 +96,8 @@ def order_detail(request: HttpRequest, pk: str) -> HttpResponse:
                    "to": State(e.to_state).label if e.to_state else ""}
                   for e in order.audit.all()],
         "next": nxt, "may_act": nxt is not None and actions.may_act(request.user, order, nxt),
-        "form": StepForm(label_suffix="："), "finding_label": Finding(order.finding).label if order.finding else ""})
+        "form": StepForm(label_suffix="："),
+        "finding_label": Finding(order.finding).label if order.finding else ""})
 
 
 def _act(request: HttpRequest, order: WorkOrder) -> HttpResponse:
