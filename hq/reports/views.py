@@ -60,7 +60,7 @@ def _cells(row: Row) -> list[Any]:
 
 @console_view(Role.ADMIN, Role.SUPERVISOR, Role.CHIEF)
 def report(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET)
+    form = ReportForm(request.GET, label_suffix="：")
     form.is_valid()  # a field that fails falls back to its default; the form shows why
     start, end = _period(form)
     by = By(form.cleaned_data.get("by") or By.WINDOW.value)
