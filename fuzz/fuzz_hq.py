@@ -10,11 +10,13 @@ return normally: nothing raises out of the collector for any input.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 
 import atheris
 from _harness import run
 
-with atheris.instrument_imports(include=["sync"]):
+with atheris.instrument_imports(include=["sync", "hq"]):
     import paho.mqtt.client as mqtt
 
     from hq.collector import BrokerOptions, Collector
@@ -22,7 +24,9 @@ with atheris.instrument_imports(include=["sync"]):
 
 LEAVES = ("events", "events", "state", "health", "cmd")
 logging.disable(logging.CRITICAL)  # one quarantine line per input would be the output
-store = HqStore.open(":memory:")
+# A real file in a throwaway folder (each thread of the HQ store has its own connection,
+# so an in-memory database would be a different one per thread).
+store = HqStore.open(os.path.join(tempfile.mkdtemp(prefix="fuzz-hq-"), "hq.db"))
 collector = Collector(store, BrokerOptions(port=1))  # never connected: nothing sent
 done = 0
 

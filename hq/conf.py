@@ -53,6 +53,10 @@ def database(url: str) -> dict[str, Any]:
         raise SyncError(f"unknown database URL {redact_url(url)}. Fix: give a SQLite path or "
                         "a postgresql://user@host/db URL.")
     path = url.removeprefix("sqlite:///")
+    if path in ("", ":memory:"):
+        raise SyncError("the HQ database must be a file: each collector thread has its own "
+                        "connection, and an in-memory database would be one per thread. "
+                        "Fix: give a path such as hq.db")
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(Path(path).absolute()),
             "CONN_MAX_AGE": None,
             # IMMEDIATE: a write transaction takes the lock at BEGIN, so two collectors

@@ -26,6 +26,7 @@ from typing import Any
 
 from device.events import GENESIS, chain_hash
 from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
+from hq.workorders import opening
 from sync import inbound
 from sync.inbound import events_payload as parse_events_payload
 
@@ -51,10 +52,14 @@ class IngestResult:
     confirmed: dict[Key, int] = field(default_factory=dict)
 
 
-def _verifies(ev: Mapping[str, Any], head_hash: str) -> str | None:
-    """None when ``ev`` is the next link after ``head_hash``; else the problem kind."""
+def _verifies(ev: Mapping[str, Any], head_hash: str, *, stored: bool = False) -> str | None:
+    """None when ``ev`` is the next link after ``head_hash``; else the problem kind. A
+    stored body without its callback phone (``redacted``, verified whole when it came)
+    is checked for its link only: its content hash covered the phone."""
     if ev["prev"] != head_hash:
         return "chain"
+    if stored and ev.get(opening.REDACTED):
+        return None
     if chain_hash(ev["prev"], ev) != ev["hash"]:
         return "altered"
     return None
@@ -93,7 +98,7 @@ class HqStore:
                 res.new += 1
                 touched.setdefault(key, {})[ev["id"]] = ev
                 rows.append((ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"], ev["type"],
-                             json.dumps(ev, ensure_ascii=False, separators=(",", ":")),
+                             opening.stored_body(ev),
                              int(replayed), received, int(ev["data"].get("simulated") is True)))
             # Conflicts here only when another collector stored the same event a moment
             # ago (PostgreSQL); the chain walk reads what is in the table either way.
@@ -166,7 +171,7 @@ class HqStore:
                     continue
                 if seq != head_seq + 1:
                     break  # a gap: the head waits for the missing seq
-                problem = _verifies(ev, head_hash)
+                problem = _verifies(ev, head_hash, stored=eid not in fresh)
                 if problem is not None:
                     detail = ("prev does not match the hash of the verified seq "
                               f"{seq - 1}" if problem == "chain" else
@@ -192,7 +197,7 @@ class HqStore:
 
     def _reject(self, key: Key, ev: Mapping[str, Any], kind: str, detail: str, now: str,
                 res: IngestResult) -> None:
-        body = json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
+        body = opening.stored_body(ev)
         self.db.execute("DELETE FROM hq_events WHERE id = ?", (ev["id"],))
         self.db.execute(
             "INSERT INTO hq_problems (site, device, seq, kind, event_id, detail, body, "
@@ -202,19 +207,9 @@ class HqStore:
         res.problems.append((*key, int(ev["seq"]), kind, detail))
 
     def _work_order(self, ev: Mapping[str, Any], now: str, res: IngestResult) -> None:
-        data = ev["data"]
-        if ev["type"] != "rating.given" or data.get("unsatisfied") is not True:
-            return
-        wo = {"id": ev["id"], "site": ev["site"], "device": ev["device"],
-              "officer": str(data.get("officer", "")), "case_no": str(data.get("case_no", "")),
-              "service": str(data.get("service", "")), "level": str(data.get("level", "")),
-              "event_ts": ev["ts"]}
-        self.db.execute(
-            "INSERT INTO work_orders (id, site, device, officer, case_no, service, level, "
-            "event_ts, created_at, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO NOTHING",
-            (*wo.values(), now, int(data.get("simulated") is True)))
-        res.work_orders.append(wo)
+        opened = opening.on_verified(self.db, ev, now)
+        if opened is not None:
+            res.work_orders.append(opened)
 
     def reverify(self) -> None:
         """Walk every counter's chain from the genesis again (after migration 1 -> 2)."""
@@ -223,6 +218,7 @@ class HqStore:
         with self.db.tx():
             self.db.lock(LOCK_CHAIN)
             self.db.execute("UPDATE hq_events SET verified = 0")
+            self.db.execute("UPDATE hq_devices SET head_seq = 0, head_hash = ?", (GENESIS,))
             for site, device in keys:
                 self._advance((str(site), str(device)), now_iso(), {}, res)
 

@@ -15,7 +15,9 @@ import argparse
 import contextlib
 import logging
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from device.errors import ParseError
 from kiosk import sdnotify
@@ -29,6 +31,12 @@ def add_parsers(sub: argparse._SubParsersAction, default_db: str) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080, help="0: any free port")
     s.add_argument("--threads", type=int, default=8)
+
+    o = sub.add_parser("orders", help="差评 work orders")
+    osub = o.add_subparsers(dest="orders_command", required=True)
+    t = osub.add_parser("tick", help="escalate overdue orders, delete old callback phones "
+                        "(the console also does this every 5 minutes)")
+    t.add_argument("--db", default=default_db)
 
     u = sub.add_parser("user", help="console users")
     usub = u.add_subparsers(dest="user_command", required=True)
@@ -70,6 +78,39 @@ def user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def orders_tick(args: argparse.Namespace) -> int:
+    from hq.conf import configure
+
+    configure(args.db)
+    from hq.db import HqDb
+
+    db = HqDb.open(args.db)
+    res = _tick(db.alias)
+    print(f"escalated {len(res.escalated)} overdue work orders; deleted "
+          f"{len(res.phones_deleted)} callback phones")
+    return 0
+
+
+def _tick(alias: str) -> Any:
+    from hq.holidays.calendar import work_calendar
+    from hq.workorders.actions import tick
+
+    return tick(work_calendar(alias), using=alias)
+
+
+def _ticker(alias: str, stop: threading.Event, every_s: float = 300.0) -> None:
+    """The console's timer: escalation and phone deletion need no cron job."""
+    while not stop.wait(every_s):
+        try:
+            res = _tick(alias)
+        except Exception:  # a bad round must not stop the next one
+            log.exception("work-order timer failed")
+            continue
+        if res.escalated or res.phones_deleted:
+            log.info("work orders: %d escalated, %d phones deleted", len(res.escalated),
+                     len(res.phones_deleted))
+
+
 def serve(args: argparse.Namespace) -> int:
     from hq.conf import configure, redact_url
 
@@ -92,10 +133,15 @@ def serve(args: argparse.Namespace) -> int:
     # WATCHDOG=1 only while the console answers a page that reads the database: a hung
     # worker pool or a lost database gets the unit restarted.
     watchdog = sdnotify.start_service(lambda: _answers(health), status=f"serving on {port}")
+    stop = threading.Event()
+    _tick(db.alias)  # at once: what fell due while the console was down
+    threading.Thread(target=_ticker, args=(db.alias, stop), name="orders-timer",
+                     daemon=True).start()
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C at a terminal: a clean stop
             server.run()
     finally:
+        stop.set()
         watchdog.stop()
     return 0
 

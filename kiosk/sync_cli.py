@@ -216,6 +216,8 @@ def main_hq(argv: Sequence[str] | None = None) -> int:
             return hq_console.serve(args)
         if args.command == "user":
             return hq_console.user_add(args)
+        if args.command == "orders":
+            return hq_console.orders_tick(args)
         if args.command == "loadsim":
             from sync.loadsim import run_loadsim
 

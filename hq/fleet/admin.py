@@ -1,17 +1,23 @@
-"""The admin pages of the roster and the catalogue (the content editor's), and of the
-stations (windows have a composite key, which Django's admin cannot edit); the
-counters' own records stay out of the admin."""
+"""The admin pages of the stations and windows, and of the roster and the catalogue (the
+content editor's); the counters' own records stay out of the admin."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from hq.fleet.models import Officer, Service, Station
+from hq.fleet.models import Officer, Service, Station, Window
 
 
 @admin.register(Station)
 class StationAdmin(admin.ModelAdmin):
-    list_display = ("name", "site", "district")
+    list_display = ("name", "district", "site")
+    search_fields = ("name", "site")
+
+
+@admin.register(Window)
+class WindowAdmin(admin.ModelAdmin):
+    list_display = ("name", "site", "device", "position")
+    list_filter = ("site",)
 
 
 @admin.register(Officer)

@@ -119,7 +119,6 @@ class Station(models.Model):
 class Window(models.Model):
     """A counter's public name at its station (1号窗口)."""
 
-    pk = models.CompositePrimaryKey("site", "device")
     site = models.TextField(verbose_name="站点编号")
     device = models.TextField(verbose_name="设备编号")
     name = models.TextField(verbose_name="窗口名称")
@@ -128,6 +127,8 @@ class Window(models.Model):
     class Meta:
         db_table = "hq_windows"
         ordering = ["site", "position", "device"]
+        constraints = [models.UniqueConstraint(fields=["site", "device"],
+                                               name="hq_windows_one_per_counter")]
         verbose_name = verbose_name_plural = "窗口"
 
     def __str__(self) -> str:

@@ -1,6 +1,11 @@
 """URLs of hq.wall (mounted at /live/)."""
 
-from django.urls import path  # noqa: F401  (the app's pages are added here)
+from django.urls import path
+
+from hq.wall import views
 
 app_name = "wall"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("data", views.data, name="data"),
+]

@@ -1,6 +1,11 @@
 """URLs of hq.workorders (mounted at /orders/)."""
 
-from django.urls import path  # noqa: F401  (the app's pages are added here)
+from django.urls import path
+
+from hq.workorders import views
 
 app_name = "workorders"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_list, name="list"),
+    path("<str:pk>/", views.order_detail, name="detail"),
+]
