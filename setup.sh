@@ -84,6 +84,9 @@ PY
 fi
 [ -f "$ASYNCAPI_SCHEMA" ] || echo "setup: no AsyncAPI schema (needs npm); that one test will skip" >&2
 
+# ECharts for the HQ console's report charts, served by the console itself (no CDN).
+.venv/bin/python tools/vendor_echarts.py || echo "setup: ECharts failed its check; charts stay off" >&2
+
 case "$mode" in
   deps) ;;
   demo)

@@ -1,6 +1,8 @@
 """URLs of hq.reports (mounted at /reports/)."""
 
-from django.urls import path  # noqa: F401  (the app's pages are added here)
+from django.urls import path
+
+from hq.reports import views
 
 app_name = "reports"
-urlpatterns: list = []
+urlpatterns = [path("", views.report, name="index")]

@@ -1,0 +1,122 @@
+"""The report page and its CSV / Excel exports: the same table, the user's stations only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from hq import clock
+from hq.accounts.roles import Role
+from hq.accounts.scope import console_view, site_or_404, visible_sites
+from hq.db import HqDb
+from hq.names import Names
+from hq.reports.queries import By, Row, indicators
+
+HEAD = ["对象", "办结件数", "参评件数", "好评率%", "差评率%", "未评价率%", "主动评价率%",
+        "差评工单", "已回访", "已办结", "按时办结率%", "镜像确认异议"]
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(label="开始日期", required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="结束日期（含）", required=False,
+                          widget=forms.DateInput(attrs={"type": "date"}))
+    site = forms.CharField(label="派出所", required=False)
+    by = forms.ChoiceField(label="统计维度", choices=[(b.value, b.label) for b in By],
+                           initial=By.WINDOW.value, required=False)
+
+
+def _period(form: ReportForm) -> tuple[date, date]:
+    today = clock.now().date()
+    start = form.cleaned_data.get("start") or today.replace(day=1)
+    last = form.cleaned_data.get("end") or today
+    return start, max(last, start) + timedelta(days=1)
+
+
+def _label(row: Row, by: By, names: Names) -> str:
+    if by is By.STATION:
+        return names.station(row.key[0])
+    if by is By.WINDOW:
+        return f"{names.station(row.key[0])} · {names.window(*row.key)}"
+    if by is By.OFFICER:
+        return names.officer(row.key[0])
+    return names.service(row.key[0])
+
+
+def _cells(row: Row) -> list[Any]:
+    def pct(v: float | None) -> Any:
+        return "" if v is None else v
+
+    return [row.cases, row.rated, pct(row.good_rate), pct(row.bad_rate),
+            pct(row.unrated_rate), pct(row.active_rate), row.orders, row.visited, row.closed,
+            pct(row.on_time_rate), row.mirror_flags]
+
+
+@console_view(Role.ADMIN, Role.SUPERVISOR, Role.CHIEF)
+def report(request: HttpRequest) -> HttpResponse:
+    form = ReportForm(request.GET, label_suffix="：")
+    form.is_valid()  # a field that fails falls back to its default; the form shows why
+    start, end = _period(form)
+    by = By(form.cleaned_data.get("by") or By.WINDOW.value)
+    sites = visible_sites(request.user)
+    site = form.cleaned_data.get("site") or ""
+    if site:
+        site_or_404(request.user, site)
+        sites = frozenset({site})
+    rows = indicators(HqDb("default"), start, end, sites=sites, by=by)
+    names = Names.load()
+    table = [[_label(r, by, names), *_cells(r)] for r in rows]
+    fmt = request.GET.get("format", "")
+    title = f"评价报表 {start.isoformat()} 至 {(end - timedelta(days=1)).isoformat()}"
+    if fmt == "csv":
+        return _csv(title, table)
+    if fmt == "xlsx":
+        return _xlsx(title, table)
+    stations = sorted(((s, names.station(s)) for s in (
+        visible_sites(request.user) or names.stations.keys())), key=lambda p: p[1])
+    chart = {"labels": [t[0] for t in table], "good": [r.good_rate or 0 for r in rows],
+             "bad": [r.bad_rate or 0 for r in rows]}
+    query = request.GET.copy()
+    query.pop("format", None)
+    return render(request, "reports/index.html", {
+        "form": form, "head": HEAD, "table": table, "title": title, "chart": chart,
+        "stations": stations, "site": site, "by": by, "query": query.urlencode(),
+        "start": start, "last": end - timedelta(days=1)})
+
+
+def _csv(title: str, table: list[list[Any]]) -> HttpResponse:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow([title])
+    w.writerow(HEAD)
+    w.writerows(table)
+    # UTF-8 with a BOM: Excel on a police office PC opens it as Chinese, not mojibake.
+    reply = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    reply["Content-Disposition"] = 'attachment; filename="report.csv"'
+    return reply
+
+
+def _xlsx(title: str, table: list[list[Any]]) -> HttpResponse:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "评价报表"
+    ws.append([title])
+    ws.append(HEAD)
+    for row in table:
+        ws.append(row)
+    ws.column_dimensions["A"].width = 36
+    buf = io.BytesIO()
+    wb.save(buf)
+    reply = HttpResponse(buf.getvalue(), content_type=(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    reply["Content-Disposition"] = 'attachment; filename="report.xlsx"'
+    return reply
