@@ -36,6 +36,7 @@ from paho.mqtt.properties import Properties
 
 from device.errors import ParseError
 from hq.db import now_iso
+from hq.publish import results as content_results
 from hq.repair import Repairer
 from hq.store import HqStore, IngestResult
 from sync import inbound
@@ -181,8 +182,9 @@ class Collector:
         self.stats.connects += 1
         _LastError.text = ""
         # A clean start has no subscriptions: subscribe on every connection.
-        client.subscribe([(f, 1) for f in hq_filters(self.opts.prefix, self.opts.share)
-                          .values()])
+        client.subscribe([(f, 1) for f in [*hq_filters(self.opts.prefix, self.opts.share)
+                          .values(), f"$share/{self.opts.share}/{self.opts.prefix}"
+                          "/+/+/content/+/result"]])
         log.info("collector %s connected to %s:%d", self.client_id, self.opts.host,
                  self.opts.port)
         self.connected.set()
@@ -332,6 +334,12 @@ class Collector:
             self.stats.messages += 1
             site, device, payload = "", "", bytes(msg.payload)
             try:
+                if (where := content_results.result_topic(prefix, msg.topic)) is not None:
+                    site, device, kind = where  # what a counter did with site content
+                    content_results.record(self.store.db, site, device,
+                                           content_results.parse_result(payload, kind))
+                    done.append((gen, msg))
+                    continue
                 site, device, leaf = split_device_topic(prefix, msg.topic)
                 if leaf == "events":
                     evs = inbound.events_payload(payload, site, device)

@@ -1,3 +1,8 @@
+"""The admin pages of the stations and windows, and of the roster and the catalogue (the
+content editor's); the counters' own records stay out of the admin."""
+
+from __future__ import annotations
+
 from django.contrib import admin
 
 from hq.fleet.models import Officer, Service, Station, Window
@@ -17,10 +22,14 @@ class WindowAdmin(admin.ModelAdmin):
 
 @admin.register(Officer)
 class OfficerAdmin(admin.ModelAdmin):
-    list_display = ("name", "badge", "site")
+    list_display = ("name", "badge", "site", "role", "backup", "phone")
+    list_filter = ("site", "role")
     search_fields = ("name", "badge")
+    autocomplete_fields = ("backup",)
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "code")
+    list_display = ("name", "code", "site", "category", "position")
+    list_filter = ("site", "category")
+    search_fields = ("name", "code")

@@ -8,7 +8,25 @@ flags are integers (0/1) as in 0.1, so the same SQL runs on both databases.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.db import models
+
+
+class OfficerRole(StrEnum):
+    """An officer's post at the counters (the roster's ``role``; the counter shows the label)."""
+
+    WINDOW = "window"
+    AUXILIARY = "auxiliary"
+    LEADER = "leader"
+
+    @property
+    def label(self) -> str:
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {OfficerRole.WINDOW: "窗口民警", OfficerRole.AUXILIARY: "辅警",
+                OfficerRole.LEADER: "带班领导"}
 
 
 class Event(models.Model):
@@ -123,6 +141,15 @@ class Officer(models.Model):
     badge = models.TextField(primary_key=True, verbose_name="警号")
     name = models.TextField(verbose_name="姓名")
     site = models.TextField(blank=True, default="", verbose_name="所属站点")
+    role = models.TextField(choices=[(r.value, r.label) for r in OfficerRole],
+                            default=OfficerRole.WINDOW.value, verbose_name="岗位")
+    # The counters show it so a citizen can reach the officer's desk, never a mobile number.
+    phone = models.TextField(blank=True, default="", verbose_name="办公电话")
+    photo = models.TextField(blank=True, default="", verbose_name="照片文件",
+                             help_text="计数器上的照片路径，例如 photos/000001.jpg")
+    # AB岗: who stands in when this officer is away (the same station's roster).
+    backup = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="backs_up", verbose_name="B岗（替岗民警）")
 
     class Meta:
         db_table = "hq_officers"
@@ -138,10 +165,31 @@ class Service(models.Model):
 
     code = models.TextField(primary_key=True, verbose_name="事项编码")
     name = models.TextField(verbose_name="事项名称")  # 首次申领居民身份证
+    # Blank: every station offers it; a site id: only that station's counters list it.
+    site = models.TextField(blank=True, default="", verbose_name="所属站点",
+                            help_text="留空表示全市通用")
+    category = models.TextField(blank=True, default="", verbose_name="类别")
+    summary = models.TextField(blank=True, default="", verbose_name="简介")
+    # The lists of the catalogue, one item a line (what the counter's guide shows in order).
+    conditions = models.TextField(blank=True, default="", verbose_name="办理条件",
+                                  help_text="每行一条")
+    materials = models.TextField(default="", verbose_name="申请材料",
+                                 help_text="每行一条，至少一条")
+    process = models.TextField(blank=True, default="", verbose_name="办理流程",
+                               help_text="每行一步")
+    time_limit = models.TextField(blank=True, default="", verbose_name="办理时限")
+    fees = models.TextField(blank=True, default="", verbose_name="收费标准",
+                            help_text="每行一项：项目 | 金额（元） | 依据，"
+                            "例如 工本费 | 20 | 发改价格〔2003〕2322号")
+    basis = models.TextField(blank=True, default="", verbose_name="设定依据",
+                             help_text="每行一条")
+    authority = models.TextField(blank=True, default="", verbose_name="办理机关")
+    forms = models.TextField(blank=True, default="", verbose_name="表格下载", help_text="每行一项")
+    position = models.IntegerField(default=0, verbose_name="排序")
 
     class Meta:
         db_table = "hq_services"
-        ordering = ["code"]
+        ordering = ["position", "code"]
         verbose_name = verbose_name_plural = "服务事项"
 
     def __str__(self) -> str:

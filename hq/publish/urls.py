@@ -1,6 +1,11 @@
 """URLs of hq.publish (mounted at /content/)."""
 
-from django.urls import path  # noqa: F401  (the app's pages are added here)
+from django.urls import path
+
+from hq.publish import views
 
 app_name = "publish"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<str:site>/<str:kind>/publish", views.publish, name="publish"),
+]
