@@ -69,6 +69,8 @@ def hq_filters(prefix: str, share: str = SHARE_GROUP) -> dict[str, str]:
         "events": f"$share/{share}/{prefix}/+/+/events",
         "state": f"$share/{share}/{prefix}/+/+/state",
         "health": f"$share/{share}/{prefix}/+/+/health",
+        # What each counter did with HQ's site content (the console shows who applied what).
+        "content_result": f"$share/{share}/{prefix}/+/+/content/+/result",
     }
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import pwd
 import queue
+import secrets
 import shutil
 import socket
 import subprocess
@@ -225,6 +226,9 @@ def fill_outbox(cfg: Config, n: int, *, per_commit: int = 500,
     """
     store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
     ids: list[str] = []
+    # Case numbers are unique per counter (HQ opens one work order per case): a second
+    # call on the same counter must not reuse C0, C4, ...
+    batch = secrets.token_hex(3)
     try:
         done = 0
         while done < n:
@@ -233,7 +237,8 @@ def fill_outbox(cfg: Config, n: int, *, per_commit: int = 500,
             for i in range(done, done + k):
                 if unsatisfied_every and i % unsatisfied_every == 0:
                     drafts.append(Draft(EventType.RATING_GIVEN, {
-                        "case_no": f"C{i}", "service": "id_card.renew", "officer": "000001",
+                        "case_no": f"C{i}-{batch}", "service": "id_card.renew",
+                        "officer": "000001",
                         "level": "unsatisfied", "score": 2, "unsatisfied": True}))
                 else:
                     drafts.append(Draft(EventType.TICKET_ISSUED,
