@@ -95,7 +95,10 @@ def indicators(db: HqDb, start: date, end: date, *, sites: Collection[str] | Non
     keys = _keys(db, by, events=True)
     level = _field(db, "level")
     flags = _field(db, "mirror_flags")
-    cast = "CAST({} AS INTEGER)".format(f"COALESCE({flags}, '0')")
+    # A count, whatever a body holds there (SQLite's CAST gives 0 for text; PostgreSQL's
+    # would fail the whole report, so only digits are cast there).
+    cast = (f"CASE WHEN {flags} ~ '^[0-9]{{1,6}}$' THEN CAST({flags} AS INTEGER) ELSE 0 END"
+            if db.kind == "postgresql" else f"CAST(COALESCE({flags}, 0) AS INTEGER)")
     where = ["verified = 1", "ts >= ?", "ts < ?",
              "type IN ('case.ended', 'rating.given', 'rating.skipped')"]
     params: list[object] = [utc_bound(start, tz), utc_bound(end, tz)]

@@ -32,6 +32,7 @@ def test_a_published_month_is_public_and_printable(console: Console, _chromium: 
     try:
         page.goto(console.url + "/public/")
         expect(page.locator("h1")).to_have_text("窗口服务群众评价结果公开")
+        screenshot(page, "public")
         page.click("a:has-text('2026-11 月度评价结果公告')")
         notice = page.locator("article.notice")
         expect(notice).to_contain_text("城关派出所")
