@@ -74,9 +74,16 @@ def utc_bound(day: date, tz: str = "Asia/Shanghai") -> str:
 
 
 def _field(db: HqDb, name: str) -> str:
+    """A data field of the event, read from the inner query's row (see indicators)."""
     if db.kind == "postgresql":
-        return f"((body::jsonb)->'data'->>'{name}')"
+        return f"(d->>'{name}')"
     return f"json_extract(body, '$.data.{name}')"
+
+
+def _data(db: HqDb) -> str:
+    """The inner query's JSON column. PostgreSQL parses each body once here (``OFFSET 0``
+    keeps the planner from inlining it into every field read: 5x slower)."""
+    return "(body::jsonb)->'data' AS d" if db.kind == "postgresql" else "body"
 
 
 def _keys(db: HqDb, by: By, events: bool) -> list[str]:
@@ -117,7 +124,9 @@ def indicators(db: HqDb, start: date, end: date, *, sites: Collection[str] | Non
            f"SUM(CASE WHEN type = 'rating.given' AND {level} IN {BAD} THEN 1 ELSE 0 END), "
            "SUM(CASE WHEN type = 'rating.skipped' THEN 1 ELSE 0 END), "
            f"SUM(CASE WHEN type = 'case.ended' THEN {cast} ELSE 0 END) "
-           f"FROM hq_events WHERE {' AND '.join(where)} GROUP BY {key_sql}")
+           f"FROM (SELECT site, device, type, {_data(db)} FROM hq_events WHERE "
+           f"{' AND '.join(where)}{' OFFSET 0' if db.kind == 'postgresql' else ''}) e "
+           f"GROUP BY {key_sql}")
     n = len(keys)
     rows: dict[tuple[str, ...], Row] = {}
     for r in db.all(sql, params):
