@@ -25,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hq.facts import facts
+
 LEVELS = ("very_satisfied", "satisfied", "satisfied", "basic", "unsatisfied")
 
 
@@ -43,10 +45,13 @@ def rows(n: int, start: date, days: int) -> Any:
         ts = (t0 + timedelta(seconds=span * i / n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         body = json.dumps({"id": f"e{i}", "site": site, "device": dev, "seq": i + 1,
                            "ts": ts, "type": kind, "data": data}, separators=(",", ":"))
-        yield (f"e{i}", site, dev, i + 1, ts, kind, body, 0, ts, 1, 0)
+        ev = {"data": data}
+        yield (f"e{i}", site, dev, i + 1, ts, kind, body, 0, ts, 1, 0, *facts(ev))
 
 
-COLS = ("id, site, device, seq, ts, type, body, replayed, received_at, verified, simulated")
+# The columns the collector writes, its fields copied out of the body (hq.facts) too.
+COLS = ("id, site, device, seq, ts, type, body, replayed, received_at, verified, simulated, "
+        "level, officer, service, mirror_flags, seconds")
 
 
 def fill(url: str, n: int, start: date, days: int) -> float:
@@ -66,10 +71,10 @@ def fill(url: str, n: int, start: date, days: int) -> float:
                 batch.append(r)
                 if len(batch) == 10_000:
                     db.executemany(f"INSERT INTO hq_events ({COLS}) VALUES "
-                                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
                     batch.clear()
             db.executemany(f"INSERT INTO hq_events ({COLS}) VALUES "
-                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+                           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
     db.execute("ANALYZE")
     return time.perf_counter() - t
 

@@ -168,6 +168,7 @@ class Collector:
         if bad:
             log.error("the broker refused the collector's subscriptions: %s", ", ".join(bad))
             return
+        log.info("collector %s subscribed (share group %s)", self.client_id, self.opts.share)
         self.subscribed.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from device.events import GENESIS, chain_hash
 from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
+from hq.facts import facts
 from hq.workorders import opening
 from sync import inbound
 from sync.inbound import events_payload as parse_events_payload
@@ -40,6 +41,9 @@ Key = tuple[str, str]  # (site, device)
 # forgery (or a broken counter): kept as a problem so it leaves no gap nobody can fill.
 MAX_AHEAD = 100_000
 _WALK = 5000
+EVENT_COLUMNS = ("id", "site", "device", "seq", "ts", "type", "body", "replayed",
+                 "received_at", "verified", "simulated", "level", "officer", "service",
+                 "mirror_flags", "seconds")
 
 
 @dataclass
@@ -52,17 +56,29 @@ class IngestResult:
     confirmed: dict[Key, int] = field(default_factory=dict)
 
 
-def _verifies(ev: Mapping[str, Any], head_hash: str, *, stored: bool = False) -> str | None:
-    """None when ``ev`` is the next link after ``head_hash``; else the problem kind. A
-    stored body without its callback phone (``redacted``, verified whole when it came)
-    is checked for its link only: its content hash covered the phone."""
+@dataclass
+class Walked:
+    """What one chain walk decided, by event id."""
+
+    verified: set[str] = field(default_factory=set)
+    rejected: set[str] = field(default_factory=set)
+    opens: list[Mapping[str, Any]] = field(default_factory=list)  # in chain order
+
+
+def _intact(ev: Mapping[str, Any], *, stored: bool) -> bool:
+    """Whether ``ev``'s hash matches its content. A stored body without its callback
+    phone (``redacted``, checked whole when it came) counts as intact: its hash covered
+    the phone."""
+    if stored and ev.get(opening.REDACTED):
+        return True
+    return bool(chain_hash(ev["prev"], ev) == ev["hash"])
+
+
+def _verifies(ev: Mapping[str, Any], head_hash: str, intact: bool) -> str | None:
+    """None when ``ev`` is the next link after ``head_hash``; else the problem kind."""
     if ev["prev"] != head_hash:
         return "chain"
-    if stored and ev.get(opening.REDACTED):
-        return None
-    if chain_hash(ev["prev"], ev) != ev["hash"]:
-        return "altered"
-    return None
+    return None if intact else "altered"
 
 
 class HqStore:
@@ -79,44 +95,52 @@ class HqStore:
 
     def ingest(self, events: Sequence[tuple[Mapping[str, Any], bool]]) -> IngestResult:
         """Store (event, replayed) pairs once each, walk chains, open work orders.
-        One transaction: when it returns, everything is committed (ack after this)."""
+        One transaction: when it returns, everything is committed (ack after this).
+
+        A batch costs a handful of statements whatever its size, not a few per counter
+        or per event: which ids are held, the heads, the stored events the walk needs,
+        one insert of the new rows, one update of the heads. The walk runs before the
+        insert, so a new row is written once, already marked verified or not."""
         res = IngestResult()
         received = now_iso()
         db = self.db
+        # What needs no database is done before taking the lock the other collectors wait
+        # on: each event's row and whether its hash matches its content.
+        rows: dict[str, tuple[Any, ...]] = {}
+        intact: dict[str, bool] = {}
+        for ev, again in events:
+            if ev["id"] not in rows:
+                rows[ev["id"]] = (ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"],
+                                  ev["type"], opening.stored_body(ev), int(again), received)
+                intact[ev["id"]] = _intact(ev, stored=False)
         with db.tx():
+            # Every writer of hq_events holds this lock (several collectors may share the
+            # subscription): what ``held`` says stays true until the insert below.
+            db.lock(LOCK_CHAIN)
+            held = db.held("hq_events", "id", list(rows))
             touched: dict[Key, dict[str, Mapping[str, Any]]] = {}
             resent: set[Key] = set()
-            held = self._held([str(ev["id"]) for ev, _r in events])
-            rows = []
-            for ev, replayed in events:
+            for ev, _again in events:
                 key = (ev["site"], ev["device"])
                 if ev["id"] in held:
                     res.duplicates += 1
                     resent.add(key)
                     continue
-                held.add(ev["id"])
+                held.add(ev["id"])  # a second copy in this batch is a duplicate too
                 res.new += 1
                 touched.setdefault(key, {})[ev["id"]] = ev
-                rows.append((ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"], ev["type"],
-                             opening.stored_body(ev),
-                             int(replayed), received, int(ev["data"].get("simulated") is True)))
-            # Conflicts here only when another collector stored the same event a moment
-            # ago (PostgreSQL); the chain walk reads what is in the table either way.
-            db.executemany(
-                "INSERT INTO hq_events (id, site, device, seq, ts, type, body, replayed, "
-                "received_at, verified, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
-                "ON CONFLICT (id) DO NOTHING", rows)
-            if touched:
-                db.lock(LOCK_CHAIN)
-            for key, fresh in touched.items():
-                self._advance(key, received, fresh, res)
+            walked = self._advance(touched, received, res, intact)
+            db.insert("hq_events", EVENT_COLUMNS, [
+                (*rows[eid], int(eid in walked.verified),
+                 int(ev["data"].get("simulated") is True), *facts(ev))
+                for fresh in touched.values() for eid, ev in fresh.items()
+                if eid not in walked.rejected])
+            res.work_orders += opening.on_verified(db, walked.opens, received)
             # A counter sending what HQ holds has not seen its confirmation (a broker
             # that lost the retained message): confirm again where the head is.
-            for key in resent - res.confirmed.keys():
-                row = db.one("SELECT head_seq FROM hq_devices WHERE site = ? AND device = ?",
-                             key)
-                if row is not None and int(row[0]) > 0:
-                    res.confirmed[key] = int(row[0])
+            for key, (seq, _hash) in self._heads(resent - res.confirmed.keys()).items():
+                if seq > 0:
+                    res.confirmed[key] = seq
         for wo in res.work_orders:
             log.warning("work order %s: %s rating by case %s of officer %s at %s/%s",
                         wo["id"], wo["level"], wo["case_no"], wo["officer"], wo["site"],
@@ -126,90 +150,155 @@ class HqStore:
                       detail)
         return res
 
-    def _held(self, ids: Sequence[str]) -> set[str]:
-        """Which of ``ids`` are stored already (one query per 500, not one per event)."""
-        out: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ", ".join("?" * len(chunk))
-            out.update(str(r[0]) for r in self.db.all(
-                f"SELECT id FROM hq_events WHERE id IN ({marks})", chunk))
+    def _by_key(self, sql: str, keys: Mapping[Key, int] | Collection[Key]
+                ) -> list[tuple[Any, ...]]:
+        """``sql`` joined to the counters ``keys`` as ``h`` (h.column1 = site, column2 =
+        device, column3 = the int ``keys`` maps it to), a few hundred per statement."""
+        items = list(keys.items()) if isinstance(keys, Mapping) else [(k, 0) for k in keys]
+        out: list[tuple[Any, ...]] = []
+        for i in range(0, len(items), 300):
+            chunk = items[i:i + 300]
+            values = ", ".join(["(?, ?, ?)"] * len(chunk))
+            params = [x for (site, device), n in chunk for x in (site, device, n)]
+            out += self.db.all(sql.replace("{keys}", f"(VALUES {values}) AS h"), params)
         return out
 
-    def _head(self, key: Key, now: str) -> tuple[int, str]:
-        row = self.db.one("SELECT head_seq, head_hash FROM hq_devices WHERE site = ? AND "
-                          "device = ?", key)
-        if row is not None:
-            return int(row[0]), str(row[1])
-        self.db.execute("INSERT INTO hq_devices (site, device, head_seq, head_hash, last_seen) "
-                        "VALUES (?, ?, 0, ?, ?) ON CONFLICT (site, device) DO NOTHING",
-                        (*key, GENESIS, now))
-        return 0, GENESIS
+    def _heads(self, keys: Collection[Key], now: str | None = None) -> dict[Key, tuple[int, str]]:
+        """The verified head of each counter; with ``now``, a counter HQ never saw starts
+        at the genesis (its row created)."""
+        if not keys:
+            return {}
+        heads = {(str(s), str(d)): (int(n), str(h)) for s, d, n, h in self._by_key(
+            "SELECT d.site, d.device, d.head_seq, d.head_hash FROM hq_devices d JOIN {keys} "
+            "ON d.site = h.column1 AND d.device = h.column2", keys)}
+        missing = [k for k in keys if k not in heads]
+        if now is not None and missing:
+            self.db.executemany(
+                "INSERT INTO hq_devices (site, device, head_seq, head_hash, last_seen) VALUES "
+                "(?, ?, 0, ?, ?) ON CONFLICT (site, device) DO NOTHING",
+                [(*k, GENESIS, now) for k in missing])
+            heads.update((k, (0, GENESIS)) for k in missing)
+        return heads
 
-    def _advance(self, key: Key, now: str, fresh: Mapping[str, Mapping[str, Any]],
-                 res: IngestResult) -> None:
+    def _pending(self, windows: Mapping[Key, int]) -> dict[Key, list[tuple[int, str]]]:
+        """Each counter's unverified (seq, id) in its walk window above ``windows[key]``."""
+        out: dict[Key, list[tuple[int, str]]] = {k: [] for k in windows}
+        for site, device, seq, eid in self._by_key(
+                "SELECT e.site, e.device, e.seq, e.id FROM hq_events e JOIN {keys} ON "
+                "e.site = h.column1 AND e.device = h.column2 AND e.seq > h.column3 AND "
+                f"e.seq <= h.column3 + {_WALK} WHERE e.verified = 0 "
+                "ORDER BY e.site, e.device, e.seq, e.id", windows):
+            out[(str(site), str(device))].append((int(seq), str(eid)))
+        return out
+
+    def _bodies(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        out: dict[str, Mapping[str, Any]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update((str(eid), json.loads(body)) for eid, body in self.db.all(
+                f"SELECT id, body FROM hq_events WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk))
+        return out
+
+    def _advance(self, touched: Mapping[Key, Mapping[str, Mapping[str, Any]]], now: str,
+                 res: IngestResult, intact: Mapping[str, bool]) -> Walked:
+        """Walk each touched counter's chain from its verified head as far as it links,
+        over its new events (not stored yet; ``intact`` says whose hash matches) and the
+        unverified ones stored before."""
         db = self.db
-        head_seq, head_hash = self._head(key, now)
-        start, found = head_seq, len(res.problems)
-        for ev in fresh.values():
-            if ev["seq"] <= head_seq:
-                self._reject(key, ev, "replay", f"a second event for seq {ev['seq']}, which "
-                             "HQ already holds verified", now, res)
-            elif ev["seq"] > head_seq + MAX_AHEAD:
-                self._reject(key, ev, "jump", f"seq {ev['seq']} is more than {MAX_AHEAD} "
-                             f"above the verified seq {head_seq}", now, res)
-        while True:
-            window = head_seq
-            rows = db.all("SELECT seq, id, body FROM hq_events WHERE site = ? AND device = ? "
-                          "AND seq > ? AND seq <= ? AND verified = 0 ORDER BY seq, id",
-                          (*key, window, window + _WALK))
-            for seq, eid, body in rows:
-                seq = int(seq)
-                ev = fresh.get(eid) or json.loads(body)
-                if seq == head_seq and seq > window:  # a second claim on the seq verified
-                    self._reject(key, ev, "fork", f"two events claim seq {seq}", now, res)
+        walked = Walked()
+        heads = self._heads(list(touched), now)
+        start = dict(heads)
+        found = {k: 0 for k in touched}
+        for key, fresh in touched.items():
+            head_seq = heads[key][0]
+            for eid, ev in fresh.items():
+                if ev["seq"] <= head_seq:
+                    self._reject(key, ev, "replay", f"a second event for seq {ev['seq']}, "
+                                 "which HQ already holds verified", now, res, stored=False)
+                elif ev["seq"] > head_seq + MAX_AHEAD:
+                    self._reject(key, ev, "jump", f"seq {ev['seq']} is more than "
+                                 f"{MAX_AHEAD} above the verified seq {head_seq}", now, res,
+                                 stored=False)
+                else:
                     continue
-                if seq != head_seq + 1:
-                    break  # a gap: the head waits for the missing seq
-                problem = _verifies(ev, head_hash, stored=eid not in fresh)
-                if problem is not None:
-                    detail = ("prev does not match the hash of the verified seq "
-                              f"{seq - 1}" if problem == "chain" else
-                              "hash does not match the event's content")
-                    self._reject(key, ev, problem, detail, now, res)
-                    continue
-                self._work_order(ev, now, res)
-                head_seq, head_hash = seq, ev["hash"]
-            if head_seq < window + _WALK:
-                break
-        if head_seq != start:
-            # Every other claim on start+1..head was rejected (deleted): what is left there
-            # is exactly the chain just verified.
-            db.execute("UPDATE hq_events SET verified = 1 WHERE site = ? AND device = ? AND "
-                       "seq > ? AND seq <= ? AND verified = 0", (*key, start, head_seq))
-        nprob = len(res.problems) - found
-        if head_seq != start or nprob:
-            db.execute("UPDATE hq_devices SET head_seq = ?, head_hash = ?, problems = "
+                found[key] += 1
+                walked.rejected.add(eid)
+        todo = {k: heads[k][0] for k in touched}
+        while todo:
+            pending = self._pending(todo)
+            stored = self._bodies([eid for rows in pending.values() for _s, eid in rows])
+            again = {}
+            for key, window in todo.items():
+                fresh = touched[key]
+                rows = sorted(pending[key] + [
+                    (int(ev["seq"]), eid) for eid, ev in fresh.items()
+                    if eid not in walked.rejected and window < ev["seq"] <= window + _WALK])
+                n = len(res.problems)
+                heads[key] = self._walk(key, heads[key], window, rows, fresh, stored, now,
+                                        res, walked, intact)
+                found[key] += len(res.problems) - n
+                if heads[key][0] >= window + _WALK:
+                    again[key] = heads[key][0]  # the window was full: walk on from there
+            todo = again
+        # Stored events verify only when the gap before them was filled: rarely many.
+        new = {eid for fresh in touched.values() for eid in fresh}
+        late = [eid for eid in walked.verified if eid not in new]
+        for i in range(0, len(late), 500):
+            chunk = late[i:i + 500]
+            db.execute(f"UPDATE hq_events SET verified = 1 WHERE id IN "
+                       f"({', '.join('?' * len(chunk))})", chunk)
+        moved = [k for k in touched if heads[k] != start[k] or found[k]]
+        db.executemany("UPDATE hq_devices SET head_seq = ?, head_hash = ?, problems = "
                        "problems + ?, last_seen = ? WHERE site = ? AND device = ?",
-                       (head_seq, head_hash, nprob, now, *key))
-        if head_seq != start:
-            res.confirmed[key] = head_seq
+                       [(*heads[k], found[k], now, *k) for k in moved])
+        res.confirmed.update((k, heads[k][0]) for k in moved if heads[k] != start[k])
+        return walked
+
+    def _walk(self, key: Key, head: tuple[int, str], window: int,
+              rows: Sequence[tuple[int, str]], fresh: Mapping[str, Mapping[str, Any]],
+              stored: Mapping[str, Mapping[str, Any]], now: str, res: IngestResult,
+              walked: Walked, intact: Mapping[str, bool]) -> tuple[int, str]:
+        """Verify ``rows`` (one counter's (seq, id) above ``window``, new and stored, in
+        order) from ``head``; what verified or was rejected goes to ``walked``; returns
+        the new head."""
+        head_seq, head_hash = head
+        for seq, eid in rows:
+            ev = fresh.get(eid) or stored[eid]
+            if seq == head_seq and seq > window:  # a second claim on the seq verified
+                self._reject(key, ev, "fork", f"two events claim seq {seq}", now, res,
+                             stored=eid not in fresh)
+                walked.rejected.add(eid)
+                continue
+            if seq != head_seq + 1:
+                break  # a gap: the head waits for the missing seq
+            problem = _verifies(ev, head_hash, intact[eid] if eid in fresh
+                                else _intact(ev, stored=True))
+            if problem is not None:
+                detail = ("prev does not match the hash of the verified seq "
+                          f"{seq - 1}" if problem == "chain" else
+                          "hash does not match the event's content")
+                self._reject(key, ev, problem, detail, now, res, stored=eid not in fresh)
+                walked.rejected.add(eid)
+                continue
+            walked.verified.add(eid)
+            if ev["type"] in opening.OPENS:
+                walked.opens.append(ev)
+            head_seq, head_hash = seq, ev["hash"]
+        return head_seq, head_hash
 
     def _reject(self, key: Key, ev: Mapping[str, Any], kind: str, detail: str, now: str,
-                res: IngestResult) -> None:
+                res: IngestResult, *, stored: bool = True) -> None:
+        """Keep ``ev`` as a problem, out of hq_events (a new event is never put there)."""
         body = opening.stored_body(ev)
-        self.db.execute("DELETE FROM hq_events WHERE id = ?", (ev["id"],))
+        if stored:
+            self.db.execute("DELETE FROM hq_events WHERE id = ?", (ev["id"],))
         self.db.execute(
             "INSERT INTO hq_problems (site, device, seq, kind, event_id, detail, body, "
             "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
             "(site, device, seq, kind, event_id) DO NOTHING",
             (*key, ev["seq"], kind, ev["id"], detail, body, now))
         res.problems.append((*key, int(ev["seq"]), kind, detail))
-
-    def _work_order(self, ev: Mapping[str, Any], now: str, res: IngestResult) -> None:
-        opened = opening.on_verified(self.db, ev, now)
-        if opened is not None:
-            res.work_orders.append(opened)
 
     def reverify(self) -> None:
         """Walk every counter's chain from the genesis again (after migration 1 -> 2)."""
@@ -219,8 +308,8 @@ class HqStore:
             self.db.lock(LOCK_CHAIN)
             self.db.execute("UPDATE hq_events SET verified = 0")
             self.db.execute("UPDATE hq_devices SET head_seq = 0, head_hash = ?", (GENESIS,))
-            for site, device in keys:
-                self._advance((str(site), str(device)), now_iso(), {}, res)
+            walked = self._advance({(str(s), str(d)): {} for s, d in keys}, now_iso(), res, {})
+            opening.on_verified(self.db, walked.opens, now_iso())
 
     def quarantine(self, site: str, device: str, topic: str, reason: str,
                    payload: bytes) -> None:

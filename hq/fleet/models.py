@@ -41,6 +41,12 @@ class Event(models.Model):
     received_at = models.TextField()
     verified = models.IntegerField(db_default=0)
     simulated = models.IntegerField(db_default=0)
+    # Copied out of the body at ingest (hq.facts): what the reports group and count by.
+    level = models.TextField(null=True)
+    officer = models.TextField(null=True)
+    service = models.TextField(null=True)
+    mirror_flags = models.IntegerField(db_default=0)
+    seconds = models.FloatField(null=True)  # an away's length, a ticket's wait
 
     class Meta:
         db_table = "hq_events"

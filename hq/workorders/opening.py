@@ -10,7 +10,7 @@ was stored, does not re-check the content hash of a redacted stored body.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -19,6 +19,7 @@ from hq import clock
 from hq.lifecycle import State
 
 PHONE = "callback_phone"
+OPENS = ("rating.given", "rating.details")  # the events on_verified looks at
 REDACTED = "redacted"
 
 
@@ -31,34 +32,42 @@ def stored_body(ev: Mapping[str, Any]) -> str:
     return json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
 
 
-def on_verified(db: Any, ev: Mapping[str, Any], now: str) -> dict[str, Any] | None:
-    """Open the work order of an unsatisfied rating, or give one its reasons and phone.
-    Returns the order opened (for the log: no phone in it), else None."""
-    data = ev["data"]
-    if ev["type"] == "rating.details":
-        _details(db, ev["site"], ev["device"], data)
-        return None
-    if ev["type"] != "rating.given" or data.get("unsatisfied") is not True:
-        return None
-    wo = {"id": ev["id"], "site": ev["site"], "device": ev["device"],
-          "officer": str(data.get("officer", "")), "case_no": str(data.get("case_no", "")),
-          "service": str(data.get("service", "")), "level": str(data.get("level", "")),
-          "event_ts": ev["ts"]}
+def on_verified(db: Any, evs: Sequence[Mapping[str, Any]], now: str) -> list[dict[str, Any]]:
+    """Open the work orders of a batch's unsatisfied ratings, then give orders their
+    reasons and phones, in chain order (a rating's details follow it). Returns the
+    orders opened (for the log: no phone in them). One statement opens them all."""
     since = db.conn.ops.adapt_datetimefield_value(clock.now().astimezone(UTC))
-    # No conflict target: a second rating of the same case (another id) opens nothing
-    # either (one order per case, the table's unique constraint).
-    added = db.execute(
-        "INSERT INTO work_orders (id, site, device, officer, case_no, service, level, "
-        "event_ts, created_at, simulated, state, state_since) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (*wo.values(), now, int(data.get("simulated") is True), State.VISIT.value, since))
-    if added:
-        db.execute("INSERT INTO work_order_audit (order_id, at, actor, action, from_state, "
+    orders = [_order(ev) for ev in evs
+              if ev["type"] == "rating.given" and ev["data"].get("unsatisfied") is True]
+    opened: list[dict[str, Any]] = []
+    for i in range(0, len(orders), 200):
+        chunk = orders[i:i + 200]
+        # No conflict target: a second rating of the same case (another id) opens nothing
+        # either (one order per case, the table's unique constraint).
+        added = {str(r[0]) for r in db.all(
+            "INSERT INTO work_orders (id, site, device, officer, case_no, service, level, "
+            "event_ts, created_at, simulated, state, state_since) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            + " ON CONFLICT DO NOTHING RETURNING id",
+            [x for wo, sim in chunk
+             for x in (*wo.values(), now, sim, State.VISIT.value, since)])}
+        opened += [wo for wo, _sim in chunk if wo["id"] in added]
+    db.executemany("INSERT INTO work_order_audit (order_id, at, actor, action, from_state, "
                    "to_state, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (wo["id"], since, "系统", "opened", "", State.VISIT.value,
-                    f"群众评价「{_level_label(wo['level'])}」，自动生成工单"))
-        return wo
-    return None
+                   [(wo["id"], since, "系统", "opened", "", State.VISIT.value,
+                     f"群众评价「{_level_label(wo['level'])}」，自动生成工单") for wo in opened])
+    for ev in evs:
+        if ev["type"] == "rating.details":
+            _details(db, ev["site"], ev["device"], ev["data"])
+    return opened
+
+
+def _order(ev: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    data = ev["data"]
+    return ({"id": ev["id"], "site": ev["site"], "device": ev["device"],
+             "officer": str(data.get("officer", "")), "case_no": str(data.get("case_no", "")),
+             "service": str(data.get("service", "")), "level": str(data.get("level", "")),
+             "event_ts": ev["ts"]}, int(data.get("simulated") is True))
 
 
 def _details(db: Any, site: str, device: str, data: Mapping[str, Any]) -> None:

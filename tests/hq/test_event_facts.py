@@ -1,0 +1,88 @@
+"""The fields the reports count by are copied out of each event at ingest (hq.facts) and
+out of older rows by migration fleet 0004's SQL: both must read any body the same way,
+on SQLite and on PostgreSQL, or a report would change with the age of its rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from device.events import GENESIS, Draft, EventType, seal
+from hq.facts import Facts, backfill_sql, facts
+from hq.store import HqStore
+
+# What a body may hold where a field belongs: the right thing, or any JSON value the
+# collector lets in (it refuses control characters in text: sync.inbound).
+text = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=8)
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-10, 2_000_000), st.floats(-5, 5, allow_nan=False),
+    st.floats(2_678_000, 2_679_000),
+    text, st.sampled_from(["satisfied", "unsatisfied", "000001", "12"]),
+    st.lists(st.integers(0, 3), max_size=2), st.dictionaries(text,
+                                                              st.integers(), max_size=1))
+datas = st.dictionaries(st.sampled_from(["level", "officer", "service", "mirror_flags",
+                                         "case_no", "duration_s", "waited_s"]), values)
+bodies = st.lists(st.one_of(datas, values), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies)
+def test_the_migration_reads_every_body_as_the_collector_does(hq_url: str,
+                                                              found: list[Any]) -> None:
+    hq = HqStore.open(hq_url)
+    try:
+        with hq.db.tx():
+            hq.db.execute("DELETE FROM hq_events")
+            for i, data in enumerate(found):
+                body = json.dumps({"id": f"e{i}", "type": "case.ended", "data": data})
+                hq.db.execute("INSERT INTO hq_events (id, site, device, seq, ts, type, body, "
+                              "received_at) VALUES (?, 's1', 'w01', ?, '', 'case.ended', ?, "
+                              "'')", (f"e{i}", i + 1, body))
+            hq.db.execute(backfill_sql(hq.db.kind))
+        rows = hq.db.all("SELECT level, officer, service, mirror_flags, seconds FROM "
+                         "hq_events ORDER BY seq")
+        assert [Facts(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows] == [
+            facts({"data": d}) for d in found]
+    finally:
+        hq.close()
+
+
+def test_the_collector_stores_the_facts_with_the_event(hq_url: str) -> None:
+    ended = seal(Draft(EventType.CASE_ENDED, {"case_no": "C1", "officer": "000001",
+                                              "service": "hukou", "mirror_flags": 3}),
+                 site="s1", device="w01", seq=1, prev=GENESIS)
+    rated = seal(Draft(EventType.RATING_GIVEN, {"case_no": "C1", "officer": "000001",
+                                                "service": "hukou", "level": "basic",
+                                                "unsatisfied": False}),
+                 site="s1", device="w01", seq=2, prev=ended.hash)
+    ev = ended.to_dict()
+    hq = HqStore.open(hq_url)
+    try:
+        hq.ingest([(ev, False), (rated.to_dict(), False)])
+        assert hq.db.all("SELECT type, level, officer, service, mirror_flags, verified "
+                         "FROM hq_events ORDER BY seq") == [
+            ("case.ended", None, "000001", "hukou", 3, 1),
+            ("rating.given", "basic", "000001", "hukou", 0, 1)]
+    finally:
+        hq.close()
+
+
+def test_a_body_the_database_cannot_parse_keeps_no_facts_and_stops_no_migration(
+        hq_url: str) -> None:
+    hq = HqStore.open(hq_url)
+    try:
+        with hq.db.tx():
+            for i, body in enumerate(['{"data": {"officer": "\\u0000"}}', "not json",
+                                      '{"data": {"officer": "000007"}}']):
+                hq.db.execute("INSERT INTO hq_events (id, site, device, seq, ts, type, body, "
+                              "received_at) VALUES (?, 's1', 'w01', ?, '', 'case.ended', ?, "
+                              "'')", (f"e{i}", i + 1, body))
+            hq.db.execute(backfill_sql(hq.db.kind))
+        assert [r[0] for r in hq.db.all("SELECT officer FROM hq_events ORDER BY seq")] == [
+            None, None, "000007"]
+    finally:
+        hq.close()
