@@ -14,6 +14,8 @@ from hq.db import HqDb
 
 GOOD = ("very_satisfied", "satisfied")
 BAD = ("unsatisfied", "very_unsatisfied")
+COUNTED = ("case.ended", "rating.given", "rating.skipped", "away.ended", "ticket.issued",
+           "ticket.called", "comment.submitted")
 
 
 class By(StrEnum):
@@ -37,6 +39,12 @@ class Row:
     bad: int = 0
     skipped: int = 0
     mirror_flags: int = 0
+    aways: int = 0
+    away_s: float = 0.0
+    tickets: int = 0
+    called: int = 0
+    wait_s: float = 0.0
+    comments: int = 0
     orders: int = 0
     visited: int = 0
     closed: int = 0
@@ -66,6 +74,18 @@ class Row:
     def on_time_rate(self) -> float | None:  # 差评按时办结率
         return self._pct(self.on_time, self.orders)
 
+    @property
+    def flags_per_case(self) -> float | None:  # 镜像确认异议 per 100 cases
+        return self._pct(self.mirror_flags, self.cases)
+
+    @property
+    def away_min(self) -> float:
+        return round(self.away_s / 60.0, 1)
+
+    @property
+    def avg_wait_min(self) -> float | None:
+        return round(self.wait_s / self.called / 60.0, 1) if self.called else None
+
 
 def utc_bound(day: date, tz: str = "Asia/Shanghai") -> str:
     """The first instant of a local day, as the UTC ISO text ``ts`` is stored in."""
@@ -73,42 +93,57 @@ def utc_bound(day: date, tz: str = "Asia/Shanghai") -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _field(db: HqDb, name: str) -> str:
-    """A data field of the event, read from the inner query's row (see indicators)."""
-    if db.kind == "postgresql":
-        return f"(d->>'{name}')"
-    return f"json_extract(body, '$.data.{name}')"
-
-
-def _data(db: HqDb) -> str:
-    """The inner query's JSON column. PostgreSQL parses each body once here (``OFFSET 0``
-    keeps the planner from inlining it into every field read: 5x slower)."""
-    return "(body::jsonb)->'data' AS d" if db.kind == "postgresql" else "body"
-
-
-def _keys(db: HqDb, by: By, events: bool) -> list[str]:
+def _keys(by: By) -> list[str]:
     if by is By.STATION:
         return ["site"]
     if by is By.WINDOW:
         return ["site", "device"]
-    col = by.value
-    return [_field(db, col) if events else col]
+    return [by.value]  # a column of hq_events and of work_orders alike (hq.facts)
 
 
 def indicators(db: HqDb, start: date, end: date, *, sites: Collection[str] | None = None,
                by: By = By.WINDOW, simulated: bool = False,
                tz: str = "Asia/Shanghai") -> list[Row]:
-    """One row per group for local days [start, end)."""
-    keys = _keys(db, by, events=True)
-    level = _field(db, "level")
-    flags = _field(db, "mirror_flags")
-    # A count, whatever a body holds there (SQLite's CAST gives 0 for text; PostgreSQL's
-    # would fail the whole report, so only digits are cast there).
-    cast = (f"CASE WHEN {flags} ~ '^[0-9]{{1,6}}$' THEN CAST({flags} AS INTEGER) ELSE 0 END"
-            if db.kind == "postgresql" else f"CAST(COALESCE({flags}, 0) AS INTEGER)")
-    where = ["verified = 1", "ts >= ?", "ts < ?",
-             "type IN ('case.ended', 'rating.given', 'rating.skipped')"]
-    params: list[object] = [utc_bound(start, tz), utc_bound(end, tz)]
+    """One row per group for local days [start, end). By officer or service, what names
+    neither (a ticket is the window's, not an officer's) is in no row."""
+    keys = _keys(by)
+    rows = _aggregate(db, utc_bound(start, tz), utc_bound(end, tz), keys,
+                      [f"w.{k}" for k in keys], sites, simulated)
+    if by in (By.OFFICER, By.SERVICE):
+        rows = [r for r in rows if r.key != ("",)]
+    return rows
+
+
+def monthly(db: HqDb, last: date, months: int = 12, *, sites: Collection[str] | None = None,
+            simulated: bool = False, tz: str = "Asia/Shanghai") -> list[Row]:
+    """One row per local month, the ``months`` up to and including ``last``'s, keyed
+    ``("2026-11",)``; a month without events has a row of zeros (a trend has no holes)."""
+    firsts = [_month_add(last.replace(day=1), i - months + 1) for i in range(months + 1)]
+    bounds = [utc_bound(d, tz) for d in firsts]
+    labels = [d.strftime("%Y-%m") for d in firsts[:-1]]
+
+    def bucket(col: str) -> str:
+        # Plain text comparisons on the stored UTC ``ts``: exact in any zone, any database.
+        whens = " ".join(f"WHEN {col} < '{b}' THEN '{m}'" for m, b in zip(labels, bounds[1:],
+                                                                            strict=True))
+        return f"CASE {whens} END"
+
+    rows = {r.key: r for r in _aggregate(db, bounds[0], bounds[-1], [bucket("ts")],
+                                          [bucket("w.event_ts")], sites, simulated)}
+    return [rows.get((m,), Row((m,))) for m in labels]
+
+
+def _month_add(first: date, n: int) -> date:
+    y, m = divmod(first.year * 12 + first.month - 1 + n, 12)
+    return date(y, m + 1, 1)
+
+
+def _aggregate(db: HqDb, lo: str, hi: str, keys: list[str], order_keys: list[str],
+               sites: Collection[str] | None, simulated: bool) -> list[Row]:
+    """The indicators of ts in [lo, hi) grouped by ``keys`` (SQL on hq_events), the
+    work orders' by ``order_keys`` (the same groups, on work_orders ``w``)."""
+    where = ["verified = 1", "ts >= ?", "ts < ?", f"type IN {COUNTED}"]
+    params: list[object] = [lo, hi]
     if not simulated:
         where.append("simulated = 0")
     if sites is not None:
@@ -120,29 +155,36 @@ def indicators(db: HqDb, start: date, end: date, *, sites: Collection[str] | Non
     sql = (f"SELECT {key_sql}, "
            "SUM(CASE WHEN type = 'case.ended' THEN 1 ELSE 0 END), "
            "SUM(CASE WHEN type = 'rating.given' THEN 1 ELSE 0 END), "
-           f"SUM(CASE WHEN type = 'rating.given' AND {level} IN {GOOD} THEN 1 ELSE 0 END), "
-           f"SUM(CASE WHEN type = 'rating.given' AND {level} IN {BAD} THEN 1 ELSE 0 END), "
+           f"SUM(CASE WHEN type = 'rating.given' AND level IN {GOOD} THEN 1 ELSE 0 END), "
+           f"SUM(CASE WHEN type = 'rating.given' AND level IN {BAD} THEN 1 ELSE 0 END), "
            "SUM(CASE WHEN type = 'rating.skipped' THEN 1 ELSE 0 END), "
-           f"SUM(CASE WHEN type = 'case.ended' THEN {cast} ELSE 0 END) "
-           f"FROM (SELECT site, device, type, {_data(db)} FROM hq_events WHERE "
-           f"{' AND '.join(where)}{' OFFSET 0' if db.kind == 'postgresql' else ''}) e "
-           f"GROUP BY {key_sql}")
+           "SUM(CASE WHEN type = 'case.ended' THEN mirror_flags ELSE 0 END), "
+           "SUM(CASE WHEN type = 'away.ended' THEN 1 ELSE 0 END), "
+           "SUM(CASE WHEN type = 'away.ended' THEN COALESCE(seconds, 0) ELSE 0 END), "
+           "SUM(CASE WHEN type = 'ticket.issued' THEN 1 ELSE 0 END), "
+           "SUM(CASE WHEN type = 'ticket.called' THEN 1 ELSE 0 END), "
+           "SUM(CASE WHEN type = 'ticket.called' THEN COALESCE(seconds, 0) ELSE 0 END), "
+           "SUM(CASE WHEN type = 'comment.submitted' THEN 1 ELSE 0 END) "
+           f"FROM hq_events WHERE {' AND '.join(where)} GROUP BY {key_sql}")
     n = len(keys)
     rows: dict[tuple[str, ...], Row] = {}
     for r in db.all(sql, params):
         key = tuple(str(k) for k in r[:n])
-        rows[key] = Row(key, *(int(v or 0) for v in r[n:]))
-    _orders(db, rows, start, end, sites, by, simulated, tz)
+        c = [v or 0 for v in r[n:]]
+        rows[key] = Row(key, cases=int(c[0]), rated=int(c[1]), good=int(c[2]), bad=int(c[3]),
+                        skipped=int(c[4]), mirror_flags=int(c[5]), aways=int(c[6]),
+                        away_s=float(c[7]), tickets=int(c[8]), called=int(c[9]),
+                        wait_s=float(c[10]), comments=int(c[11]))
+    _orders(db, rows, lo, hi, order_keys, sites, simulated)
     return sorted(rows.values(), key=lambda r: r.key)
 
 
-def _orders(db: HqDb, rows: dict[tuple[str, ...], Row], start: date, end: date,
-            sites: Collection[str] | None, by: By, simulated: bool, tz: str) -> None:
+def _orders(db: HqDb, rows: dict[tuple[str, ...], Row], lo: str, hi: str, keys: list[str],
+            sites: Collection[str] | None, simulated: bool) -> None:
     """差评 handled: orders opened in the period, visited, closed, closed never escalated."""
-    keys = _keys(db, by, events=False)
-    key_sql = ", ".join(f"COALESCE(w.{k}, '')" for k in keys)
+    key_sql = ", ".join(f"COALESCE({k}, '')" for k in keys)
     where = ["w.event_ts >= ?", "w.event_ts < ?"]
-    params: list[object] = [utc_bound(start, tz), utc_bound(end, tz)]
+    params: list[object] = [lo, hi]
     if not simulated:
         where.append("w.simulated = 0")
     if sites is not None:

@@ -16,10 +16,13 @@ from hq.accounts.roles import Role
 from hq.accounts.scope import console_view, site_or_404, visible_sites
 from hq.db import HqDb
 from hq.names import Names
-from hq.reports.queries import By, Row, indicators
+from hq.reports.queries import By, Row, indicators, monthly
 
 HEAD = ["对象", "办结件数", "参评件数", "好评率%", "差评率%", "未评价率%", "主动评价率%",
-        "差评工单", "已回访", "已办结", "按时办结率%", "镜像确认异议"]
+        "差评工单", "已回访", "已办结", "按时办结率%",
+        "镜像确认异议", "每百件异议", "暂离次数", "暂离分钟", "取号", "叫号", "平均等候分钟",
+        "群众意见"]
+RATED = 11  # the page shows the first columns (评价, 差评处理) and the rest (窗口服务) apart
 
 
 class ReportForm(forms.Form):
@@ -55,7 +58,8 @@ def _cells(row: Row) -> list[Any]:
 
     return [row.cases, row.rated, pct(row.good_rate), pct(row.bad_rate),
             pct(row.unrated_rate), pct(row.active_rate), row.orders, row.visited, row.closed,
-            pct(row.on_time_rate), row.mirror_flags]
+            pct(row.on_time_rate), row.mirror_flags, pct(row.flags_per_case), row.aways,
+            row.away_min, row.tickets, row.called, pct(row.avg_wait_min), row.comments]
 
 
 @console_view(Role.ADMIN, Role.SUPERVISOR, Role.CHIEF)
@@ -82,12 +86,25 @@ def report(request: HttpRequest) -> HttpResponse:
         visible_sites(request.user) or names.stations.keys())), key=lambda p: p[1])
     chart = {"labels": [t[0] for t in table], "good": [r.good_rate or 0 for r in rows],
              "bad": [r.bad_rate or 0 for r in rows]}
+    months = monthly(HqDb("default"), end - timedelta(days=1), sites=sites)
+    labels = [_month_label(r.key[0]) for r in months]
+    trend = {"labels": labels,
+             "good": [r.good_rate for r in months], "bad": [r.bad_rate for r in months],
+             "rated": [r.rated for r in months]}
     query = request.GET.copy()
     query.pop("format", None)
     return render(request, "reports/index.html", {
-        "form": form, "head": HEAD, "table": table, "title": title, "chart": chart,
+        "form": form, "head": HEAD[:RATED], "table": [t[:RATED] for t in table],
+        "service_head": [HEAD[0], *HEAD[RATED:]],
+        "service_table": [[t[0], *t[RATED:]] for t in table], "title": title, "chart": chart,
+        "trend": trend, "trend_rows": list(zip(labels, months, strict=True)),
         "stations": stations, "site": site, "by": by, "query": query.urlencode(),
         "start": start, "last": end - timedelta(days=1)})
+
+
+def _month_label(month: str) -> str:
+    y, m = month.split("-")
+    return f"{y}年{int(m)}月"
 
 
 def _csv(title: str, table: list[list[Any]]) -> HttpResponse:

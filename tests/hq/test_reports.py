@@ -34,15 +34,30 @@ def test_the_report_shows_the_indicators_a_chart_and_exports(console: Console,
     login(page, console, "rep-sup", console.add_user("rep-sup", "supervisor"))
     page.click(".sections a.card:has-text('评价报表')")
     page.goto(console.url + f"/reports/?{PERIOD}&by=window")
-    row = page.locator("table.report tbody tr", has_text="城关派出所 · 1号窗口")
+    row = page.locator("table.report.rated tbody tr",
+                       has_text="城关派出所 · 1号窗口")
     expect(row).to_be_visible()
     cells = row.locator("td").all_inner_texts()
     # w01 in the period: C1 very satisfied, C2 very unsatisfied, C3 not rated.
     assert cells[1:7] == ["3", "2", "50.0", "50.0", "33.3", "66.7"], cells
+    # Its service: 2 mirror flags in 3 cases, a 15-minute away, a ticket called after
+    # 10 minutes, one comment.
+    service = page.locator("table.report.service tbody tr", has_text="城关派出所 · 1号窗口")
+    assert service.locator("td").all_inner_texts()[1:] == [
+        "2", "66.7", "1", "15.0", "1", "1", "10.0", "1"]
     expect(page.locator("#chart canvas")).to_have_count(1)  # ECharts drew it
+    # Month over month: twelve months to November, March's old 差评 among them.
+    expect(page.locator("#trend canvas")).to_have_count(1)
+    trend = page.locator("table.report.trend tbody tr")
+    expect(trend).to_have_count(12)
+    assert trend.nth(11).locator("td").all_inner_texts()[:4] == ["2026年11月", "5", "40.0",
+                                                                 "40.0"]
+    assert trend.nth(3).locator("td").all_inner_texts()[:4] == ["2026年3月", "1", "0.0",
+                                                                "100.0"]
+    screenshot(page, "reports")
     screenshot(page, "reports")
     page.goto(console.url + f"/reports/?{PERIOD}&by=officer")
-    expect(page.locator("table.report")).to_contain_text("李明 000001")
+    expect(page.locator("table.report.rated")).to_contain_text("李明 000001")
     reply = page.request.get(console.url + f"/reports/?{PERIOD}&by=window&format=csv")
     text = reply.body().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
@@ -60,7 +75,7 @@ def test_a_chief_reads_only_their_station(console: Console, browser_page: Any) -
     page = browser_page
     login(page, console, "rep-chief", console.add_user("rep-chief", "chief", station="s7"))
     page.goto(console.url + f"/reports/?{PERIOD}")
-    expect(page.locator("table.report")).to_contain_text("这一时段没有评价记录")
+    expect(page.locator("table.report.rated")).to_contain_text("这一时段没有评价记录")
     for fmt in ("", "&format=csv", "&format=xlsx"):
         reply = page.request.get(console.url + f"/reports/?{PERIOD}&site=s1{fmt}")
         assert reply.status == 404, fmt
