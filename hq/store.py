@@ -56,6 +56,14 @@ class IngestResult:
     confirmed: dict[Key, int] = field(default_factory=dict)
 
 
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 @dataclass
 class Walked:
     """What one chain walk decided, by event id."""
@@ -331,11 +339,18 @@ class HqStore:
 
     def set_statuses(self, items: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> None:
         """Several state/health messages in one transaction (1,000 counters reconnecting
-        send 1,000 retained states: one fsync, not 1,000)."""
+        send 1,000 retained states: one fsync, not 1,000). A Last Will carries nothing
+        but ``online: false``: it is kept over the last state, so the wall still tells
+        who was at the window when it went away."""
         now = now_iso()
         with self.db.tx():
             for site, device, leaf, doc in items:
                 col = "state" if leaf == "state" else "health"
+                if col == "state" and doc.get("online") is False and len(doc) == 1:
+                    row = self.db.one("SELECT state FROM hq_devices WHERE site = ? AND "
+                                      "device = ?", (site, device))
+                    last = _json_object(row[0] if row else None)
+                    doc = {**last, "online": False} if last else doc
                 self.db.execute(
                     f"INSERT INTO hq_devices (site, device, head_seq, head_hash, {col}, "
                     f"last_seen) VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT (site, device) DO "

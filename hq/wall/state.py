@@ -163,8 +163,11 @@ def build_tile(site: str, device: str, state: str | None, health: str | None,
     if last_seen is None:
         return Tile(site, device, window, Status.NEVER)
     if st.get("online") is False:
-        # The Last Will carries nothing but online=false: the rest is unknown now.
+        # The store keeps the last state under the Last Will: who was there is known,
+        # what the window does now is not.
+        officer = str(st.get("officer") or "")
         return Tile(site, device, window, Status.OFFLINE, last_rating=rating,
+                    officer=f"{names.officer(officer)}（离线前）" if officer else "—",
                     seen=f"最后消息 {_clock_text(seen_at, now)}" if seen_at else "")
     try:
         status = Status(str(st.get("mode", "idle")))

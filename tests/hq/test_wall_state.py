@@ -56,6 +56,27 @@ def test_last_will_offline_and_a_window_never_seen(store: HqStore) -> None:
     assert never.status.value == "never" and "未接入" in never.html()
 
 
+def test_a_last_will_keeps_who_was_at_the_window(store: HqStore) -> None:
+    """The Last Will is only ``online: false``; the store keeps the last state under it,
+    so the offline tile still names the officer, marked as from before."""
+    from hq.wall.state import Wall
+
+    store.set_status("s1", "w01", "state", {"online": True, "mode": "serving",
+                                            "officer": "000001"})
+    store.set_status("s1", "w01", "state", {"online": False})
+    stored = store.db.one("SELECT state FROM hq_devices WHERE device = 'w01'")
+    assert stored is not None and json.loads(stored[0]) == {
+        "online": False, "mode": "serving", "officer": "000001"}
+    wall = Wall(store.db.alias)
+    wall.refresh(force=True)
+    tile = wall.entries[("s1", "w01")].tile
+    assert tile.status.value == "offline"
+    assert "民警：000001" in tile.html() and "（离线前）" in tile.html()
+    store.set_status("s1", "w01", "state", {"online": True, "mode": "idle"})  # back
+    wall.refresh(force=True)
+    assert "离线前" not in wall.entries[("s1", "w01")].tile.html()
+
+
 def test_away_overdue_by_the_console_clock(store: HqStore) -> None:
     away = {"reason": "午休", "return_at": "2026-12-02T14:00:00+08:00", "backup": "",
             "since": ""}
