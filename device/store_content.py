@@ -1,9 +1,11 @@
-"""The Store's methods on ``site_content``: what HQ sent the counter (catalogue,
-notices, appointments), one current version per kind.
+"""The Store's methods on ``site_content``: what HQ sent the counter (sync.topics
+CONTENT_KINDS: catalogue, roster, appointments, notices, results, holidays), one current
+version per kind.
 
 kiosk-sync validates a document before it is stored (sync/downlink.py); the readers
-here parse it again and fall back to the shipped default when it does not parse, so a
-bad row never takes the screen down.
+(device/catalogue.py, notices.py, results.py, holidays.py) parse it again and fall back
+to the shipped default (or show nothing) when it does not parse, so a bad row never takes
+the screen down.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class ContentRecords(Records):
     """Store methods: :meth:`site_content`, :meth:`put_site_content`."""
 
     def site_content(self, kind: str) -> Content | None:
-        """The stored document of ``kind`` ("catalogue", "notices", "appointments"), or None."""
+        """The stored document of ``kind`` (e.g. "notices", "results"), or None."""
         rows = self._dicts("SELECT version, body FROM site_content WHERE kind = ?", (kind,))
         return Content(kind, str(rows[0]["version"]), rows[0]["body"]) if rows else None
 

@@ -55,6 +55,16 @@ def publish_demo_notices(store: Store, now: float) -> None:
     store.put_site_content("notices", "demo-1", json.dumps(doc, ensure_ascii=False), iso(now))
 
 
+def publish_demo_results(store: Store, now: float) -> None:
+    """The station's month as HQ publishes it (site_content kind "results")."""
+    from datetime import UTC, datetime
+
+    stamp = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+    doc = {"version": "demo-1", "month": "2026-11",
+           "station": {"name": "城关派出所", "rated": 1234, "good_rate": 98.5}}
+    store.put_site_content("results", "demo-1", json.dumps(doc, ensure_ascii=False), stamp)
+
+
 def frames(n: int = 3) -> None:
     from kivy.base import EventLoop
 
@@ -87,6 +97,7 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
     core, desk = counter.core, counter.desk
     core.start()
     publish_demo_notices(counter.store, core.clock())
+    publish_demo_results(counter.store, core.clock())
     app = build_app(core, desk, cfg)
     app.mount()
     written: list[Path] = []

@@ -29,6 +29,7 @@ from typing import Any
 from device.config import load
 from device.errors import ConfigError, KioskError, ParseError, SyncError
 from kiosk import hq_console, logsetup, sdnotify
+from sync.topics import CONTENT_KINDS
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 # How long a loop may go without a round before the watchdog stops pinging: three of the
@@ -176,7 +177,7 @@ def build_hq_parser() -> argparse.ArgumentParser:
     pub = sub.add_parser("publish", help="validate and publish site content (retained)")
     _broker_args(pub)
     pub.add_argument("--site", required=True)
-    pub.add_argument("kind", choices=["catalogue", "roster", "appointments", "notices"])
+    pub.add_argument("kind", choices=CONTENT_KINDS)
     pub.add_argument("file", type=Path)
 
     hq_console.add_parsers(sub, default_db)

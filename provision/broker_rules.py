@@ -10,8 +10,8 @@ is unambiguous and cannot be an HQ user). Its role lets it
 - publish only ``kiosk/v1/<site>/<device>/{events,state,health,cmd/+/result,
   content/+/result}``,
 - subscribe only to (exactly) its own ``cmd/+``, its own ``confirmed`` and its site's
-  four content topics; every other filter, ``#``, an events topic or any ``$share/...``
-  gets SUBACK 135 (Mosquitto's acl_file checks subscriptions only at delivery, so a
+  content topics (CONTENT_KINDS); every other filter, ``#``, an events topic or any
+  ``$share/...`` gets SUBACK 135 (Mosquitto's acl_file checks subscriptions only at delivery, so a
   shared subscription there "succeeds" and silently takes a share of HQ's events: that
   is why the fleet uses dynamic security),
 - log in only with the client id ``<site>.<device>``: a password client is bound to it
@@ -49,7 +49,9 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 HQ_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ITERATIONS = 101  # what mosquitto_ctrl writes; the passwords are random device secrets
 DEVICE_LEAVES = ("events", "state", "health", "cmd/+/result", "content/+/result")
-CONTENT_KINDS = ("catalogue", "roster", "appointments", "notices")
+# sync/topics.py's CONTENT_KINDS, copied: this script runs on the broker host with the
+# stdlib alone (tests/test_broker_rules.py fails when the two differ).
+CONTENT_KINDS = ("catalogue", "roster", "appointments", "notices", "results", "holidays")
 
 
 class SheetError(Exception):

@@ -89,6 +89,22 @@ HEALTH: dict[str, Any] = {
 }
 
 
+# What each site content kind is for (the channel's description says it first).
+KIND_ABOUT = {
+    "catalogue": "The services and their guides (device/catalogue.py).",
+    "roster": "The station's officers.",
+    "appointments": "One day's bookings, by code (no citizen's name).",
+    "notices": "Notices for the home and away screens, each with its validity.",
+    "results": "The station's latest published month of evaluation results; the home "
+               "screen shows its figure (device/results.py). Sent by HQ when a month is "
+               "published.",
+    "holidays": "The working-day calendar from last year on: per year the official days "
+                "off and the make-up workdays (调休), for receipts' promised dates "
+                "(device/holidays.py checks the dates).",
+}
+assert set(KIND_ABOUT) == set(CONTENT_KINDS), "describe every content kind"
+
+
 def _param(description: str, enum: list[str] | None = None) -> dict[str, Any]:
     p: dict[str, Any] = {"description": description}
     if enum:
@@ -146,8 +162,9 @@ def build() -> dict[str, Any]:
         channels[kind] = {
             "address": f"kiosk/v1/{{site}}/{kind}",
             "title": f"Site {kind} (downlink, retained, versioned)",
-            "description": "Validated on the counter; applied in one transaction into "
-                           "`site_content` when its version differs from the stored one. "
+            "description": KIND_ABOUT[kind] + " Validated on the counter; applied in one "
+                           "transaction into `site_content` when its version differs from "
+                           "the stored one. "
                            "The outcome goes to the device's content result channel.",
             "parameters": {"site": site},
             "messages": {kind: {"$ref": f"#/components/messages/{kind}"}},

@@ -75,11 +75,20 @@ def parse_content(kind: str, payload: bytes) -> dict[str, Any]:
         raise ParseError(f"unknown content kind {kind!r}; kinds are " + ", ".join(CONTENT_KINDS))
     doc = json_object(payload, MAX_CONTENT_BYTES, kind)
     validate(doc, CONTENT_SCHEMAS[kind], kind)
+    # The kiosk's own reader is the last word: never store a document it would refuse
+    # (the holidays reader also checks the dates themselves, which no schema can).
     if kind == "catalogue":
-        # The kiosk's own reader is the last word: never store a catalogue it would refuse.
         from device.catalogue import parse_catalogue
 
         parse_catalogue(doc)
+    elif kind == "results":
+        from device.results import parse_results
+
+        parse_results(doc)
+    elif kind == "holidays":
+        from device.holidays import parse_holidays
+
+        parse_holidays(doc)
     return doc
 
 

@@ -1,10 +1,11 @@
 """A small JSON Schema subset validator for downlink payloads.
 
 The schemas below are plain JSON Schema (draft-07 subset: type, properties, required,
-additionalProperties, items, enum, pattern, min/maxLength, min/maxItems, minimum,
-maximum), so docs/asyncapi.yaml carries the very same dicts (a test checks that) and a
-broker-side or HQ-side tool can validate with any JSON Schema library. The Pi needs no
-extra dependency for it: this module checks the subset in a few lines.
+additionalProperties (false), patternProperties, maxProperties, items, enum, pattern,
+min/maxLength, min/maxItems, minimum, maximum), so docs/asyncapi.yaml carries the very
+same dicts (a test checks that) and a broker-side or HQ-side tool can validate with any
+JSON Schema library. The Pi needs no extra dependency for it: this module checks the
+subset in a few lines.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from device.errors import ParseError
 from device.fields import INT64_MAX, check_text, int_field, number_field
+from sync.topics import CONTENT_KINDS
 
 Schema = Mapping[str, Any]
 
@@ -25,21 +27,23 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 
 def validate(value: Any, schema: Schema, path: str = "$") -> None:
-    """Raise :class:`ParseError` naming the first place ``value`` breaks ``schema``."""
+    """Raise :class:`ParseError` naming the first place ``value`` breaks ``schema``; a
+    schema's ``description`` is what to write there instead (the fix, for the sender)."""
+    fix = f"; write {schema['description']}" if "description" in schema else ""
     tp = schema.get("type")
     if tp is not None:
         ok = isinstance(value, _TYPES[tp])
         if tp in ("integer", "number") and isinstance(value, bool):
             ok = False
         if not ok:
-            raise ParseError(f"{path}: expected {tp}, got {_kind(value)}")
+            raise ParseError(f"{path}: expected {tp}, got {_kind(value)}{fix}")
     if "enum" in schema and value not in schema["enum"]:
         raise ParseError(f"{path}: {value!r} is not one of {list(schema['enum'])}")
     if isinstance(value, str):
         if len(value) < schema.get("minLength", 0):
-            raise ParseError(f"{path}: shorter than {schema['minLength']} characters")
+            raise ParseError(f"{path}: shorter than {schema['minLength']} characters{fix}")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise ParseError(f"{path}: longer than {schema['maxLength']} characters")
+            raise ParseError(f"{path}: longer than {schema['maxLength']} characters{fix}")
         # Valid Unicode, no control or invisible characters. Short strings (ids, names,
         # versions) are one line; long texts may hold newlines and tabs.
         limit = schema.get("maxLength", MAX_TEXT)
@@ -47,12 +51,12 @@ def validate(value: Any, schema: Schema, path: str = "$") -> None:
         # The whole string (JSON Schema's anchored ^...$ as ECMA reads it): re.search
         # with "$" would also match before a trailing newline ("v1\n").
         if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
-            raise ParseError(f"{path}: {value[:40]!r} does not match {schema['pattern']}")
+            raise ParseError(f"{path}: {value[:40]!r} does not match {schema['pattern']}{fix}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
-            raise ParseError(f"{path}: {value} is below {schema['minimum']}")
+            raise ParseError(f"{path}: {value} is below {schema['minimum']}{fix}")
         if "maximum" in schema and value > schema["maximum"]:
-            raise ParseError(f"{path}: {value} is above {schema['maximum']}")
+            raise ParseError(f"{path}: {value} is above {schema['maximum']}{fix}")
         # Finite and within 64 bits, whatever the schema says (NaN compares false above).
         lo, hi = schema.get("minimum", -INT64_MAX), schema.get("maximum", INT64_MAX)
         if isinstance(value, int):
@@ -63,22 +67,38 @@ def validate(value: Any, schema: Schema, path: str = "$") -> None:
         if len(value) < schema.get("minItems", 0):
             raise ParseError(f"{path}: needs at least {schema['minItems']} items")
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise ParseError(f"{path}: more than {schema['maxItems']} items")
+            raise ParseError(f"{path}: more than {schema['maxItems']} items{fix}")
         if "items" in schema:
             for i, item in enumerate(value):
                 validate(item, schema["items"], f"{path}[{i}]")
     if isinstance(value, dict):
-        props: Mapping[str, Schema] = schema.get("properties", {})
-        for key in schema.get("required", ()):
-            if key not in value:
-                raise ParseError(f"{path}: missing required field {key!r}")
-        if schema.get("additionalProperties") is False:
-            extra = sorted(k for k in value if k not in props)
-            if extra:
-                raise ParseError(f"{path}: unknown field {extra[0]!r}; allowed: "
-                                 + ", ".join(sorted(props)))
-        for key, sub in props.items():
-            if key in value:
+        _validate_object(value, schema, path)
+
+
+def _validate_object(value: dict[str, Any], schema: Schema, path: str) -> None:
+    props: Mapping[str, Schema] = schema.get("properties", {})
+    # Keys that are data (a year, "2027"): each key matching a pattern is checked against
+    # that pattern's schema (anchored patterns, so re.fullmatch agrees with ECMA's search).
+    patterns: Mapping[str, Schema] = schema.get("patternProperties", {})
+    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+        fix = f"; write {schema['description']}" if "description" in schema else ""
+        raise ParseError(f"{path}: more than {schema['maxProperties']} fields{fix}")
+    for key in schema.get("required", ()):
+        if key not in value:
+            raise ParseError(f"{path}: missing required field {key!r}")
+    if schema.get("additionalProperties") is False:
+        extra = sorted(k for k in value if k not in props
+                       and not any(re.fullmatch(p, k) for p in patterns))
+        if extra:
+            allowed = [*sorted(props), *(f"names matching {p}" for p in patterns)]
+            raise ParseError(f"{path}: unknown field {extra[0][:40]!r}; allowed: "
+                             + ", ".join(allowed))
+    for key, sub in props.items():
+        if key in value:
+            validate(value[key], sub, f"{path}.{key}")
+    for pattern, sub in patterns.items():
+        for key in sorted(value):
+            if key not in props and re.fullmatch(pattern, key):
                 validate(value[key], sub, f"{path}.{key}")
 
 
@@ -112,10 +132,21 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VERSION = _s(64, 1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
 TIMESTAMP = _s(40, 10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}"
                                r"(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$")
+DATE = _s(10, 10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# The new kinds say what to write (validate appends a schema's description to its error).
+_DAY = {**DATE, "description": "an ISO date like 2027-01-01"}
 SEQ = {"type": "integer", "minimum": 1, "maximum": INT64_MAX}
 # At most this many events per resend command: HQ asks in ranges, and one command can
 # never re-queue a whole journal.
 MAX_RESEND = 10_000
+
+_COUNT = {"type": "integer", "minimum": 0, "maximum": 100_000_000,
+          "description": "a count: a whole number, 0 or more"}
+_RATE = {"type": "number", "minimum": 0, "maximum": 100,
+         "description": "a per cent from 0 to 100 (leave the field out when nobody rated)"}
+# One month's figures of a station or a window (hq.reports.results._figures).
+_FIGURES = {"rated": _COUNT, "good_rate": _RATE, "bad_rate": _RATE, "bad_total": _COUNT,
+            "bad_closed": _COUNT, "bad_on_time": _COUNT}
 
 # Site content, one schema per kind. No personal data: appointments carry a booking
 # code, a service and a slot, never a name or an ID number.
@@ -161,7 +192,7 @@ CONTENT_SCHEMAS: dict[str, dict[str, Any]] = {
     "appointments": _obj(["version", "date", "appointments"], {
         "version": VERSION,
         "published_at": TIMESTAMP,
-        "date": _s(10, 10, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        "date": DATE,
         "appointments": {"type": "array", "maxItems": 5000, "items": _obj(
             ["code", "service", "slot"], {
                 "code": _s(64, 1),
@@ -183,7 +214,37 @@ CONTENT_SCHEMAS: dict[str, dict[str, Any]] = {
             "until": TIMESTAMP,
         })},
     }),
+    # The station's latest published month (hq.reports: PublishedMonth), for the home
+    # screen (device/results.py reads it). Figures only: names of the station and its
+    # windows, no officer, case or citizen. A rate is absent when nobody rated.
+    "results": _obj(["version", "month", "station"], {
+        "version": VERSION,
+        "published_at": TIMESTAMP,
+        "month": _s(7, 7, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+                    description="the month like 2026-11"),
+        "station": _obj(["name", "rated"], {"name": _s(60, 1), **_FIGURES}),
+        "windows": {"type": "array", "maxItems": 500, "items": _obj(
+            ["device", "name", "rated"],
+            {"device": _s(64, 1, pattern=ID_PATTERN), "name": _s(60, 1), **_FIGURES})},
+    }),
+    # The working-day calendar for promised dates (device/holidays.py reads it): per year,
+    # the official days off and the weekend days worked instead (调休). The reader checks
+    # what a schema cannot: real dates, in their year, make-up days on weekends.
+    "holidays": _obj(["version", "years"], {
+        "version": VERSION,
+        "published_at": TIMESTAMP,
+        "years": {"type": "object", "maxProperties": 20, "additionalProperties": False,
+                  "description": "at most 20 years, from last year on",
+                  "patternProperties": {r"^[0-9]{4}$": _obj(["holidays", "workdays"], {
+                      "holidays": {"type": "array", "maxItems": 366, "items": _DAY},
+                      # A year has at most 106 Saturdays and Sundays.
+                      "workdays": {"type": "array", "maxItems": 106, "items": _DAY},
+                  })}},
+    }),
 }
+
+# The topic contract is the authority: a kind added there needs its schema here.
+assert set(CONTENT_SCHEMAS) == set(CONTENT_KINDS), "CONTENT_SCHEMAS differs from CONTENT_KINDS"
 
 # Device commands: every request has an id (echoed in the result) and named arguments.
 _REQ_ID = _s(64, 1)
@@ -202,7 +263,7 @@ COMMAND_SCHEMAS: dict[str, dict[str, Any]] = {
     # counter records it and answers): the retained document of that version is applied.
     "rollback": _obj(["id", "kind", "version"], {
         "id": _REQ_ID,
-        "kind": {"type": "string", "enum": ["appointments", "catalogue", "notices", "roster"]},
+        "kind": {"type": "string", "enum": sorted(CONTENT_KINDS)},
         "version": VERSION,
     }),
 }

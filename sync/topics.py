@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from device.errors import ParseError
 
-CONTENT_KINDS = ("catalogue", "roster", "appointments", "notices")
+# The site content HQ publishes, one retained document per kind and station. Also in
+# provision/broker_rules.py (stdlib only, run on the broker host: a test keeps the two in
+# step) and hq.publish.models.Kind (checked at import).
+CONTENT_KINDS = ("catalogue", "roster", "appointments", "notices", "results", "holidays")
 SHARE_GROUP = "hq"
 
 

@@ -89,3 +89,28 @@ def test_a_certificate_must_name_its_counter(tmp_path: Path) -> None:
     out = run(tmp_path, "s1,w01,,,w01.crt\n")
     assert out.returncode == 2
     assert "is issued to CN='w01'" in out.stderr and "must be 's1.w01'" in out.stderr
+
+
+def test_the_content_kinds_stay_in_step_with_the_counters_contract(tmp_path: Path) -> None:
+    """broker_rules.py runs on the broker host with the stdlib alone, so it keeps its own
+    copy of sync.topics.CONTENT_KINDS: a kind added there and not here would leave the
+    counters unable to subscribe to it (SUBACK 135) and HQ unable to publish it."""
+    import importlib.util
+
+    from sync.topics import CONTENT_KINDS
+
+    spec = importlib.util.spec_from_file_location("broker_rules", RULES)
+    assert spec is not None and spec.loader is not None
+    rules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rules)
+    assert rules.CONTENT_KINDS == CONTENT_KINDS
+    # And the file it writes grants them: the counter reads, HQ writes, each new kind too.
+    assert run(tmp_path, "s1,w01,,,c.crt\n").returncode == 0
+    roles = {r["rolename"]: r for r in json.loads((tmp_path / "dynsec.json").read_text())
+             ["roles"]}
+    site = {(a["acltype"], a["topic"]) for a in roles["site:s1"]["acls"]}
+    hq = {(a["acltype"], a["topic"]) for a in roles["kiosk-hq"]["acls"]}
+    for kind in ("results", "holidays"):
+        assert ("subscribeLiteral", f"kiosk/v1/s1/{kind}") in site
+        assert ("publishClientReceive", f"kiosk/v1/s1/{kind}") in site
+        assert ("publishClientSend", f"kiosk/v1/+/{kind}") in hq

@@ -24,6 +24,7 @@ from device.core import Change, Core
 from device.intents import Press
 from device.notices import Notice, NoticeBoard
 from device.queue import QueueDesk
+from device.results import MonthFigure, ResultsBoard
 from ui import memory, theme
 from ui.app import (
     CALLED_SHOW_S,
@@ -87,6 +88,8 @@ class KioskUi(App):
         self._notice_ids: tuple[str, ...] = ()
         self._clock_ev: Any = None
         self.notices = NoticeBoard(core.store, config.window.notice, config.device.timezone)
+        self.results = ResultsBoard(core.store)  # HQ's published month, on home
+        self._figure_line = ""
         self.overlay: Widget | None = None
         self.toast_widget: Widget | None = None
         self.help_widget: Widget | None = None
@@ -163,6 +166,7 @@ class KioskUi(App):
         self._content_ev = Clock.schedule_interval(self.poll_content, 5.0)
         self._catalogue_version = self.catalogue().version
         self._notice_ids = tuple(n.id for n in self.current_notices())
+        self._figure_line = self._figure_text()
         self.go(mode_screen(self.core.state.mode))
         Window.bind(on_flip=self._first_frame)
 
@@ -288,19 +292,35 @@ class KioskUi(App):
         """HQ's notices valid now, else config's window.notice (device/notices.py)."""
         return self.notices.current(self.core.clock())
 
+    def published_figure(self) -> MonthFigure | None:
+        """HQ's published month for the home screen (device/results.py), or None."""
+        return self.results.current()
+
+    def _figure_text(self) -> str:
+        figure = self.published_figure()
+        return figure.line if figure else ""
+
+    def _redraw(self, *names: str) -> None:
+        for name in names:
+            screen = self.sm.get_screen(name)
+            assert isinstance(screen, KioskScreen)
+            screen.mark_dirty()
+            if self.sm.current == name:
+                screen.rebuild()
+
     def poll_content(self, *_: Any) -> None:
-        """A new catalogue or notices from HQ (PRAGMA data_version), or a notice that
-        became valid or expired: redraw what shows it."""
+        """A new catalogue, notices or results from HQ (PRAGMA data_version), or a notice
+        that became valid or expired: redraw what shows it."""
         ids = tuple(n.id for n in self.current_notices())
         if ids != self._notice_ids:
             self._notice_ids = ids
             log.info("notices now shown: %s", ", ".join(ids) or "none")
-            for name in ("home", "away"):
-                screen = self.sm.get_screen(name)
-                assert isinstance(screen, KioskScreen)
-                screen.mark_dirty()
-                if self.sm.current == name:
-                    screen.rebuild()
+            self._redraw("home", "away")
+        line = self._figure_text()
+        if line != self._figure_line:
+            self._figure_line = line
+            log.info("published results now shown: %s", line or "none")
+            self._redraw("home")
         version = self.catalogue().version
         if version != self._catalogue_version:
             self._catalogue_version = version

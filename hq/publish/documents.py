@@ -1,7 +1,9 @@
 """Site-content documents built from the models, validated by the counters' own parser,
 versioned, recorded and published (retained) to one station.
 
-A station's document holds the city-wide rows (blank site) and its own. The version is
+A station's document holds the city-wide rows (blank site) and its own; results and
+holidays are derived from the published month and the calendar (hq/publish/derived.py).
+The version is
 ``YYYYMMDD.N`` (the console's date in Asia/Shanghai, N counting that day's publications):
 the counters order versions with numbers as numbers (sync.downlink.version_key), so each
 new one is newer than every earlier one, a hand-written ``2026.11.2`` included.
@@ -24,13 +26,16 @@ from hq import clock
 from hq.collector import BrokerOptions
 from hq.conf import TIME_ZONE
 from hq.fleet.models import Officer, OfficerRole, Service
+from hq.publish import derived
 from hq.publish.models import Appointment, ContentVersion, Kind, Notice
 from sync.downlink import is_older, parse_content
 
 ZONE = ZoneInfo(TIME_ZONE)
 # Where each kind's rows are edited, for the message that names the fix.
 EDIT_WHERE = {Kind.CATALOGUE: "管理后台 › 服务事项", Kind.ROSTER: "管理后台 › 民警",
-              Kind.APPOINTMENTS: "管理后台 › 预约", Kind.NOTICES: "管理后台 › 公告"}
+              Kind.APPOINTMENTS: "管理后台 › 预约", Kind.NOTICES: "管理后台 › 公告",
+              Kind.RESULTS: "管理后台 › 派出所、窗口（名称）",
+              Kind.HOLIDAYS: "管理后台 › 节假日安排"}
 
 
 class Refused(ParseError):
@@ -125,7 +130,7 @@ def _notices(site: str, _day: date, using: str) -> dict[str, Any]:
 
 BUILDERS: dict[Kind, Callable[[str, date, str], dict[str, Any]]] = {
     Kind.CATALOGUE: _catalogue, Kind.ROSTER: _roster, Kind.APPOINTMENTS: _appointments,
-    Kind.NOTICES: _notices}
+    Kind.NOTICES: _notices, Kind.RESULTS: derived.results, Kind.HOLIDAYS: derived.holidays}
 
 
 def next_version(kind: Kind, site: str, now: datetime, using: str) -> str:

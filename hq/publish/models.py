@@ -17,6 +17,8 @@ class Kind(StrEnum):
     ROSTER = "roster"
     APPOINTMENTS = "appointments"
     NOTICES = "notices"
+    RESULTS = "results"  # the station's latest published month (hq.reports)
+    HOLIDAYS = "holidays"  # the working-day calendar (hq.holidays, chinese-calendar)
 
     @property
     def label(self) -> str:
@@ -24,7 +26,8 @@ class Kind(StrEnum):
 
 
 _KIND_LABELS = {Kind.CATALOGUE: "办事指南", Kind.ROSTER: "民警名册",
-                Kind.APPOINTMENTS: "预约名单", Kind.NOTICES: "公告"}
+                Kind.APPOINTMENTS: "预约名单", Kind.NOTICES: "公告", Kind.RESULTS: "评价结果",
+                Kind.HOLIDAYS: "节假日安排"}
 # The counters' contract is the authority: a kind added there must be added here.
 assert {k.value for k in Kind} == set(CONTENT_KINDS), "Kind differs from CONTENT_KINDS"
 

@@ -1,4 +1,5 @@
-"""The public results (no login) and the staff's publish action."""
+"""The public results (no login) and the staff's publish action, which also sends the
+month to the station's counters (site content ``results``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from device.errors import ParseError, SyncError
 from hq import clock
 from hq.accounts.roles import Role
 from hq.accounts.scope import console_view, role_of
+from hq.broker_env import broker_options
 from hq.db import HqDb
 from hq.names import Names
+from hq.publish.documents import publish as publish_document
+from hq.publish.models import Kind
 from hq.reports.models import PublishedMonth
 from hq.reports.results import month_bounds, results_document
 
@@ -59,4 +64,23 @@ def publish(request: HttpRequest) -> HttpResponse:
         "document": json.dumps(doc, ensure_ascii=False),
         "published_by": request.user.get_username(), "published_at": clock.now()})
     messages.success(request, f"已公布{names.station(site)} {month} 的评价结果")
+    _push_to_counters(request, site, names)
     return redirect("public:notice", site=site, month=month)
+
+
+def _push_to_counters(request: HttpRequest, site: str, names: Names) -> None:
+    """The counters' home screens show the latest published month: send it as site
+    content ``results`` (hq.publish). The publication stands whatever the broker says;
+    a failure is said plainly, with how to send it again."""
+    station = names.station(site)
+    try:
+        done = publish_document(Kind.RESULTS, site, request.user.get_username(),
+                                broker_options("kiosk-hq-console"), "default")
+    except SyncError as exc:
+        messages.error(request, f"评价结果已公布，但未能推送到{station}的窗口设备：无法连接"
+                       f"消息服务器或服务器未确认（{exc}）。请检查消息服务器后，在“内容发布”"
+                       "页点击“发布评价结果”重新推送。")
+    except ParseError as exc:
+        messages.error(request, f"评价结果已公布，但未能推送到{station}的窗口设备：{exc}")
+    else:
+        messages.success(request, f"已推送到{station}的窗口设备，版本 {done.version.version}。")

@@ -36,8 +36,17 @@ APPOINTMENTS = {"version": "a1", "date": "2026-11-26", "appointments": [
     {"code": "20261001", "service": "id_card.renew", "slot": "09:00-09:30",
      "channel": "wechat"}]}
 NOTICES = {"version": "n1", "notices": [{"id": "n-1", "text": "今日下午系统维护", "level": "info"}]}
+RESULTS = {"version": "20261202.1", "published_at": "2026-12-02T10:00:00+08:00",
+           "month": "2026-11", "station": {"name": "城关派出所", "rated": 1234,
+                                           "good_rate": 98.5, "bad_rate": 0.4, "bad_total": 5,
+                                           "bad_closed": 5, "bad_on_time": 4},
+           "windows": [{"device": "w01", "name": "1号窗口", "rated": 0, "bad_total": 0,
+                        "bad_closed": 0, "bad_on_time": 0}]}
+HOLIDAYS = {"version": "20261202.1", "years": {
+    "2027": {"holidays": ["2027-01-01", "2027-02-10", "2027-02-11"],
+             "workdays": ["2027-02-06"]}}}
 DOCS = {"catalogue": CATALOGUE, "roster": ROSTER, "appointments": APPOINTMENTS,
-        "notices": NOTICES}
+        "notices": NOTICES, "results": RESULTS, "holidays": HOLIDAYS}
 
 
 
@@ -127,7 +136,9 @@ def test_commands_answer_on_their_result_topic(syncer: Syncer, tmp_path: Path) -
                                       st.dictionaries(st.sampled_from(
                                           ["version", "services", "officers", "notices",
                                            "appointments", "date", "id", "from_seq", "code",
-                                           "name", "materials", "text"]), c, max_size=5),
+                                           "name", "materials", "text", "month", "station",
+                                           "rated", "years", "2027", "holidays",
+                                           "workdays"]), c, max_size=5),
                                       max_leaves=20).map(lambda v: json.dumps(v).encode())))
 def test_downlink_never_crashes_on_garbage(syncer: Syncer, kind: str, payload: bytes) -> None:
     topic = (syncer.topics.root + "/" + kind) if kind.startswith("cmd/") else (

@@ -1,5 +1,6 @@
 """Home (警务公开): the window, the officer on duty and the backup, hours, today's notice,
-phones, this month's satisfaction rate, and the way into every other flow."""
+phones, this month's satisfaction rate, the station's figure HQ published for the latest
+month, and the way into every other flow."""
 
 from __future__ import annotations
 
@@ -96,6 +97,15 @@ class HomeScreen(KioskScreen):
         panel.add_widget(shrink_to_fit(pub))
         top.add_widget(panel)
         body.add_widget(top)
+
+        # ---- HQ's published month for the station (警务公开: the figure the city
+        # published, not this counter's own count above), full width and large.
+        figure = ui.published_figure()
+        self.figure: Txt | None = None
+        if figure is not None:
+            self.figure = Txt(figure.line, size=40, colour=theme.ACCENT, bold=True,
+                              halign="center")
+            body.add_widget(self.figure)
 
         # ---- every flow starts here: one tap to each
         nav = row(size_hint_y=None, height=max(theme.TARGET, fs(34) * 3.2), spacing=14)
