@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class FleetConfig(AppConfig):
     name = "hq.fleet"
     label = "fleet"
-    verbose_name = "counters"
+    verbose_name = "窗口与民警"

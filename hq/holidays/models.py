@@ -20,6 +20,8 @@ class HolidayYear(models.Model):
     holidays = models.TextField(default="[]", verbose_name="放假日期（JSON 列表）")
     workdays = models.TextField(default="[]", verbose_name="调休上班日期（JSON 列表）")
     source = models.TextField(blank=True, default="", verbose_name="依据（通知文号）")
+    entered_by = models.TextField(blank=True, default="", verbose_name="录入人")
+    entered_at = models.DateTimeField(null=True, blank=True, verbose_name="录入时间")
 
     class Meta:
         db_table = "hq_holiday_years"
