@@ -128,10 +128,19 @@ def chain_hash(prev: str, body: Mapping[str, Any]) -> str:
 
     Keys outside the envelope (a store row's ``sent_at``, a collector's ``received_at``)
     are not part of the event and do not change its hash."""
-    fields = {k: body[k] for k in HASHED_FIELDS if k in body}
+    return chain_digest(prev, hashed_text(body))
+
+
+def hashed_text(body: Mapping[str, Any]) -> str:
+    """The canonical JSON of the fields the hash covers (HQ stores it, so it encodes an
+    event once, not once to check and once to store)."""
+    return canonical_json({k: body[k] for k in HASHED_FIELDS if k in body})
+
+
+def chain_digest(prev: str, text: str) -> str:
     h = hashlib.sha256()
     h.update(prev.encode("ascii"))
-    h.update(canonical_json(fields).encode("utf-8"))
+    h.update(text.encode("utf-8"))
     return h.hexdigest()
 
 

@@ -99,8 +99,9 @@ class HqDb:
 
     def insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert ``rows``, none of whose keys ``table`` holds (the caller checked, under a
-        lock every writer takes). PostgreSQL: one COPY (an executemany is a statement per
-        row there: 3-5k rows/s). SQLite, in-process: executemany."""
+        lock every writer takes; IntegrityError otherwise, the whole insert undone).
+        PostgreSQL: one COPY (an executemany is a statement per row there: 3-5k rows/s).
+        SQLite, in-process: executemany."""
         if not rows:
             return
         names = ", ".join(cols)
@@ -108,7 +109,9 @@ class HqDb:
             self.executemany(f"INSERT INTO {table} ({names}) VALUES "
                              f"({', '.join('?' * len(cols))})", rows)
             return
-        with self.conn.cursor() as cur, \
+        # Django's error classes for psycopg's own (a held key: IntegrityError, as from
+        # SQLite's executemany).
+        with self.conn.wrap_database_errors, self.conn.cursor() as cur, \
                 cur.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for r in rows:  # psycopg's own cursor, under Django's, has copy()
                 copy.write_row(r)

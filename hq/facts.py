@@ -34,7 +34,7 @@ NONE = Facts(None, None, None, 0, None)
 
 def facts(ev: Mapping[str, Any]) -> Facts:
     data = ev.get("data")
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):  # not Mapping: an ABC check per event costs at 20k/s
         return NONE
     def text(name: str) -> str | None:
         v = data.get(name)

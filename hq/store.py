@@ -24,7 +24,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from device.events import GENESIS, chain_hash
+from django.db import IntegrityError
+
+from device.events import GENESIS, chain_digest, chain_hash, hashed_text
 from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
 from hq.facts import facts
 from hq.workorders import opening
@@ -73,13 +75,15 @@ class Walked:
     opens: list[Mapping[str, Any]] = field(default_factory=list)  # in chain order
 
 
-def _intact(ev: Mapping[str, Any], *, stored: bool) -> bool:
-    """Whether ``ev``'s hash matches its content. A stored body without its callback
-    phone (``redacted``, checked whole when it came) counts as intact: its hash covered
-    the phone."""
+def _intact(ev: Mapping[str, Any], *, stored: bool, hashed: str | None = None) -> bool:
+    """Whether ``ev``'s hash matches its content (``hashed``: its hashed text, when at
+    hand). A stored body without its callback phone (``redacted``, checked whole when it
+    came) counts as intact: its hash covered the phone."""
     if stored and ev.get(opening.REDACTED):
         return True
-    return bool(chain_hash(ev["prev"], ev) == ev["hash"])
+    if hashed is None:
+        return bool(chain_hash(ev["prev"], ev) == ev["hash"])
+    return bool(chain_digest(ev["prev"], hashed) == ev["hash"])
 
 
 def _verifies(ev: Mapping[str, Any], head_hash: str, intact: bool) -> str | None:
@@ -109,7 +113,6 @@ class HqStore:
         or per event: which ids are held, the heads, the stored events the walk needs,
         one insert of the new rows, one update of the heads. The walk runs before the
         insert, so a new row is written once, already marked verified or not."""
-        res = IngestResult()
         received = now_iso()
         db = self.db
         # What needs no database is done before taking the lock the other collectors wait
@@ -118,37 +121,21 @@ class HqStore:
         intact: dict[str, bool] = {}
         for ev, again in events:
             if ev["id"] not in rows:
+                hashed = hashed_text(ev)
                 rows[ev["id"]] = (ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"],
-                                  ev["type"], opening.stored_body(ev), int(again), received)
-                intact[ev["id"]] = _intact(ev, stored=False)
+                                  ev["type"], opening.stored_body(ev, hashed), int(again),
+                                  received)
+                intact[ev["id"]] = _intact(ev, stored=False, hashed=hashed)
         with db.tx():
             # Every writer of hq_events holds this lock (several collectors may share the
-            # subscription): what ``held`` says stays true until the insert below.
+            # subscription): what is held stays so until the insert below.
             db.lock(LOCK_CHAIN)
-            held = db.held("hq_events", "id", list(rows))
-            touched: dict[Key, dict[str, Mapping[str, Any]]] = {}
-            resent: set[Key] = set()
-            for ev, _again in events:
-                key = (ev["site"], ev["device"])
-                if ev["id"] in held:
-                    res.duplicates += 1
-                    resent.add(key)
-                    continue
-                held.add(ev["id"])  # a second copy in this batch is a duplicate too
-                res.new += 1
-                touched.setdefault(key, {})[ev["id"]] = ev
-            walked = self._advance(touched, received, res, intact)
-            db.insert("hq_events", EVENT_COLUMNS, [
-                (*rows[eid], int(eid in walked.verified),
-                 int(ev["data"].get("simulated") is True), *facts(ev))
-                for fresh in touched.values() for eid, ev in fresh.items()
-                if eid not in walked.rejected])
-            res.work_orders += opening.on_verified(db, walked.opens, received)
-            # A counter sending what HQ holds has not seen its confirmation (a broker
-            # that lost the retained message): confirm again where the head is.
-            for key, (seq, _hash) in self._heads(resent - res.confirmed.keys()).items():
-                if seq > 0:
-                    res.confirmed[key] = seq
+            try:
+                with db.tx():  # a savepoint: the cheap way, undone if it was wrong
+                    res = self._store(events, rows, intact, received, self._held_by_chain)
+            except IntegrityError:
+                res = self._store(events, rows, intact, received,
+                                  lambda evs: db.held("hq_events", "id", list(rows)))
         for wo in res.work_orders:
             log.warning("work order %s: %s rating by case %s of officer %s at %s/%s",
                         wo["id"], wo["level"], wo["case_no"], wo["officer"], wo["site"],
@@ -157,6 +144,53 @@ class HqStore:
             log.error("chain problem on %s/%s seq %d (%s): %s", site, device, seq, kind,
                       detail)
         return res
+
+    def _store(self, events: Sequence[tuple[Mapping[str, Any], bool]],
+               rows: Mapping[str, tuple[Any, ...]], intact: Mapping[str, bool],
+               received: str, held_of: Any) -> IngestResult:
+        """The batch under the lock: ``held_of(events)`` says which ids HQ holds."""
+        db, res = self.db, IngestResult()
+        held: set[str] = held_of(events)
+        touched: dict[Key, dict[str, Mapping[str, Any]]] = {}
+        resent: set[Key] = set()
+        for ev, _again in events:
+            key = (ev["site"], ev["device"])
+            if ev["id"] in held:
+                res.duplicates += 1
+                resent.add(key)
+                continue
+            held.add(ev["id"])  # a second copy in this batch is a duplicate too
+            res.new += 1
+            touched.setdefault(key, {})[ev["id"]] = ev
+        walked = self._advance(touched, received, res, intact)
+        db.insert("hq_events", EVENT_COLUMNS, [
+            (*rows[eid], int(eid in walked.verified),
+             int(ev["data"].get("simulated") is True), *facts(ev))
+            for fresh in touched.values() for eid, ev in fresh.items()
+            if eid not in walked.rejected])
+        res.work_orders += opening.on_verified(db, walked.opens, received)
+        # A counter sending what HQ holds has not seen its confirmation (a broker that
+        # lost the retained message): confirm again where the head is.
+        for key, (seq, _hash) in self._heads(resent - res.confirmed.keys()).items():
+            if seq > 0:
+                res.confirmed[key] = seq
+        return res
+
+    def _held_by_chain(self, events: Sequence[tuple[Mapping[str, Any], bool]]) -> set[str]:
+        """Which ids HQ holds, read from the chains instead of looking every id up: above
+        a counter's verified head and within its walk window, HQ holds exactly the
+        unverified events the walk reads anyway; only the others (a resend below the
+        head, an event far ahead) are looked up. The one case this misses, an id held
+        under another counter or seq, fails the insert, and the batch is done again
+        with every id looked up (ingest)."""
+        keys = {(str(ev["site"]), str(ev["device"])) for ev, _r in events}
+        heads = self._heads(keys)
+        windows = {k: heads[k][0] if k in heads else 0 for k in keys}
+        held = {eid for found in self._pending(windows).values() for _s, eid in found}
+        doubt = [str(ev["id"]) for ev, _r in events
+                 if not windows[(ev["site"], ev["device"])] < ev["seq"]
+                 <= windows[(ev["site"], ev["device"])] + _WALK]
+        return held | self.db.held("hq_events", "id", doubt)
 
     def _by_key(self, sql: str, keys: Mapping[Key, int] | Collection[Key]
                 ) -> list[tuple[Any, ...]]:

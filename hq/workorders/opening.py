@@ -10,25 +10,35 @@ was stored, does not re-check the content hash of a redacted stored body.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
+from device.events import HASHED_FIELDS
 from device.rating import RatingLevel
 from hq import clock
 from hq.lifecycle import State
 
 PHONE = "callback_phone"
+_SPLICED = frozenset({*HASHED_FIELDS, "prev", "hash"})
+_HEX = re.compile(r"[0-9a-f]*")
 OPENS = ("rating.given", "rating.details")  # the events on_verified looks at
 REDACTED = "redacted"
 
 
-def stored_body(ev: Mapping[str, Any]) -> str:
-    """The event as hq_events keeps it: without a callback phone."""
+def stored_body(ev: Mapping[str, Any], hashed: str | None = None) -> str:
+    """The event as hq_events keeps it: without a callback phone. ``hashed``, the
+    canonical text its hash covers (device.events.hashed_text), is reused when it is the
+    whole event but its links: one encoding per event, not two, at 10-20k events/s."""
     data = ev.get("data")
-    if isinstance(data, Mapping) and data.get(PHONE):
+    if isinstance(data, dict) and data.get(PHONE):
         ev = {**ev, "data": {k: v for k, v in data.items() if k != PHONE},
               REDACTED: [f"data.{PHONE}"]}
+    elif hashed is not None and ev.keys() <= _SPLICED and len(hashed) > 2:
+        prev, link = ev.get("prev"), ev.get("hash")
+        if isinstance(prev, str) and isinstance(link, str) and _HEX.fullmatch(prev + link):
+            return f'{hashed[:-1]},"prev":"{prev}","hash":"{link}"}}'  # hex: nothing to escape
     return json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -55,6 +55,28 @@ def test_duplicates_are_stored_once(hq: HqStore) -> None:
                           "max_seq": 50, "gaps": [], "problems": 0}
 
 
+def test_an_id_another_counter_holds_is_a_duplicate_and_the_batch_is_stored(
+        hq: HqStore) -> None:
+    """HQ reads what it holds from the chains (hq.store._held_by_chain); an id held under
+    another counter is the one thing that misses: the insert fails and the batch is done
+    again with every id looked up. The outcome is the same as if it had looked first."""
+    theirs = chain(10)
+    hq.ingest([(e, False) for e in theirs])
+    out, prev = [], GENESIS
+    for i in range(1, 6):
+        env = seal(Draft(EventType.TICKET_ISSUED, {"number": f"B{i:03d}"}), site="s1",
+                   device="w02", seq=i, prev=prev, ts=T0 + timedelta(minutes=i),
+                   event_id=theirs[4]["id"] if i == 3 else None)
+        prev = env.hash
+        out.append(env.to_dict())
+    res = hq.ingest([(e, False) for e in out])
+    assert (res.new, res.duplicates) == (4, 1)
+    assert status(hq, "w02")["verified_seq"] == 2  # seq 3 is w01's: w02 waits for its own
+    assert status(hq)["verified_seq"] == 10 and hq.count("s1", "w01") == 10
+    row = hq.db.one("SELECT device, seq FROM hq_events WHERE id = ?", (theirs[4]["id"],))
+    assert row == ("w01", 5)
+
+
 def test_out_of_order_and_gaps(hq: HqStore) -> None:
     evs = chain(20)
     hq.ingest([(e, False) for e in evs[10:]])  # seq 11..20 first (another collector)
