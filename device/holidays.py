@@ -10,7 +10,6 @@ promised date as unknown rather than counting it wrongly.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from device.errors import ParseError
+from device.store_content import json_document
 
 _YEAR = re.compile(r"[0-9]{4}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -86,10 +86,4 @@ def parse_holidays(doc: Mapping[str, Any]) -> dict[int, YearDays]:
 
 def read_holidays(body: str) -> dict[int, YearDays]:
     """:func:`parse_holidays` of a stored JSON text (``site_content`` kind holidays)."""
-    try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ParseError(f"holidays: site content is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ParseError("holidays: the document must be a JSON object")
-    return parse_holidays(doc)
+    return parse_holidays(json_document(body, "holidays"))

@@ -10,7 +10,6 @@ nothing is shown: a wrong figure on the screen is worse than none.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from typing import Any
 from device.errors import ParseError
 from device.fields import int_field, number_field, text_field
 from device.store import Store
+from device.store_content import json_document
 
 log = logging.getLogger("results")
 
@@ -65,13 +65,7 @@ def parse_results(doc: Mapping[str, Any]) -> MonthFigure:
 
 def read_results(body: str) -> MonthFigure:
     """:func:`parse_results` of a stored JSON text."""
-    try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ParseError(f"results: site content is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ParseError("results: the document must be a JSON object")
-    return parse_results(doc)
+    return parse_results(json_document(body, "results"))
 
 
 class ResultsBoard:

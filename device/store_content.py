@@ -10,9 +10,23 @@ the screen down.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
+from device.errors import ParseError
 from device.store_types import Records
+
+
+def json_document(body: str, kind: str) -> dict[str, Any]:
+    """A stored document's JSON object; ParseError naming ``kind`` otherwise."""
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ParseError(f"{kind}: site content is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ParseError(f"{kind}: the document must be a JSON object")
+    return doc
 
 
 @dataclass(frozen=True)
