@@ -75,13 +75,11 @@ def bench_store(events: dict[str, list[dict[str, Any]]], new_db: Any = sqlite_db
 def bench_copy(events: dict[str, list[dict[str, Any]]], new_db: Any) -> float:
     """The floor: the same rows COPYed straight into hq_events (no dedupe, no walk, no
     work orders), in transactions of 5,000 like the store's batches."""
-    from hq.facts import facts
-    from hq.store import EVENT_COLUMNS
-    from hq.workorders.opening import stored_body
+    from hq.store import EVENT_COLUMNS, prepare
 
     hq = HqStore.open(new_db())
-    rows = [(e["id"], e["site"], e["device"], e["seq"], e["ts"], e["type"], stored_body(e), 0,
-             e["ts"], 1, 0, *facts(e)) for evs in events.values() for e in evs]
+    ready = prepare([(e, False) for evs in events.values() for e in evs])
+    rows = [(*row, 1) for row in ready.rows.values()]
     t0 = time.perf_counter()
     for i in range(0, len(rows), 5000):
         with hq.db.tx():

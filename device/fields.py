@@ -39,6 +39,11 @@ def check_text(value: str, name: str, *, limit: int, where: str = "",
     p = _prefix(where)
     if len(value) > limit:
         raise ParseError(f"{p}field {name!r} is longer than {limit} characters; shorten it")
+    if value.isprintable():
+        # No character of Cc, Cf, Cs, Co or Cn (nor a separator but the space): nothing
+        # below refuses it. One C call instead of a lookup per character: HQ checks every
+        # string of 20,000 events a second.
+        return value
     for ch in value:
         if "\ud800" <= ch <= "\udfff":
             raise ParseError(f"{p}field {name!r} is not valid Unicode (lone surrogate "

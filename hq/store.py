@@ -33,7 +33,8 @@ from hq.store_reads import StoreReads
 from hq.workorders import opening
 from sync.inbound import events_payload as parse_events_payload
 
-__all__ = ["HqDb", "HqStore", "IngestResult", "parse_events_payload", "redact_url"]
+__all__ = ["HqDb", "HqStore", "IngestResult", "Prepared", "parse_events_payload", "prepare",
+           "redact_url"]
 
 log = logging.getLogger("hq")
 
@@ -43,9 +44,10 @@ Key = tuple[str, str]  # (site, device)
 # forgery (or a broken counter): kept as a problem so it leaves no gap nobody can fill.
 MAX_AHEAD = 100_000
 _WALK = 5000
+# The insert's columns: a prepared row (prepare) and, last, its verified flag.
 EVENT_COLUMNS = ("id", "site", "device", "seq", "ts", "type", "body", "replayed",
-                 "received_at", "verified", "simulated", "level", "officer", "service",
-                 "mirror_flags", "seconds")
+                 "received_at", "simulated", "level", "officer", "service",
+                 "mirror_flags", "seconds", "verified")
 
 
 @dataclass
@@ -64,6 +66,45 @@ def _json_object(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch made ready without the database (``prepare``): the events as they came,
+    each new id's row but its verified flag, and whether its hash matches its content."""
+
+    events: Sequence[tuple[Mapping[str, Any], bool]]
+    rows: Mapping[str, tuple[Any, ...]]
+    intact: Mapping[str, bool]
+    received: str
+
+
+def prepare(events: Sequence[tuple[Mapping[str, Any], bool]]) -> Prepared:
+    """What ingest needs that takes no database: each event encoded once, its hash
+    checked, its row built. A collector does this for the next batch while the database
+    writes the last one (psycopg lets go of the GIL while it waits), and none of it is
+    done under the lock the other collectors wait on."""
+    received = now_iso()
+    rows: dict[str, tuple[Any, ...]] = {}
+    intact: dict[str, bool] = {}
+    for ev, again in events:
+        if ev["id"] not in rows:
+            hashed = hashed_text(ev)
+            rows[ev["id"]] = (ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"],
+                              ev["type"], opening.stored_body(ev, hashed), int(again),
+                              received, int(ev["data"].get("simulated") is True),
+                              *facts(ev))
+            intact[ev["id"]] = _intact(ev, stored=False, hashed=hashed)
+    return Prepared(events, rows, intact, received)
+
+
+@dataclass(frozen=True)
+class Chains:
+    """Counters' verified heads and their unverified (seq, id) in the walk window above,
+    read once per batch under the lock."""
+
+    heads: Mapping[Key, tuple[int, str]]
+    pending: Mapping[Key, list[tuple[int, str]]]
 
 
 @dataclass
@@ -107,35 +148,28 @@ class HqStore(StoreReads):
 
     def ingest(self, events: Sequence[tuple[Mapping[str, Any], bool]]) -> IngestResult:
         """Store (event, replayed) pairs once each, walk chains, open work orders.
-        One transaction: when it returns, everything is committed (ack after this).
+        One transaction: when it returns, everything is committed (ack after this)."""
+        return self.write(prepare(events))
+
+    def write(self, batch: Prepared) -> IngestResult:
+        """``ingest`` for a batch ``prepare`` made ready.
 
         A batch costs a handful of statements whatever its size, not a few per counter
         or per event: which ids are held, the heads, the stored events the walk needs,
         one insert of the new rows, one update of the heads. The walk runs before the
         insert, so a new row is written once, already marked verified or not."""
-        received = now_iso()
         db = self.db
-        # What needs no database is done before taking the lock the other collectors wait
-        # on: each event's row and whether its hash matches its content.
-        rows: dict[str, tuple[Any, ...]] = {}
-        intact: dict[str, bool] = {}
-        for ev, again in events:
-            if ev["id"] not in rows:
-                hashed = hashed_text(ev)
-                rows[ev["id"]] = (ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"],
-                                  ev["type"], opening.stored_body(ev, hashed), int(again),
-                                  received)
-                intact[ev["id"]] = _intact(ev, stored=False, hashed=hashed)
         with db.tx():
             # Every writer of hq_events holds this lock (several collectors may share the
             # subscription): what is held stays so until the insert below.
             db.lock(LOCK_CHAIN)
             try:
                 with db.tx():  # a savepoint: the cheap way, undone if it was wrong
-                    res = self._store(events, rows, intact, received, self._held_by_chain)
+                    res = self._store(batch, lambda chains: self._held_by_chain(
+                        chains, batch.events))
             except IntegrityError:
-                res = self._store(events, rows, intact, received,
-                                  lambda evs: db.held("hq_events", "id", list(rows)))
+                res = self._store(batch, lambda _chains: db.held("hq_events", "id",
+                                                                   list(batch.rows)))
         for wo in res.work_orders:
             log.warning("work order %s: %s rating by case %s of officer %s at %s/%s",
                         wo["id"], wo["level"], wo["case_no"], wo["officer"], wo["site"],
@@ -145,12 +179,12 @@ class HqStore(StoreReads):
                       detail)
         return res
 
-    def _store(self, events: Sequence[tuple[Mapping[str, Any], bool]],
-               rows: Mapping[str, tuple[Any, ...]], intact: Mapping[str, bool],
-               received: str, held_of: Any) -> IngestResult:
-        """The batch under the lock: ``held_of(events)`` says which ids HQ holds."""
-        db, res = self.db, IngestResult()
-        held: set[str] = held_of(events)
+    def _store(self, batch: Prepared, held_of: Any) -> IngestResult:
+        """The batch under the lock: ``held_of(chains)`` says which of its ids HQ holds.
+        The chains of its counters are read once, for that and for the walk."""
+        db, res, events, received = self.db, IngestResult(), batch.events, batch.received
+        chains = self._chains({(ev["site"], ev["device"]) for ev, _r in events}, received)
+        held: set[str] = held_of(chains)
         touched: dict[Key, dict[str, Mapping[str, Any]]] = {}
         resent: set[Key] = set()
         for ev, _again in events:
@@ -162,34 +196,35 @@ class HqStore(StoreReads):
             held.add(ev["id"])  # a second copy in this batch is a duplicate too
             res.new += 1
             touched.setdefault(key, {})[ev["id"]] = ev
-        walked = self._advance(touched, received, res, intact)
+        walked = self._advance(touched, received, res, batch.intact, chains)
         db.insert("hq_events", EVENT_COLUMNS, [
-            (*rows[eid], int(eid in walked.verified),
-             int(ev["data"].get("simulated") is True), *facts(ev))
-            for fresh in touched.values() for eid, ev in fresh.items()
-            if eid not in walked.rejected])
+            (*batch.rows[eid], int(eid in walked.verified))
+            for fresh in touched.values() for eid in fresh if eid not in walked.rejected])
         res.work_orders += opening.on_verified(db, walked.opens, received)
         # A counter sending what HQ holds has not seen its confirmation (a broker that
         # lost the retained message): confirm again where the head is.
-        for key, (seq, _hash) in self._heads(resent - res.confirmed.keys()).items():
-            if seq > 0:
-                res.confirmed[key] = seq
+        for key in resent - res.confirmed.keys():
+            if chains.heads[key][0] > 0:  # the head did not move: as read
+                res.confirmed[key] = chains.heads[key][0]
         return res
 
-    def _held_by_chain(self, events: Sequence[tuple[Mapping[str, Any], bool]]) -> set[str]:
+    def _chains(self, keys: Collection[Key], now: str) -> Chains:
+        heads = self._heads(list(keys), now)  # a list: _by_key reads a mapping's values
+        return Chains(heads, self._pending({k: heads[k][0] for k in keys}))
+
+    def _held_by_chain(self, chains: Chains, events: Sequence[tuple[Mapping[str, Any], bool]]
+                       ) -> set[str]:
         """Which ids HQ holds, read from the chains instead of looking every id up: above
         a counter's verified head and within its walk window, HQ holds exactly the
         unverified events the walk reads anyway; only the others (a resend below the
         head, an event far ahead) are looked up. The one case this misses, an id held
         under another counter or seq, fails the insert, and the batch is done again
         with every id looked up (ingest)."""
-        keys = {(str(ev["site"]), str(ev["device"])) for ev, _r in events}
-        heads = self._heads(keys)
-        windows = {k: heads[k][0] if k in heads else 0 for k in keys}
-        held = {eid for found in self._pending(windows).values() for _s, eid in found}
+        held = {eid for found in chains.pending.values() for _s, eid in found}
+        heads = chains.heads
         doubt = [str(ev["id"]) for ev, _r in events
-                 if not windows[(ev["site"], ev["device"])] < ev["seq"]
-                 <= windows[(ev["site"], ev["device"])] + _WALK]
+                 if not heads[(ev["site"], ev["device"])][0] < ev["seq"]
+                 <= heads[(ev["site"], ev["device"])][0] + _WALK]
         return held | self.db.held("hq_events", "id", doubt)
 
     def _by_key(self, sql: str, keys: Mapping[Key, int] | Collection[Key]
@@ -243,14 +278,16 @@ class HqStore(StoreReads):
         return out
 
     def _advance(self, touched: Mapping[Key, Mapping[str, Mapping[str, Any]]], now: str,
-                 res: IngestResult, intact: Mapping[str, bool]) -> Walked:
+                 res: IngestResult, intact: Mapping[str, bool], chains: Chains) -> Walked:
         """Walk each touched counter's chain from its verified head as far as it links,
         over its new events (not stored yet; ``intact`` says whose hash matches) and the
-        unverified ones stored before."""
+        unverified ones stored before (``chains``: as read at the start, heads and the
+        first window)."""
         db = self.db
         walked = Walked()
-        heads = self._heads(list(touched), now)
+        heads = {k: chains.heads[k] for k in touched}
         start = dict(heads)
+        first: Mapping[Key, list[tuple[int, str]]] | None = chains.pending
         found = {k: 0 for k in touched}
         for key, fresh in touched.items():
             head_seq = heads[key][0]
@@ -268,7 +305,7 @@ class HqStore(StoreReads):
                 walked.rejected.add(eid)
         todo = {k: heads[k][0] for k in touched}
         while todo:
-            pending = self._pending(todo)
+            pending, first = first if first is not None else self._pending(todo), None
             stored = self._bodies([eid for rows in pending.values() for _s, eid in rows])
             again = {}
             for key, window in todo.items():
@@ -291,9 +328,13 @@ class HqStore(StoreReads):
             db.execute(f"UPDATE hq_events SET verified = 1 WHERE id IN "
                        f"({', '.join('?' * len(chunk))})", chunk)
         moved = [k for k in touched if heads[k] != start[k] or found[k]]
-        db.executemany("UPDATE hq_devices SET head_seq = ?, head_hash = ?, problems = "
-                       "problems + ?, last_seen = ? WHERE site = ? AND device = ?",
-                       [(*heads[k], found[k], now, *k) for k in moved])
+        for i in range(0, len(moved), 300):  # one statement per 300 counters
+            some = moved[i:i + 300]
+            db.execute("UPDATE hq_devices SET head_seq = h.column3, head_hash = h.column4, "
+                       "problems = problems + h.column5, last_seen = ? FROM (VALUES "
+                       + ", ".join(["(?, ?, ?, ?, ?)"] * len(some)) + ") AS h WHERE "
+                       "hq_devices.site = h.column1 AND hq_devices.device = h.column2",
+                       [now, *(x for k in some for x in (*k, *heads[k], found[k]))])
         res.confirmed.update((k, heads[k][0]) for k in moved if heads[k] != start[k])
         return walked
 
@@ -350,7 +391,10 @@ class HqStore(StoreReads):
             self.db.lock(LOCK_CHAIN)
             self.db.execute("UPDATE hq_events SET verified = 0")
             self.db.execute("UPDATE hq_devices SET head_seq = 0, head_hash = ?", (GENESIS,))
-            walked = self._advance({(str(s), str(d)): {} for s, d in keys}, now_iso(), res, {})
+            now = now_iso()
+            touched: dict[Key, dict[str, Mapping[str, Any]]] = {
+                (str(s), str(d)): {} for s, d in keys}
+            walked = self._advance(touched, now, res, {}, self._chains(touched, now))
             opening.on_verified(self.db, walked.opens, now_iso())
 
     def quarantine(self, site: str, device: str, topic: str, reason: str,

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import socket
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from device.config import Config, LinkSection
 from device.core import Core
 from device.counter import Mode
-from device.fields import looks_like_resident_id
+from device.errors import ParseError
+from device.fields import check_text, looks_like_resident_id
 from drivers.link import LinkSession
 from drivers.scanner import MSG_UNKNOWN, make_payload
 from kiosk.app import KioskApp
@@ -25,6 +29,28 @@ from tests.kiosk_support import db_rows, running_kiosk
 
 # 18 characters with a valid GB 11643 check character (made up, not a real person's).
 RESIDENT_ID = "11010519491231002X"
+
+
+def _acceptable(ch: str, multiline: bool) -> bool:
+    """The rule check_text states, a character at a time (its slow path)."""
+    cat = unicodedata.category(ch)
+    if cat == "Cc":
+        return multiline and ch in "\n\t"
+    return cat not in ("Cf", "Cs", "Co", "Cn") or ch == "\ufeff"
+
+
+@given(st.text(alphabet=st.characters(codec=None), max_size=40)
+       | st.text(alphabet=st.sampled_from("a 中\u3000\n\t\x1b\u200b\ufeff\ud800\ue000\u2028"
+                                          "\u0378"), max_size=8),
+       st.booleans())
+def test_check_text_accepts_exactly_what_its_rule_allows(text: str, multiline: bool) -> None:
+    """Its fast path (str.isprintable) never lets through what the rule refuses."""
+    try:
+        check_text(text, "x", limit=100, multiline=multiline)
+        accepted = True
+    except ParseError:
+        accepted = False
+    assert accepted == all(_acceptable(ch, multiline) for ch in text)
 
 
 def test_the_sample_id_is_shaped_like_a_resident_id() -> None:

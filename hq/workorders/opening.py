@@ -62,10 +62,13 @@ def on_verified(db: Any, evs: Sequence[Mapping[str, Any]], now: str) -> list[dic
             [x for wo, sim in chunk
              for x in (*wo.values(), now, sim, State.VISIT.value, since)])}
         opened += [wo for wo, _sim in chunk if wo["id"] in added]
-    db.executemany("INSERT INTO work_order_audit (order_id, at, actor, action, from_state, "
-                   "to_state, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   [(wo["id"], since, "系统", "opened", "", State.VISIT.value,
-                     f"群众评价「{_level_label(wo['level'])}」，自动生成工单") for wo in opened])
+    for i in range(0, len(opened), 200):  # one statement per 200, as the orders
+        some = opened[i:i + 200]
+        db.execute("INSERT INTO work_order_audit (order_id, at, actor, action, from_state, "
+                   "to_state, note) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(some)),
+                   [x for wo in some for x in (
+                       wo["id"], since, "系统", "opened", "", State.VISIT.value,
+                       f"群众评价「{_level_label(wo['level'])}」，自动生成工单")])
     for ev in evs:
         if ev["type"] == "rating.details":
             _details(db, ev["site"], ev["device"], ev["data"])
