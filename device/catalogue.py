@@ -17,6 +17,7 @@ import logging
 import re
 import tomllib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,45 @@ class Fee:
         return f"{self.yuan:g} 元"
 
 
+class PromiseUnit(StrEnum):
+    """How a service's time limit counts: working days skip weekends and official
+    holidays and count the make-up workdays (调休); calendar days count every day."""
+
+    WORKING = "working"
+    CALENDAR = "calendar"
+
+
+@dataclass(frozen=True)
+class Promise:
+    """The time limit a receipt promises (限时承诺)."""
+
+    days: int
+    unit: PromiseUnit
+
+    @property
+    def text(self) -> str:
+        return f"{self.days}个工作日" if self.unit is PromiseUnit.WORKING else f"{self.days}日"
+
+
+@dataclass(frozen=True)
+class RefusalReason:
+    """A reason a case of the service may be refused, with its legal basis."""
+
+    reason: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class Referral:
+    """Where a matter that belongs elsewhere is sent (首接负责)."""
+
+    code: str
+    unit: str
+    address: str
+    phone: str
+    matters: str
+
+
 @dataclass(frozen=True)
 class Service:
     code: str
@@ -57,6 +97,8 @@ class Service:
     basis: tuple[str, ...]
     authority: str
     forms: tuple[str, ...]
+    promise: Promise | None = None  # None: done on the spot, no receipt date to promise
+    refusals: tuple[RefusalReason, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,9 +108,13 @@ class Catalogue:
     consult_phone: str
     services: tuple[Service, ...]
     source: str = "default"  # "default" (shipped) or "hq" (site_content)
+    referrals: tuple[Referral, ...] = ()
 
     def get(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)
+
+    def referral(self, code: str) -> Referral | None:
+        return next((r for r in self.referrals if r.code == code), None)
 
     def name(self, code: str) -> str:
         s = self.get(code)
@@ -114,6 +160,44 @@ def _fees(d: dict[str, Any], where: str) -> tuple[Fee, ...]:
     return tuple(fees)
 
 
+def _tables(d: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    raw = d.get(key, [])
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ParseError(f"catalogue {where}: {key!r} must be a list of tables")
+    return [(f"{where} {key}[{i}]", t) for i, t in enumerate(raw)]
+
+
+def _promise(d: dict[str, Any], where: str) -> Promise | None:
+    raw = d.get("promise")
+    if raw is None:
+        return None
+    w = f"catalogue {where} promise"
+    if not isinstance(raw, dict):
+        raise ParseError(f'{w}: must be a table like {{ days = 20, unit = "working" }}')
+    days = raw.get("days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+        raise ParseError(f"{w}: 'days' must be a whole number from 1 to 366")
+    try:
+        unit = PromiseUnit(str(raw.get("unit")))
+    except ValueError:
+        raise ParseError(f"{w}: 'unit' must be \"working\" or \"calendar\"") from None
+    return Promise(days, unit)
+
+
+def _referrals(data: dict[str, Any]) -> tuple[Referral, ...]:
+    out: list[Referral] = []
+    for w, t in _tables(data, "referrals", "document"):
+        code = _str(t, "code", w, limit=64)
+        if not _CODE_RE.match(code):
+            raise ParseError(f"catalogue {w}: code must look like 'exit_entry'")
+        if any(r.code == code for r in out):
+            raise ParseError(f"catalogue {w}: code {code!r} appears twice")
+        out.append(Referral(code, _str(t, "unit", w, limit=60), _str(t, "address", w, limit=120),
+                            _str(t, "phone", w, limit=30),
+                            _str(t, "matters", w, required=False, limit=200)))
+    return tuple(out)
+
+
 def parse_catalogue(data: Any, *, source: str = "hq") -> Catalogue:
     """A catalogue from a decoded TOML/JSON document; :class:`ParseError` if malformed."""
     if not isinstance(data, dict):
@@ -149,6 +233,10 @@ def parse_catalogue(data: Any, *, source: str = "hq") -> Catalogue:
             basis=_strs(s, "basis", where),
             authority=_str(s, "authority", where, required=False),
             forms=_strs(s, "forms", where),
+            promise=_promise(s, where),
+            refusals=tuple(RefusalReason(_str(t, "reason", w, limit=200),
+                                         _str(t, "basis", w, limit=400))
+                           for w, t in _tables(s, "refusals", where)),
         ))
         if not services[-1].materials:
             raise ParseError(f"catalogue {where}: 'materials' must list at least one item")
@@ -158,6 +246,7 @@ def parse_catalogue(data: Any, *, source: str = "hq") -> Catalogue:
         consult_phone=_str(data, "consult_phone", "document", required=False, limit=30),
         services=tuple(services),
         source=source,
+        referrals=_referrals(data),
     )
 
 

@@ -63,6 +63,10 @@ class Refusal(StrEnum):
     # The details of an unsatisfied rating.
     NO_DETAILS_DUE = "no_details_due"
     DETAILS_SENT = "details_sent"
+    # Written documents (notice, refusal, receipt, referral) for the open case.
+    DOCUMENT_NEEDS_CASE = "document_needs_case"
+    DOCUMENT_OTHER_CASE = "document_other_case"
+    NO_DOCUMENT = "no_document"
 
 
 # Every refused rating press says the same on the screen, except a repeated one: the
@@ -150,6 +154,15 @@ REFUSALS: Mapping[Refusal, Texts] = {
     Refusal.DETAILS_SENT: Texts(
         "评价详情已提交，谢谢您", "nothing to do: one set of details per case",
         "details for case {case_no} were already sent"),
+    Refusal.DOCUMENT_NEEDS_CASE: Texts(
+        _NO_OPEN_CASE, "send case.start first: a document belongs to a case",
+        "documents need an open case"),
+    Refusal.DOCUMENT_OTHER_CASE: Texts(
+        "业务编号与当前业务不符", "send it again: the open case changed while it was made",
+        "the document was made for case {case_no}, the open case is {open_case}"),
+    Refusal.NO_DOCUMENT: Texts(
+        "没有需要确认的文书", "nothing to confirm: send the document first",
+        "no document is waiting for the citizen's confirmation"),
 }
 
 

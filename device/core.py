@@ -25,7 +25,8 @@ from device.config import Config
 from device.counter import Counter, CounterSettings, Mode, Snapshot
 from device.errors import StoreError
 from device.events import Draft, Envelope, EventType
-from device.intents import Intent, Press, Tick
+from device.intents import ConfirmDocument, Intent, Press, Tick
+from device.printjobs import PrintJob
 from device.store import Store, Writer
 from device.tickets import Calling, TicketBook
 
@@ -142,6 +143,11 @@ class Core:
                 if calling is not None and transition.after.ticket == calling.call.number:
                     drafts += calling.drafts
                     also = calling.also
+                issued = transition.before.document
+                if isinstance(intent, ConfirmDocument) and issued is not None:
+                    # Printed because it is issued: the job commits with document.issued.
+                    also = (*also, self.store.enqueue_print(PrintJob(
+                        issued.kind.value, dict(issued.print_data))))
                 try:
                     events = self._commit(drafts, state, also)
                 except Exception:

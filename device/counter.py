@@ -36,11 +36,14 @@ from device.intents import (
     AwaySet,
     CaseEnd,
     CaseStart,
+    ConfirmDocument,
     Intent,
     MirrorAnswer,
     MirrorField,
     Press,
+    PromiseChange,
     RatingExtras,
+    ShowDocument,
     SignIn,
     SignOut,
     Tick,
@@ -166,8 +169,11 @@ class Counter:
         drafts.append(Draft(EventType.CASE_ENDED, self._case_data(
             s, ticket=s.ticket, duration_s=round(max(0.0, now - started), 1),
             mirror_flags=sum(1 for m in s.mirror if m.status == "flagged"))))
+        if s.document is not None:  # shown, never confirmed: it did not print
+            drafts.insert(-1, Draft(EventType.DOCUMENT_WITHDRAWN, dict(s.document.record)))
         # The ticket was served: nothing says "正在办理 A003" any more.
-        return dataclasses.replace(s, mode=Mode.RATING, mirror=(), ticket="", ticket_day="",
+        return dataclasses.replace(s, mode=Mode.RATING, mirror=(), document=None, ticket="",
+                                   ticket_day="",
                                    rating_deadline=now + self.settings.rating_s,
                                    recent_cases=(*s.recent_cases, s.case_no)[-RECENT_CASES:])
 
@@ -353,6 +359,39 @@ class Counter:
         drafts = [Draft(etype, self._case_data(s, field=i.key))]
         return dataclasses.replace(s, mirror=mirror), drafts
 
+    def _show_document(self, i: ShowDocument, now: float
+                       ) -> tuple[Snapshot, list[Draft]] | _No:
+        s = self.state
+        if s.mode is not Mode.SERVING:
+            return _No(Refusal.DOCUMENT_NEEDS_CASE)
+        if i.document.case_no != s.case_no:  # made outside the lock: the case moved on
+            return _No(Refusal.DOCUMENT_OTHER_CASE, case_no=i.document.case_no,
+                       open_case=s.case_no)
+        drafts: list[Draft] = []
+        if s.document is not None:  # a corrected document replaces the unconfirmed one
+            drafts.append(Draft(EventType.DOCUMENT_WITHDRAWN, dict(s.document.record)))
+        drafts.append(Draft(EventType.DOCUMENT_SHOWN, dict(i.document.record)))
+        return dataclasses.replace(s, document=i.document), drafts
+
+    def _confirm_document(self, i: ConfirmDocument, now: float
+                          ) -> tuple[Snapshot, list[Draft]] | _No:
+        s = self.state
+        if s.mode is not Mode.SERVING or s.document is None:
+            return _No(Refusal.NO_DOCUMENT)
+        # The core prints the document this commit issues (its job in the same commit).
+        drafts = [Draft(EventType.DOCUMENT_ISSUED, dict(s.document.record))]
+        return dataclasses.replace(s, document=None), drafts
+
+    def _promise_change(self, i: PromiseChange, now: float
+                        ) -> tuple[Snapshot, list[Draft]] | _No:
+        # Any mode: the case ended long ago; the officer records the new date when they
+        # learn it will be missed (the date and the reason were checked by the link).
+        s = self.state
+        drafts = [Draft(EventType.PROMISE_CHANGED, {
+            "case_no": i.case_no, "new_date": i.new_date, "reason": i.reason,
+            "officer": s.officer})]
+        return s, drafts
+
     def _away_set(self, i: AwaySet, now: float) -> tuple[Snapshot, list[Draft]] | _No:
         s = self.state
         if s.mode is Mode.SERVING:
@@ -418,4 +457,7 @@ _HANDLERS: dict[type, Any] = {
     AwayClear: Counter._away_clear,
     Tick: Counter._tick,
     RatingExtras: Counter._rating_extras,
+    ShowDocument: Counter._show_document,
+    ConfirmDocument: Counter._confirm_document,
+    PromiseChange: Counter._promise_change,
 }

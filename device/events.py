@@ -48,6 +48,12 @@ class EventType(StrEnum):
     SLIP_PRINTED = "slip.printed"
     APPOINTMENT_CHECKED_IN = "appointment.checked_in"
     COMMENT_SUBMITTED = "comment.submitted"
+    # Written documents: shown on the mirror, confirmed by the citizen and printed, or
+    # withdrawn unconfirmed when the case ended; a promised date moved (限时承诺).
+    DOCUMENT_SHOWN = "document.shown"
+    DOCUMENT_ISSUED = "document.issued"
+    DOCUMENT_WITHDRAWN = "document.withdrawn"
+    PROMISE_CHANGED = "promise.changed"
 
 
 # What a citizen was told we took. These are never shed when the disk fills.
@@ -65,6 +71,8 @@ CRITICAL_TYPES = frozenset(
         EventType.APPOINTMENT_CHECKED_IN,
         EventType.AWAY_STARTED,
         EventType.AWAY_ENDED,
+        EventType.DOCUMENT_ISSUED,
+        EventType.PROMISE_CHANGED,
     }
 )
 

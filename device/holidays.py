@@ -10,30 +10,21 @@ promised date as unknown rather than counting it wrongly.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from device.errors import ParseError
 from device.store_content import json_document
+from device.workdays import WorkCalendar, YearData
+
+log = logging.getLogger("holidays")
 
 _YEAR = re.compile(r"[0-9]{4}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-@dataclass(frozen=True)
-class YearDays:
-    year: int
-    holidays: frozenset[date]  # official days off (weekends inside a holiday included)
-    workdays: frozenset[date]  # Saturdays and Sundays that are working days
-
-    def is_workday(self, d: date) -> bool:
-        if d.year != self.year:
-            raise ValueError(f"{d.isoformat()} is not in {self.year}")
-        return d in self.workdays or (d.weekday() < 5 and d not in self.holidays)
 
 
 def _dates(raw: Any, where: str, year: int) -> frozenset[date]:
@@ -56,13 +47,13 @@ def _dates(raw: Any, where: str, year: int) -> frozenset[date]:
     return frozenset(out)
 
 
-def parse_holidays(doc: Mapping[str, Any]) -> dict[int, YearDays]:
+def parse_holidays(doc: Mapping[str, Any]) -> dict[int, YearData]:
     """The years of a ``holidays`` document; ParseError naming the field and the fix."""
     years = doc.get("years")
     if not isinstance(years, Mapping):
         raise ParseError('holidays: \'years\' must be an object like {"2027": {"holidays": '
                          '[...], "workdays": [...]}}')
-    out: dict[int, YearDays] = {}
+    out: dict[int, YearData] = {}
     for key, entry in years.items():
         where = f"holidays.years.{str(key)[:10]}"
         if not isinstance(key, str) or not _YEAR.fullmatch(key):
@@ -80,10 +71,25 @@ def parse_holidays(doc: Mapping[str, Any]) -> dict[int, YearDays]:
                 raise ParseError(f"{where}.workdays: {d.isoformat()} is a "
                                  f"{WEEKDAYS[d.weekday()]}; a make-up workday (调休上班) is a "
                                  "Saturday or Sunday: list a weekday off under holidays")
-        out[year] = YearDays(year, off, worked)
+        out[year] = YearData(year, off, worked)
     return out
 
 
-def read_holidays(body: str) -> dict[int, YearDays]:
+def read_holidays(body: str) -> dict[int, YearData]:
     """:func:`parse_holidays` of a stored JSON text (``site_content`` kind holidays)."""
     return parse_holidays(json_document(body, "holidays"))
+
+
+def work_calendar(stored: str | None) -> WorkCalendar:
+    """The counter's working-day calendar: chinese-calendar's years, overlaid by the
+    ``holidays`` document HQ published (``stored``: its JSON text, None when there is
+    none yet). A stored document that does not read (it was checked when stored, so only
+    a damaged file) leaves the package's years alone rather than taking none."""
+    extra: list[YearData] = []
+    if stored is not None:
+        try:
+            extra = list(read_holidays(stored).values())
+        except ParseError as exc:
+            log.error("stored holidays document unreadable, using the package's years: %s",
+                      exc)
+    return WorkCalendar.official(extra)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from device.documents import Document, DocumentRequest
 from device.rating import RatingLevel
 
 # Names of the physical buttons, as `kiosk sim press NAME` and the GPIO map know them.
@@ -89,7 +90,33 @@ class RatingExtras:
     callback_phone: str = ""
 
 
+@dataclass(frozen=True)
+class ShowDocument:
+    """A document made for the open case (device/documents.py): the mirror shows it to
+    the citizen until they confirm it."""
+
+    document: Document
+
+
+@dataclass(frozen=True)
+class ConfirmDocument:
+    """The citizen's 确认 of the document on the mirror: it is issued and prints."""
+
+
+@dataclass(frozen=True)
+class PromiseChange:
+    """A promised date that will be missed moves, with the reason (限时承诺: the citizen is
+    told in advance). ``case_no`` is an earlier case of this window."""
+
+    case_no: str
+    new_date: str  # ISO date, checked against the calendar before it is submitted
+    reason: str
+
+
 Intent = (
     Press | SignIn | SignOut | CaseStart | CaseEnd | MirrorField | MirrorAnswer | AwaySet
-    | AwayClear | Tick | RatingExtras
+    | AwayClear | Tick | RatingExtras | ShowDocument | ConfirmDocument | PromiseChange
 )
+# What the link parses but the core does not take as such: made into a ShowDocument
+# against the counter's catalogue and calendar first (drivers/link_documents.py).
+Request = Intent | DocumentRequest

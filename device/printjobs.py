@@ -20,7 +20,8 @@ from device.store_types import Records, Writer
 # ticket: queue ticket; checklist: one-time checklist slip (一次性告知单); notice: written
 # notice of missing materials; refusal: written refusal with reason and legal basis;
 # receipt: acceptance receipt with the promised date.
-JOB_KINDS = ("ticket", "checklist", "notice", "refusal", "receipt")
+# referral: where to go with a matter that belongs elsewhere (首接负责).
+JOB_KINDS = ("ticket", "checklist", "notice", "refusal", "receipt", "referral")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Immutable: :class:`device.counter.Counter` makes a new :class:`Snapshot` per change. The
 persisted part (:meth:`Snapshot.persistable`) is saved with the events of each
-transition; the mirror (personal data) never is.
+transition; the mirror (personal data) and a document on it never are.
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from device.documents import Document
+
+# Never saved: the mirror (personal data) and a document waiting for its 确认.
+_MEMORY_ONLY = frozenset({"mirror", "document"})
 
 
 class Mode(StrEnum):
@@ -63,15 +68,19 @@ class Snapshot:
     ticket_day: str = ""
     # Memory only: never persisted, never in an event (personal data).
     mirror: tuple[MirrorEntry, ...] = field(default=(), compare=False)
+    # Memory only as well: a document waiting for the citizen's 确认 (sent again after a
+    # restart); it holds no personal data, but a restart ends what the citizen saw.
+    document: Document | None = None
 
     def persistable(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d.pop("mirror")
+        d = dataclasses.asdict(dataclasses.replace(self, mirror=(), document=None))
+        for name in _MEMORY_ONLY:
+            del d[name]
         return d
 
     @classmethod
     def restore(cls, d: dict[str, Any]) -> Snapshot:
-        known = {f.name for f in dataclasses.fields(cls)} - {"mirror"}
+        known = {f.name for f in dataclasses.fields(cls)} - _MEMORY_ONLY
         kw = {k: v for k, v in d.items() if k in known}
         kw["mode"] = Mode(kw.get("mode", "idle"))
         if kw.get("away"):

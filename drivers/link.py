@@ -41,12 +41,14 @@ from device.intents import (
     Intent,
     MirrorField,
     Press,
+    Request,
     SignIn,
     SignOut,
 )
 from device.json_input import correlation_id, load_object
 from drivers.base import BaseDriver, ControlHandler
 from drivers.framing import LineSplitter, RateLimiter, TooLong
+from drivers.link_documents import DOCUMENT_OPS, in_context
 from drivers.serialport import LineService, Opener, SerialPort
 from drivers.simport import SimPort, one_reply
 
@@ -112,7 +114,7 @@ def _away(m: dict[str, Any]) -> Intent:
                    text_field(m, "backup", required=False, limit=60))
 
 
-_OPS: dict[str, Callable[[dict[str, Any]], Intent]] = {
+_OPS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "sign_in": _sign_in,
     "sign_out": lambda m: SignOut(),
     "case_start": _case_start,
@@ -121,10 +123,11 @@ _OPS: dict[str, Callable[[dict[str, Any]], Intent]] = {
     "call_next": lambda m: Press("next", source="link"),
     "away": _away,
     "back": lambda m: AwayClear(),
+    **DOCUMENT_OPS,
 }
 
 
-def parse_line(raw: bytes | str, max_bytes: int = MAX_LINE) -> tuple[Intent, Any]:
+def parse_line(raw: bytes | str, max_bytes: int = MAX_LINE) -> tuple[Request, Any]:
     """Parse one line into an intent and the caller's correlation ``id`` (or None).
 
     Raises :class:`ParseError` with a message fit to send back to the workstation.
@@ -159,10 +162,11 @@ def _catalogue(core: Core) -> CatalogueSource:
     return source
 
 
-def check_in_context(core: Core, intent: Intent) -> None:
+def check_in_context(core: Core, intent: Request) -> Intent:
     """What a line can only be checked against the counter for: its catalogue and clock.
 
-    Raises :class:`ParseError` naming the field; nothing is applied then.
+    Returns what to submit (a document request becomes its document); raises
+    :class:`ParseError` naming the field, and nothing is applied then.
     """
     if isinstance(intent, CaseStart):
         catalogue = _catalogue(core).current()
@@ -181,13 +185,14 @@ def check_in_context(core: Core, intent: Intent) -> None:
             current = datetime.fromtimestamp(now, tz).isoformat(timespec="minutes")
             raise ParseError(f"return_at {intent.return_at!r} is in the past (it is "
                              f"{current} at the counter); send a later time or HH:MM")
+    return in_context(core, _catalogue(core).current(), intent)
 
 
 def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict[str, Any]:
     """Parse, submit and build the reply for one line. Never raises for bad input."""
     try:
-        intent, corr = parse_line(raw, max_bytes)
-        check_in_context(core, intent)
+        request, corr = parse_line(raw, max_bytes)
+        intent = check_in_context(core, request)
     except ParseError as exc:
         log.warning("link: rejected line: %s", exc)
         rejected: dict[str, Any] = {"ok": False, "error": str(exc)}

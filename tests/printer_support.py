@@ -56,21 +56,36 @@ JOBS: dict[str, PrintJob] = {
     "notice": PrintJob("notice", {
         "case_no": "W01-20261126-007", "service_name": "居民身份证首次申领",
         "missing": ["户口簿原件", "监护人居民身份证"], "deadline": "2026年12月10日",
+        "remarks": "监护人须本人到场",
         "officer": f"刘{RARE_EXT_A}（000001）", "window": 1,
         "consult_phone": "0755-12345", "issued_at": "2026-11-26 10:02",
+        "catalogue_version": "2026.11-3",
+        "qr": "https://g.example.cn/guide?service=id_card.first&v=2026.11-3",
         "station": "示范派出所"}),
     "refusal": PrintJob("refusal", {
         "case_no": "W01-20261126-008", "service_name": "户口迁出",
         "reason": "申请人不属于本辖区户籍人口，本所无权办理。",
         "legal_basis": "《中华人民共和国户口登记条例》第三条、第十条",
         "officer": "李明（000001）", "window": 1, "complaint_phone": "12389",
-        "issued_at": "2026-11-26 10:15", "station": "示范派出所"}),
+        "issued_at": "2026-11-26 10:15", "catalogue_version": "2026.11-3",
+        "qr": "https://g.example.cn/guide?service=hukou.move_out&v=2026.11-3",
+        "station": "示范派出所"}),
     "receipt": PrintJob("receipt", {
         "case_no": "W01-20261126-009", "service_name": "居民身份证换领",
         "accepted_at": "2026-11-26 10:30", "promised_date": "2026年12月16日",
         "pickup": "本窗口领取或邮政寄递", "officer": f"王{RARE_EXT_B}（000002）",
-        "window": 1, "consult_phone": "0755-12345",
-        "qr": "https://q.example.cn/c/W01-20261126-009", "station": "示范派出所"}),
+        "window": 1, "consult_phone": "0755-12345", "catalogue_version": "2026.11-3",
+        "qr": "https://g.example.cn/guide?service=id_card.renew&v=2026.11-3",
+        "station": "示范派出所"}),
+    "referral": PrintJob("referral", {
+        "case_no": "W01-20261126-010", "service_name": "户口迁入（投靠亲属）",
+        "matter": "办理港澳通行证签注", "to_unit": "市公安局出入境管理支队",
+        "to_address": "市行政服务中心一楼出入境窗口", "to_phone": "12367",
+        "to_matters": "护照、往来港澳台通行证及签注", "officer": "李明（000001）",
+        "window": 1, "consult_phone": "0755-12345", "issued_at": "2026-11-26 10:40",
+        "catalogue_version": "2026.11-3",
+        "qr": "https://g.example.cn/guide?service=hukou.move_in&v=2026.11-3",
+        "station": "示范派出所"}),
 }
 
 COMBOS = [(kind, mode, mm) for kind in JOBS for mode in ("native", "raster")

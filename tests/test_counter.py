@@ -14,19 +14,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from device import counter as counter_module
 from device.codes import Refusal
 from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
+from device.documents import DocKind, Document
 from device.events import EventType
 from device.intents import (
     AwayClear,
     AwaySet,
     CaseEnd,
     CaseStart,
+    ConfirmDocument,
     Intent,
     MirrorAnswer,
     MirrorField,
     Press,
+    PromiseChange,
     RatingExtras,
+    ShowDocument,
     SignIn,
     SignOut,
     Tick,
@@ -44,11 +49,22 @@ SECRET_NAME = "张三丰"
 SECRET_ID = "440301199001011234"
 
 
+def doc(case_no: str = "C-1") -> Document:
+    return Document(DocKind.NOTICE, case_no, "id_card.renew", "补正材料告知书",
+                    (("需补正材料", "1. 原居民身份证"),), {"case_no": case_no},
+                    {"kind": "notice", "case_no": case_no})
+
+
+SHOW, CONFIRM = ShowDocument(doc()), ConfirmDocument()
+MOVE = PromiseChange("C-0", "2026-12-08", "需外省协查")
+
+
 def counter_in(mode: str) -> Counter:
     """A counter brought to ``mode`` through its own inputs (never by poking state)."""
     c = Counter(SETTINGS)
     steps: list[Intent] = []
-    if mode in ("serving", "rating", "rating_away", "idle_rated", "idle_unsatisfied"):
+    if mode in ("serving", "serving_doc", "rating", "rating_away", "idle_rated",
+                "idle_unsatisfied"):
         steps += [CaseStart("C-1", "id_card.renew"),
                   MirrorField("name", "姓名", SECRET_NAME),
                   MirrorField("id_number", "身份证号", SECRET_ID, sensitive=True)]
@@ -62,6 +78,8 @@ def counter_in(mode: str) -> Counter:
         steps.append(Press("unsatisfied"))
     if mode == "away":
         steps.append(Press("away"))
+    if mode == "serving_doc":
+        steps.append(SHOW)
     for intent in steps:
         t = c.handle(intent, T0)
         assert not t.refused, (intent, t.refused)
@@ -92,6 +110,9 @@ CELLS = [
     ("idle", AwayClear(), T0, "idle", [], Refusal.NOT_AWAY),
     ("idle", Tick(LATE), LATE, "idle", [], None),
     ("idle", RatingExtras("C-1", ("态度",)), T0, "idle", [], Refusal.NO_DETAILS_DUE),
+    ("idle", SHOW, T0, "idle", [], Refusal.DOCUMENT_NEEDS_CASE),
+    ("idle", CONFIRM, T0, "idle", [], Refusal.NO_DOCUMENT),
+    ("idle", MOVE, T0, "idle", ["promise.changed"], None),
     ("idle_rated", R, T0, "idle", [], Refusal.RATED),
     ("idle_rated", Press("very_unsatisfied"), T0, "idle", [], Refusal.RATED),
     ("idle_rated", RatingExtras("C-1", ("态度",)), T0, "idle", [], Refusal.NO_DETAILS_DUE),
@@ -115,6 +136,13 @@ CELLS = [
     ("serving", AwayClear(), T0, "serving", [], Refusal.NOT_AWAY),
     ("serving", Tick(LATE), LATE, "serving", [], None),
     ("serving", RatingExtras("C-1"), T0, "serving", [], Refusal.NO_DETAILS_DUE),
+    ("serving", SHOW, T0, "serving", ["document.shown"], None),
+    ("serving", ShowDocument(doc("C-9")), T0, "serving", [], Refusal.DOCUMENT_OTHER_CASE),
+    ("serving", CONFIRM, T0, "serving", [], Refusal.NO_DOCUMENT),
+    ("serving", MOVE, T0, "serving", ["promise.changed"], None),
+    ("serving_doc", CONFIRM, T0, "serving", ["document.issued"], None),
+    ("serving_doc", SHOW, T0, "serving", ["document.withdrawn", "document.shown"], None),
+    ("serving_doc", CaseEnd(), T0, "rating", ["document.withdrawn", "case.ended"], None),
     # ---------------------------------------------------------------- rating
     ("rating", R, T0, "idle", ["rating.given"], None),
     ("rating", Press("away"), T0, "rating", [], None),  # deferred: see test below
@@ -132,6 +160,9 @@ CELLS = [
     ("rating", Tick(T0 + 1), T0 + 1, "rating", [], None),
     ("rating", Tick(LATE), LATE, "idle", ["rating.skipped"], None),
     ("rating", RatingExtras("C-1"), T0, "rating", [], Refusal.NO_DETAILS_DUE),
+    ("rating", SHOW, T0, "rating", [], Refusal.DOCUMENT_NEEDS_CASE),
+    ("rating", CONFIRM, T0, "rating", [], Refusal.NO_DOCUMENT),
+    ("rating", MOVE, T0, "rating", ["promise.changed"], None),
     ("rating_away", R, T0, "away", ["rating.given", "away.started"], None),
     ("rating_away", Tick(LATE), LATE, "away", ["rating.skipped", "away.started"], None),
     ("rating_away", CaseStart("C-2", "hukou.birth"), T0, "serving",
@@ -151,6 +182,9 @@ CELLS = [
     ("away", AwayClear(), T0, "idle", ["away.ended"], None),
     ("away", Tick(LATE), LATE, "away", [], None),
     ("away", RatingExtras("C-1"), T0, "away", [], Refusal.NO_DETAILS_DUE),
+    ("away", SHOW, T0, "away", [], Refusal.DOCUMENT_NEEDS_CASE),
+    ("away", CONFIRM, T0, "away", [], Refusal.NO_DOCUMENT),
+    ("away", MOVE, T0, "away", ["promise.changed"], None),
 ]
 
 
@@ -174,8 +208,8 @@ def test_cell(start: str, intent: Intent, now: float, mode: str, events: list[st
 
 
 def test_every_mode_and_input_kind_has_a_cell() -> None:
-    kinds = {Press, SignIn, SignOut, CaseStart, CaseEnd, MirrorField, MirrorAnswer, AwaySet,
-             AwayClear, Tick, RatingExtras}
+    # Every input the counter handles: a new one fails here until its cells exist.
+    kinds = {Press, *counter_module._HANDLERS}
     for mode in ("idle", "serving", "rating", "away"):
         covered = {type(c[1]) for c in CELLS if c[0] == mode}
         assert covered == kinds, (mode, kinds - covered)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from device.documents import DocumentRequest
 from device.errors import ParseError
 from device.intents import Intent
 from drivers.framing import LineSplitter, TooLong
@@ -85,11 +86,16 @@ def test_frame_reader_finds_frames_in_any_split(parts, cuts, crc: bool) -> None:
 # ----------------------------------------------------------------- link
 
 _VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30),
-                    st.lists(st.integers(), max_size=3))
+                    st.lists(st.integers(), max_size=3),
+                    st.lists(st.one_of(st.integers(-2, 30), st.text(max_size=12)), max_size=4),
+                    st.dates().map(str))
 _OPS = st.sampled_from(["sign_in", "sign_out", "case_start", "field", "case_end",
-                        "call_next", "away", "back", "nope", ""])
+                        "call_next", "away", "back", "notice", "refusal", "receipt",
+                        "referral", "promise_change", "nope", ""])
 _KEYS = st.sampled_from(["badge", "case_no", "service", "key", "label", "value",
-                         "sensitive", "reason", "return_at", "phone", "backup", "id", "x"])
+                         "sensitive", "reason", "return_at", "phone", "backup", "id", "x",
+                         "materials", "remarks", "deadline", "refusal", "basis",
+                         "promised_date", "pickup", "to", "matter", "new_date"])
 
 
 @FAST
@@ -103,7 +109,7 @@ def test_link_parse_line_returns_intent_or_parse_error(raw: bytes) -> None:
     except ParseError as exc:
         assert str(exc)  # a message to send back
         return
-    assert isinstance(intent, Intent.__args__)  # type: ignore[attr-defined]
+    assert isinstance(intent, (*Intent.__args__, DocumentRequest))  # type: ignore[attr-defined]
     assert corr is None or isinstance(corr, str | int)
 
 
@@ -227,3 +233,40 @@ def test_link_reply_is_always_one_encodable_line(link_core, raw: bytes) -> None:
     reply = json.loads(out)
     assert isinstance(reply["ok"], bool) and ("error" in reply or reply["ok"])
     assert "internal error" not in reply.get("error", "")
+
+
+@pytest.fixture(scope="module")
+def serving_core(tmp_path_factory: pytest.TempPathFactory):
+    from device.config import Config
+    from device.core import Core
+    from device.intents import CaseStart
+    from device.store import Store
+
+    cfg = Config().with_state_dir(tmp_path_factory.mktemp("fuzz-docs")).simulated()
+    store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
+    core = Core(cfg, store)
+    assert core.submit(CaseStart("F-1", "hukou.move_in")).ok
+    yield core
+    store.close()
+
+
+_DOC_OPS = st.sampled_from(["notice", "refusal", "receipt", "referral", "promise_change"])
+
+
+@FAST
+@given(st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
+                 _DOC_OPS, st.dictionaries(_KEYS, st.one_of(_VALUES, _JSON_TEXT),
+                                           max_size=6)))
+def test_document_ops_in_a_case_answer_once_and_refuse_without_a_trace(serving_core,
+                                                                        raw: bytes) -> None:
+    # The document ops against an open case, where they reach the catalogue and the
+    # calendar: one reply line; a refused line writes nothing.
+    from drivers.link import LinkSession
+
+    before = serving_core.store.head()
+    out = LinkSession(serving_core, serving_core.config.link).process(raw + b"\n")
+    reply = json.loads(out)
+    assert out.count(b"\n") == 1 and isinstance(reply["ok"], bool)
+    assert "internal error" not in reply.get("error", "")
+    if not reply["ok"]:
+        assert serving_core.store.head() == before

@@ -163,7 +163,7 @@ def _similar(a: Image.Image, b: Image.Image) -> float:
 
 
 TITLES = {"ticket": None, "checklist": "一次性告知单", "notice": "补正材料告知书",
-          "refusal": "不予受理告知书", "receipt": "受理回执"}
+          "refusal": "不予受理告知书", "receipt": "受理回执", "referral": "转办告知书"}
 
 
 @pytest.mark.parametrize("mm", [58, 80])

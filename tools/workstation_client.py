@@ -38,6 +38,9 @@ DEMO: list[dict[str, Any]] = [
     {"op": "field", "key": "name", "label": "姓名", "value": "李四"},
     {"op": "field", "key": "id_number", "label": "公民身份号码", "value": "440301199001011234",
      "sensitive": True},
+    # Written documents: shown on the mirror, printed when the citizen taps 确认.
+    {"op": "notice", "materials": [1], "remarks": "请携带原件"},
+    {"op": "referral", "to": "exit_entry", "matter": "港澳通行证签注"},
     {"op": "case_end", "case_no": "SZ-20261126-0002"},
 ]
 

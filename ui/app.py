@@ -111,6 +111,9 @@ def wants_screen(change: Change, current: str) -> tuple[str, dict[str, Any]] | N
             return "home", {}
         if after is not Mode.IDLE:
             return mode_screen(after), {}
+    if after is Mode.SERVING and change.after.document is not None \
+            and change.after.document != change.before.document and current != "mirror":
+        return "mirror", {}  # a document to confirm: the citizen is shown it wherever
     if after is Mode.SERVING and current == "mirror":
         return "mirror", {"refresh": True}
     return None

@@ -89,13 +89,20 @@ def _notice_head(title: str, data: dict[str, Any]) -> list[Block]:
 
 def _notice_foot(b: list[Block], data: dict[str, Any], phone_label: str, phone_key: str
                  ) -> list[Block]:
-    """Who issued it, where to call, when, and the cut."""
+    """Who issued it, where to call, when, the guide it follows, and the cut."""
     b.append(Rule())
     _officer_lines(b, data)
     _line(b, phone_label, _s(data, phone_key))
     _line(b, "告知时间：", _s(data, "issued_at"))
+    _guide(b, data)
     b.append(Cut())
     return b
+
+
+def _guide(b: list[Block], data: dict[str, Any]) -> None:
+    """The catalogue version the document follows and the QR code to its service guide."""
+    _line(b, "指南版本：", _s(data, "catalogue_version"))
+    _qr(b, data, "扫码查看办事指南")
 
 
 def _qr(blocks: list[Block], data: dict[str, Any], caption: str) -> None:
@@ -199,6 +206,7 @@ def notice_blocks(data: dict[str, Any]) -> list[Block]:
     b = _notice_head("补正材料告知书", data)
     b.append(Text("经审查，您提交的申请材料不齐全，请补正以下材料：", bold=True))
     b += _numbered(_items(data.get("missing")))
+    _line(b, "备注：", _s(data, "remarks"), hang=3)
     deadline = _s(data, "deadline")
     if deadline:
         b.append(Text(f"请于{deadline}前补正，补齐后到本窗口办理，无需重新排队。"))
@@ -229,10 +237,22 @@ def receipt_blocks(data: dict[str, Any]) -> list[Block]:
     _line(b, "领取方式：", _s(data, "pickup"), hang=5)
     _officer_lines(b, data)
     _line(b, "咨询电话：", _s(data, "consult_phone"))
-    _qr(b, data, "扫码查询办理进度")
-    b.append(Text("请妥善保管本回执，凭回执领取证件。"))
+    _guide(b, data)
+    b.append(Text("请妥善保管本回执，凭回执领取证件。如不能按期办结，我们将提前告知您。"))
     b.append(Cut())
     return b
+
+
+def referral_blocks(data: dict[str, Any]) -> list[Block]:
+    b = _notice_head("转办告知书", data)
+    _line(b, "所办事项：", _s(data, "matter"), hang=5)
+    b.append(Text("您所办事项不属于本窗口职责范围，请前往：", bold=True))
+    b.append(Text(_s(data, "to_unit", "—"), bold=True, hang=2))
+    _line(b, "地址：", _s(data, "to_address"), hang=3)
+    _line(b, "电话：", _s(data, "to_phone"))
+    _line(b, "受理范围：", _s(data, "to_matters"), hang=5)
+    b.append(Text("本窗口已记录您的事项，如有疑问请拨打咨询电话。"))
+    return _notice_foot(b, data, "咨询电话：", "consult_phone")
 
 
 BUILDERS = {
@@ -241,6 +261,7 @@ BUILDERS = {
     "notice": notice_blocks,
     "refusal": refusal_blocks,
     "receipt": receipt_blocks,
+    "referral": referral_blocks,
 }
 
 

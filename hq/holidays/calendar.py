@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hq.workdays import WorkCalendar
+from device.workdays import WorkCalendar
 
 
 def work_calendar(using: str = "default") -> WorkCalendar:

@@ -8,7 +8,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from hq.workdays import YearData
+from device.workdays import YearData
 
 
 def _dates(text: str) -> frozenset[date]:

@@ -36,7 +36,7 @@ def results(site: str, _day: date, using: str) -> dict[str, Any]:
 def holidays(_site: str, day: date, using: str) -> dict[str, Any]:
     """Every year HQ knows from last year on (a promise made in December runs into the
     next year; last year covers a receipt reprinted in January). HQ's entries override
-    the package's tables (hq.workdays.WorkCalendar.official)."""
+    the package's tables (device.workdays.WorkCalendar.official)."""
     years = work_calendar(using).years
     return {"years": {
         str(y): {"holidays": sorted(d.isoformat() for d in data.holidays),

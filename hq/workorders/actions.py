@@ -12,11 +12,11 @@ from typing import Any
 
 from django.db import transaction
 
+from device.workdays import UnknownYear, WorkCalendar
 from hq import clock
 from hq.accounts.roles import Role
 from hq.accounts.scope import may_see_site, role_of
 from hq.lifecycle import DEADLINE_OF, Action, Finding, Order, Refused, State, step
-from hq.workdays import UnknownYear, WorkCalendar
 from hq.workorders.models import AuditEntry, DeadlineSettings, WorkOrder
 
 # Who may take each step: the city supervisors own the process; a chief handles their

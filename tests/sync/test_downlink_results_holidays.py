@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from device.errors import ParseError
-from device.holidays import YearDays, read_holidays
+from device.holidays import read_holidays
 from device.results import MonthFigure, ResultsBoard, read_results
 from device.store import Store
+from device.workdays import WorkCalendar, YearData
 from sync import downlink
 from sync.uplink import Syncer
 from tests.sync.test_sync_downlink import HOLIDAYS, RESULTS
@@ -122,12 +123,12 @@ def test_both_kinds_round_trip_through_the_store_to_the_readers(syncer: Syncer) 
         days = kiosk.site_content("holidays")
         assert days is not None
         years = read_holidays(days.body)
-        assert years == {2027: YearDays(
+        assert years == {2027: YearData(
             2027, frozenset({date(2027, 1, 1), date(2027, 2, 10), date(2027, 2, 11)}),
             frozenset({date(2027, 2, 6)}))}
-        assert years[2027].is_workday(date(2027, 2, 6))  # the make-up Saturday
-        assert not years[2027].is_workday(date(2027, 2, 10))  # Spring Festival, a Wednesday
-        assert years[2027].is_workday(date(2027, 2, 12))
+        assert WorkCalendar(years).is_workday(date(2027, 2, 6))  # the make-up Saturday
+        assert not WorkCalendar(years).is_workday(date(2027, 2, 10))  # Spring Festival, a Wednesday
+        assert WorkCalendar(years).is_workday(date(2027, 2, 12))
     finally:
         kiosk.close()
 

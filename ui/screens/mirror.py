@@ -9,7 +9,8 @@ from functools import partial
 from kivy.uix.widget import Widget
 
 from device.counter import MirrorEntry
-from device.intents import MirrorAnswer
+from device.documents import Document
+from device.intents import ConfirmDocument, MirrorAnswer
 from ui import theme
 from ui.fonts import markup
 from ui.screens.base import KioskScreen, column, row, shrink_to_fit
@@ -35,6 +36,9 @@ class MirrorScreen(KioskScreen):
         body.add_widget(Txt(f"正在为您办理：{service}　　办件编号 {s.case_no}", size=24,
                             colour=theme.MUTED))
         self.rows: dict[str, dict[str, Widget]] = {}
+        if s.document is not None:
+            body.add_widget(self._document(s.document))
+            return shrink_to_fit(body, min_scale=0.6)
         if not s.mirror:
             body.add_widget(Txt("民警正在为您办理，录入的信息将显示在这里，请您逐项核对。",
                                 size=36, bold=True))
@@ -85,6 +89,27 @@ class MirrorScreen(KioskScreen):
         r.add_widget(actions)
         self.rows[e.key] = {"value": value_label, "ok": ok, "bad": bad}
         return r
+
+    def _document(self, doc: Document) -> Widget:
+        """A written document before it prints: every line of it, large, and 确认."""
+        box = column(spacing=10)
+        box.add_widget(Txt(f"请阅读民警为您出具的《{doc.title}》，确认后打印交给您",
+                           size=30, bold=True, colour=theme.ACCENT))
+        lines = Panel(orientation="vertical", padding=16, spacing=6, size_hint_y=None)
+        lines.bind(minimum_height=lines.setter("height"))
+        for label, text in doc.lines:
+            lines.add_widget(Txt(markup(f"{label}：{text}"), size=36))
+        box.add_widget(lines)
+        box.add_widget(Widget())
+        self.confirm_button = BigButton("确认并打印", colour=theme.GOOD, size=36,
+                                        size_hint_y=None, on_press=lambda *_: self.confirm())
+        self.confirm_button.height = theme.TARGET
+        box.add_widget(self.confirm_button)
+        return box
+
+    def confirm(self) -> None:
+        # The observer rebuilds this screen when the document is issued.
+        self.ui.core.submit(ConfirmDocument())
 
     def answer(self, key: str, ok: bool) -> None:
         # The observer rebuilds this screen when the answer is committed.

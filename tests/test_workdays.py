@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hq.workdays import UnknownYear, WorkCalendar, YearData
+from device.workdays import UnknownYear, WorkCalendar, YearData
 
 CAL = WorkCalendar.official()
 
