@@ -20,8 +20,10 @@ from typing import Any
 
 from device.codes import Fault
 from device.config import Config
-from device.intents import AwaySet, MirrorAnswer, MirrorField, Press
+from device.counter import Mode
+from device.intents import AwaySet, CaseEnd, MirrorAnswer, MirrorField, Press
 from device.store import Store
+from drivers.link import handle_line
 from kiosk.build import build_counter
 
 log = logging.getLogger("kiosk.screenshots")
@@ -115,7 +117,19 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
         def go(name: str, **kw: Any) -> Callable[[], None]:
             return lambda: app.go(name, **kw)
 
+        def document() -> None:
+            # A notice of missing materials waiting for the citizen's 确认 (issue 13).
+            n = len(written)
+            for line in ({"op": "case_start", "case_no": f"SZ-20261126-{n:04d}",
+                          "service": "hukou.move_in"},
+                         {"op": "notice", "materials": [2, 4], "remarks": "原件须本人携带"}):
+                reply = handle_line(core, json.dumps(line, ensure_ascii=False))
+                assert reply["ok"], reply
+
         def mirror() -> None:
+            if core.state.mode is Mode.SERVING:  # the document's case: end and rate it
+                core.submit(CaseEnd())
+                core.submit(Press("satisfied"))
             core.submit(Press("next"))
             frames()
             app.hide_called()
@@ -174,7 +188,8 @@ def shoot(cfg: Config, out: Path) -> list[Path]:
             ("ticket", go("ticket")), ("ticket-issued", ticket_result),
             ("ticket-paper-out", ticket_paper_out),
             ("checkin", checkin_error), ("comment", go("comment")),
-            ("mirror", mirror), ("rating", rating), ("rating-reasons", extras),
+            ("mirror-document", document), ("mirror", mirror), ("rating", rating),
+            ("rating-reasons", extras),
             ("thanks", go("thanks", rated=True)), ("away", away), ("called", called),
             ("help", helpscreen),
         ]

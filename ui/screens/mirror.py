@@ -98,7 +98,12 @@ class MirrorScreen(KioskScreen):
         lines = Panel(orientation="vertical", padding=16, spacing=6, size_hint_y=None)
         lines.bind(minimum_height=lines.setter("height"))
         for label, text in doc.lines:
-            lines.add_widget(Txt(markup(f"{label}：{text}"), size=36))
+            if "\n" in text:  # a list: the label on its line, each item under it
+                lines.add_widget(Txt(markup(f"{label}："), size=36))
+                for item in text.split("\n"):  # indented, a wrapped line with it
+                    lines.add_widget(Txt(markup(item), size=36, padding=(60, 0, 0, 0)))
+            else:
+                lines.add_widget(Txt(markup(f"{label}：{text}"), size=36))
         box.add_widget(lines)
         box.add_widget(Widget())
         self.confirm_button = BigButton("确认并打印", colour=theme.GOOD, size=36,
