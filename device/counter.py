@@ -16,6 +16,10 @@ next button    case.started (auto) case.ended, rating   refused (rating)    refu
 case.start     case.started        refused (open case)  skipped + started   ended + started
 case.end       refused             case.ended, rating   refused             refused
 tick           -                   -                    timeout: skipped    -
+recall         refused             ticket.recalled      refused             refused
+no_show        refused             ticket.no_show, idle refused             refused
+call NUMBER    case.started (auto) refused              refused             refused
+transfer       ticket.transferred  (its own: idle)      ticket.transferred  same
 =============  ==================  ===================  ==================  ===============
 """
 
@@ -30,8 +34,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from device.codes import Refusal, refusal_text
+from device.counter_queue import RECENT_CASES, Call, handle_queue
+from device.counter_queue import No as _No
 from device.events import Draft, EventType
 from device.intents import (
+    QUEUE_INTENTS,
     AwayClear,
     AwaySet,
     CaseEnd,
@@ -57,27 +64,6 @@ __all__ = ["Away", "Call", "Counter", "CounterSettings", "MirrorEntry", "Mode", 
 
 _CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
-RECENT_CASES = 32  # how many ended case numbers a new case_start is checked against
-
-
-@dataclass(frozen=True)
-class Call:
-    """The waiting ticket the next button calls (picked by device/queue.py): the case it
-    opens serves that ticket's service."""
-
-    number: str
-    service: str
-    day: str  # local YYYY-MM-DD the ticket was issued
-
-
-class _No:
-    """A handler's refusal: the code and the values its text names (a case number)."""
-
-    def __init__(self, code: Refusal, **detail: str) -> None:
-        self.code = code
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class Transition:
     before: Snapshot
@@ -132,10 +118,13 @@ class Counter:
     # ------------------------------------------------------------------ entry point
 
     def handle(self, intent: Intent, now: float, call: Call | None = None) -> Transition:
-        """``call``: the ticket a next press in idle calls (the core asks the queue)."""
+        """``call``: the ticket a next press in idle calls, or the one a queue control
+        acts on (the core asks the ticket book; device/counter_queue.py)."""
         before = self.state
         if isinstance(intent, Press):
             result = self._press(intent, now, call)
+        elif isinstance(intent, QUEUE_INTENTS):
+            result = handle_queue(self, intent, now, call)
         else:
             result = _HANDLERS[type(intent)](self, intent, now)
         if isinstance(result, _No):
@@ -225,6 +214,17 @@ class Counter:
             "duration_s": round(max(0.0, now - since), 1)}))
         return dataclasses.replace(s, mode=Mode.IDLE, away=None)
 
+    def open_auto_case(self, s: Snapshot, now: float, drafts: list[Draft],
+                       call: Call | None) -> Snapshot:
+        """A case the counter numbers itself (next, or the link's call of a ticket)."""
+        n = s.auto_case_counter + 1
+        day = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d")
+        case_no = f"{self.settings.device}-{day}-{n:04d}"
+        s = dataclasses.replace(s, auto_case_counter=n)
+        # A called ticket brings its service; with nobody waiting it is a walk-in.
+        service = call.service if call else "walk_in"
+        return self._start_case(s, case_no, service, now, drafts, call)
+
     # ------------------------------------------------------------------ handlers
     # Each returns (new state, drafts) or a _No: why it was refused.
 
@@ -270,14 +270,7 @@ class Counter:
         if s.mode is Mode.SERVING:
             return self._end_case(s, now, drafts), drafts
         if s.mode is Mode.IDLE:
-            # Standalone counter (no workstation link): number the case ourselves.
-            n = s.auto_case_counter + 1
-            day = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d")
-            case_no = f"{self.settings.device}-{day}-{n:04d}"
-            s = dataclasses.replace(s, auto_case_counter=n)
-            # A called ticket brings its service; with nobody waiting it is a walk-in.
-            service = call.service if call else "walk_in"
-            return self._start_case(s, case_no, service, now, drafts, call), drafts
+            return self.open_auto_case(s, now, drafts, call), drafts
         if s.mode is Mode.RATING:
             return _No(Refusal.WAITING_FOR_RATING)
         return _No(Refusal.COME_BACK_FIRST)
