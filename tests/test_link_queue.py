@@ -16,7 +16,9 @@ from device.core import Core
 from device.intents import Press
 from device.queue import QueueDesk
 from device.store import Store
+from drivers import registry
 from drivers.link import handle_line
+from drivers.sound import call_clips
 from kiosk.build import Counter
 
 
@@ -68,6 +70,17 @@ def test_recall_calls_the_served_ticket_again(core: Core, desk: QueueDesk,
     assert recalled[0]["case_no"] == core.state.case_no  # the case goes on
     assert desk.book.store.ticket_numbered(desk.today(), "A001")["recalls"] == 2
     assert desk.called is not None and desk.called.number == "A001"
+
+
+def test_a_recall_is_announced_again(core: Core, desk: QueueDesk, config: Config) -> None:
+    sound = registry.sound(config.sound, window=3)
+    sound.start(core)
+    try:
+        _issue(desk, 1)
+        assert _send(core, "call_next")["ok"] and _send(core, "recall")["ok"]
+        assert list(sound.played)[-2:] == [call_clips("A001", 1)] * 2
+    finally:
+        sound.close()
 
 
 def test_no_show_closes_the_case_without_rating_and_requeues_then_drops(
