@@ -12,12 +12,16 @@ from device.errors import ParseError
 from device.intents import (
     AwayClear,
     AwaySet,
+    CallTicket,
     CaseEnd,
     CaseStart,
     MirrorField,
+    NoShow,
     Press,
+    Recall,
     SignIn,
     SignOut,
+    Transfer,
 )
 
 # Coverage feedback from our own parser only: instrumenting the core's dependencies
@@ -26,7 +30,8 @@ with atheris.instrument_imports(include=["drivers", "device.json_input", "device
     from drivers.framing import LineSplitter, TooLong
     from drivers.link import parse_line
 
-INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut)
+INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut,
+           Recall, NoShow, CallTicket, Transfer)
 LIMIT = 256
 
 
