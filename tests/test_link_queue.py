@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from device.config import Config
+from device.config import Config, LinkSection
 from device.core import Core
 from device.intents import Press
 from device.queue import QueueDesk
 from device.store import Store
 from drivers import registry
-from drivers.link import handle_line
+from drivers.link import LinkSession, handle_line
 from drivers.sound import call_clips
 from kiosk.build import Counter
+from tests.serial_helpers import FakeDevice, Pty
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _send(core: Core, op: str, **fields: Any) -> dict[str, Any]:
@@ -263,3 +269,25 @@ def test_the_unknown_service_refusal_lists_the_codes(core: Core, desk: QueueDesk
 def test_an_unknown_op_lists_the_queue_ops(core: Core) -> None:
     error = _send(core, "nope")["error"]
     assert all(op in error for op in ("recall", "no_show", "call", "transfer"))
+
+
+def test_the_sample_client_runs_the_queue_controls(core: Core, desk: QueueDesk,
+                                                   store: Store) -> None:
+    """tools/workstation_client.py --queue-demo over a real tty, the test playing the
+    counter on the pty master with the session the serial link runs."""
+    _issue(desk, 3)
+    pty = Pty()
+    fake = FakeDevice(pty, LinkSession(core, LinkSection()).process)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "workstation_client.py"), pty.path,
+             "--queue-demo"], capture_output=True, text=True, timeout=60)
+    finally:
+        fake.stop()
+        pty.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [t for (t,) in store.query(
+        "SELECT type FROM events WHERE type LIKE 'ticket.%' AND type != 'ticket.issued' "
+        "ORDER BY seq")] == ["ticket.called", "ticket.recalled", "ticket.no_show",
+                             "ticket.called", "ticket.transferred"]
+    assert _waiting(desk) == ["A001"]
