@@ -186,7 +186,8 @@ REFUSALS: Mapping[Refusal, Texts] = {
         "ticket {number} is not waiting: {why}; waiting: {waiting}"),
     Refusal.SERVICE_BEGUN: Texts(
         "业务已开始办理", "end the case instead; a ticket is transferred before service starts",
-        "case {case_no} of ticket {number} has begun (fields were shown): end it instead"),
+        "case {case_no} of ticket {number} has begun (a field or document was shown): end it "
+        "instead"),
     Refusal.SERVICE_UNKNOWN: Texts(
         "业务类型有误", "send a service code of the catalogue in force",
         "service {service!r} is not in the catalogue (version {version}); use one of "

@@ -16,11 +16,8 @@ next button    case.started (auto) case.ended, rating   refused (rating)    refu
 case.start     case.started        refused (open case)  skipped + started   ended + started
 case.end       refused             case.ended, rating   refused             refused
 tick           -                   -                    timeout: skipped    -
-recall         refused             ticket.recalled      refused             refused
-no_show        refused             ticket.no_show, idle refused             refused
-call NUMBER    case.started (auto) refused              refused             refused
-transfer       ticket.transferred  (its own: idle)      ticket.transferred  same
 =============  ==================  ===================  ==================  ===============
+The queue controls (recall, no_show, call, transfer) are device/counter_queue.py's.
 """
 
 from __future__ import annotations
@@ -64,6 +61,8 @@ __all__ = ["Away", "Call", "Counter", "CounterSettings", "MirrorEntry", "Mode", 
 
 _CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+
+
 @dataclass(frozen=True)
 class Transition:
     before: Snapshot
@@ -118,8 +117,7 @@ class Counter:
     # ------------------------------------------------------------------ entry point
 
     def handle(self, intent: Intent, now: float, call: Call | None = None) -> Transition:
-        """``call``: the ticket a next press in idle calls, or the one a queue control
-        acts on (the core asks the ticket book; device/counter_queue.py)."""
+        """``call``: the ticket a next press in idle calls or a queue control acts on."""
         before = self.state
         if isinstance(intent, Press):
             result = self._press(intent, now, call)
@@ -214,17 +212,6 @@ class Counter:
             "duration_s": round(max(0.0, now - since), 1)}))
         return dataclasses.replace(s, mode=Mode.IDLE, away=None)
 
-    def open_auto_case(self, s: Snapshot, now: float, drafts: list[Draft],
-                       call: Call | None) -> Snapshot:
-        """A case the counter numbers itself (next, or the link's call of a ticket)."""
-        n = s.auto_case_counter + 1
-        day = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d")
-        case_no = f"{self.settings.device}-{day}-{n:04d}"
-        s = dataclasses.replace(s, auto_case_counter=n)
-        # A called ticket brings its service; with nobody waiting it is a walk-in.
-        service = call.service if call else "walk_in"
-        return self._start_case(s, case_no, service, now, drafts, call)
-
     # ------------------------------------------------------------------ handlers
     # Each returns (new state, drafts) or a _No: why it was refused.
 
@@ -270,7 +257,14 @@ class Counter:
         if s.mode is Mode.SERVING:
             return self._end_case(s, now, drafts), drafts
         if s.mode is Mode.IDLE:
-            return self.open_auto_case(s, now, drafts, call), drafts
+            # Standalone counter (no workstation link): number the case ourselves.
+            n = s.auto_case_counter + 1
+            day = datetime.fromtimestamp(now, self._tz).strftime("%Y%m%d")
+            case_no = f"{self.settings.device}-{day}-{n:04d}"
+            s = dataclasses.replace(s, auto_case_counter=n)
+            # A called ticket brings its service; with nobody waiting it is a walk-in.
+            service = call.service if call else "walk_in"
+            return self._start_case(s, case_no, service, now, drafts, call), drafts
         if s.mode is Mode.RATING:
             return _No(Refusal.WAITING_FOR_RATING)
         return _No(Refusal.COME_BACK_FIRST)

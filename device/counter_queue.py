@@ -11,6 +11,17 @@ A no-show, or the transfer of the ticket the open case called, closes that case 
 a rating: the ticket event (``ticket.no_show``, ``ticket.transferred``) carries the case
 and is its end. No ``case.ended`` and no ``rating.skipped``, so HQ counts neither a served
 case nor a skipped rating for a citizen who never came to the window.
+
+=============  ===================  =====================  ==================  ==========
+input          idle                 serving                rating              away
+=============  ===================  =====================  ==================  ==========
+recall         refused              its ticket: recalled   refused             refused
+no_show        refused              its ticket: no_show,   refused             refused
+                                    idle
+call NUMBER    case.started (auto)  refused                refused             refused
+transfer       ticket.transferred   its ticket before      ticket.transferred  same
+                                    service: + idle
+=============  ===================  =====================  ==================  ==========
 """
 
 from __future__ import annotations
@@ -63,8 +74,8 @@ def handle_queue(c: Counter, intent: QueueIntent, now: float, call: Call | None)
             return No(Refusal.CALL_WHEN_IDLE, mode=s.mode.value)
         if call is None:  # a counter without a queue has no tickets to call
             return No(Refusal.TICKET_UNKNOWN, number=intent.number, waiting="none")
-        drafts: list[Draft] = []
-        return c.open_auto_case(s, now, drafts, call), drafts
+        # Exactly what the next button does in idle, for this ticket.
+        return c._next_button(now, call)
     if isinstance(intent, Transfer):
         return _transfer(c, s, intent, now, call)
     if s.mode is not Mode.SERVING or not s.ticket:
@@ -74,8 +85,8 @@ def handle_queue(c: Counter, intent: QueueIntent, now: float, call: Call | None)
         # The case goes on; the screen, the voice and the sign call the number again.
         return s, [Draft(EventType.TICKET_RECALLED, {**facts, "number": s.ticket,
                                                       "case_no": s.case_no})]
-    drafts = [Draft(EventType.TICKET_NO_SHOW, _closing(c, s, now, facts))]
-    return _close_unrated(s), drafts
+    return _close_unrated(s), [*_withdrawn(s), Draft(EventType.TICKET_NO_SHOW,
+                                                     _closing(c, s, now, facts))]
 
 
 def _transfer(c: Counter, s: Snapshot, i: Transfer, now: float, call: Call | None) -> Step:
@@ -87,12 +98,20 @@ def _transfer(c: Counter, s: Snapshot, i: Transfer, now: float, call: Call | Non
         # A waiting ticket: the queue changes, the counter does not.
         return s, [Draft(EventType.TICKET_TRANSFERRED, {**facts, "number": i.number,
                                                          "case_no": ""})]
-    if s.mirror:
-        # The officer has begun (fields were shown to the citizen): the case is served and
-        # ends with its rating, not by moving the ticket away from it.
+    if s.mirror or s.document is not None:
+        # The officer has begun (fields or a document were shown to the citizen): the
+        # case is served and ends with its rating, not by moving the ticket away from it.
         return No(Refusal.SERVICE_BEGUN, number=i.number, case_no=s.case_no)
     drafts = [Draft(EventType.TICKET_TRANSFERRED, _closing(c, s, now, facts))]
     return _close_unrated(s), drafts
+
+
+def _withdrawn(s: Snapshot) -> list[Draft]:
+    """A document shown and never confirmed did not print: recorded as withdrawn, as
+    when a case ends (device/counter.py)."""
+    if s.document is None:
+        return []
+    return [Draft(EventType.DOCUMENT_WITHDRAWN, dict(s.document.record))]
 
 
 def _closing(c: Counter, s: Snapshot, now: float, facts: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,6 +125,6 @@ def _close_unrated(s: Snapshot) -> Snapshot:
     # Idle at once: no rating is asked. The number joins the recent cases so a resent
     # case_start of it is refused like that of any ended case.
     return dataclasses.replace(
-        s, mode=Mode.IDLE, case_no="", service="", case_started="", mirror=(), ticket="",
-        ticket_day="", rating_deadline=0.0,
+        s, mode=Mode.IDLE, case_no="", service="", case_started="", mirror=(), document=None,
+        ticket="", ticket_day="", rating_deadline=0.0,
         recent_cases=(*s.recent_cases, s.case_no)[-RECENT_CASES:])

@@ -17,10 +17,11 @@ from device.intents import (
     NoShow,
     Press,
     Recall,
+    ShowDocument,
     Transfer,
 )
 from tests.conftest import T0
-from tests.test_counter import SETTINGS, counter_in, types
+from tests.test_counter import SETTINGS, counter_in, doc, types
 
 DAY = "2026-11-26"
 SERVED = Call("A001", "id_card.renew", DAY)
@@ -28,14 +29,16 @@ WAITING = Call("A002", "hukou.birth", DAY, {"from_service": "hukou.birth", "to_w
 
 
 def queue_counter(mode: str) -> Counter:
-    """``counter_in`` plus "called" (serving ticket A001) and "called_fields" (a field of
-    that case was shown: its service has begun)."""
-    if mode not in ("called", "called_fields"):
+    """``counter_in`` plus "called" (serving ticket A001), "called_fields" and
+    "called_doc" (a field or a document of that case was shown: its service has begun)."""
+    if mode not in ("called", "called_fields", "called_doc"):
         return counter_in(mode)
     c = Counter(SETTINGS)
     assert not c.handle(Press("next"), T0, SERVED).refused
     if mode == "called_fields":
         assert not c.handle(MirrorField("name", "姓名", "x"), T0).refused
+    if mode == "called_doc":
+        assert not c.handle(ShowDocument(doc(c.state.case_no)), T0).refused
     return c
 
 
@@ -62,6 +65,10 @@ CELLS: list[tuple[str, Intent, Call | None, str, list[str], Refusal | None]] = [
     ("called_fields", Transfer("A001", window=3), SERVED, "serving", [],
      Refusal.SERVICE_BEGUN),
     ("called_fields", NoShow(), SERVED, "idle", ["ticket.no_show"], None),
+    ("called_doc", Transfer("A001", service="hukou.birth"), SERVED, "serving", [],
+     Refusal.SERVICE_BEGUN),
+    # A document shown and never confirmed did not print, as when a case ends.
+    ("called_doc", NoShow(), SERVED, "idle", ["document.withdrawn", "ticket.no_show"], None),
     # rating and away: a waiting ticket can still be moved
     ("rating", Recall(), None, "rating", [], Refusal.NO_CALLED_TICKET),
     ("rating", NoShow(), None, "rating", [], Refusal.NO_CALLED_TICKET),
