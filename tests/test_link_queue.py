@@ -291,3 +291,15 @@ def test_the_sample_client_runs_the_queue_controls(core: Core, desk: QueueDesk,
         "ORDER BY seq")] == ["ticket.called", "ticket.recalled", "ticket.no_show",
                              "ticket.called", "ticket.transferred"]
     assert _waiting(desk) == ["A001"]
+
+
+def test_a_no_show_withdraws_a_document_never_confirmed(core: Core, desk: QueueDesk,
+                                                        store: Store) -> None:
+    _issue(desk, 1)
+    assert _send(core, "call_next")["ok"]
+    assert _send(core, "notice", materials=[1])["ok"]  # on the mirror, not confirmed
+    assert _send(core, "transfer", number="A001", window=3)["error"].endswith(
+        "has begun (a field or document was shown): end it instead")
+    reply = _send(core, "no_show")
+    assert reply["ok"] and len(reply["seq"]) == 2 and core.state.document is None
+    assert [t for _, t in _journal(store)[-2:]] == ["document.withdrawn", "ticket.no_show"]
