@@ -303,3 +303,20 @@ def test_a_no_show_withdraws_a_document_never_confirmed(core: Core, desk: QueueD
     reply = _send(core, "no_show")
     assert reply["ok"] and len(reply["seq"]) == 2 and core.state.document is None
     assert [t for _, t in _journal(store)[-2:]] == ["document.withdrawn", "ticket.no_show"]
+
+
+def test_kiosk_sim_link_takes_the_queue_controls(core: Core, desk: QueueDesk,
+                                                 config: Config) -> None:
+    """`kiosk sim link` goes through the simulated serial link's reader thread, framing
+    and parser: the queue ops need nothing of their own there."""
+    link = registry.link(config.link)
+    link.start(core)
+    try:
+        sim = link.control_commands()["link"]
+        _issue(desk, 2)
+        assert sim({"line": '{"op":"call","number":"A002","id":1}'})["reply"] == {
+            "ok": True, "state": "serving", "id": 1, "seq": [3, 4]}
+        refused = sim({"line": '{"op":"call","number":"A001"}'})["reply"]
+        assert refused["error"] == "the counter is serving: a ticket is called when it is idle"
+    finally:
+        link.close()
