@@ -8,6 +8,7 @@ from __future__ import annotations
 import atheris
 from _harness import run
 
+from device.documents import DocumentRequest
 from device.errors import ParseError
 from device.intents import (
     AwayClear,
@@ -18,6 +19,7 @@ from device.intents import (
     MirrorField,
     NoShow,
     Press,
+    PromiseChange,
     Recall,
     SignIn,
     SignOut,
@@ -30,8 +32,9 @@ with atheris.instrument_imports(include=["drivers", "device.json_input", "device
     from drivers.framing import LineSplitter, TooLong
     from drivers.link import parse_line
 
+# What a line may parse into, and nothing else (never a Tick or a citizen's answer).
 INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut,
-           Recall, NoShow, CallTicket, Transfer)
+           DocumentRequest, PromiseChange, Recall, NoShow, CallTicket, Transfer)
 LIMIT = 256
 
 
