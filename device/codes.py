@@ -67,6 +67,15 @@ class Refusal(StrEnum):
     DOCUMENT_NEEDS_CASE = "document_needs_case"
     DOCUMENT_OTHER_CASE = "document_other_case"
     NO_DOCUMENT = "no_document"
+    # The queue controls of the workstation link (recall, no_show, call, transfer).
+    NO_CALLED_TICKET = "no_called_ticket"
+    CALL_WHEN_IDLE = "call_when_idle"
+    TICKET_UNKNOWN = "ticket_unknown"
+    TICKET_NOT_WAITING = "ticket_not_waiting"
+    SERVICE_BEGUN = "service_begun"
+    SERVICE_UNKNOWN = "service_unknown"
+    SAME_SERVICE = "same_service"
+    OWN_WINDOW = "own_window"
 
 
 # Every refused rating press says the same on the screen, except a repeated one: the
@@ -163,6 +172,32 @@ REFUSALS: Mapping[Refusal, Texts] = {
     Refusal.NO_DOCUMENT: Texts(
         "没有需要确认的文书", "nothing to confirm: send the document first",
         "no document is waiting for the citizen's confirmation"),
+    Refusal.NO_CALLED_TICKET: Texts(
+        "当前没有叫到的号码", "call a ticket first (call_next or call)",
+        "no ticket is being served: call one first (call_next or call)"),
+    Refusal.CALL_WHEN_IDLE: Texts(
+        _END_CASE, "end the case (and let the rating pass) or come back, then call",
+        "the counter is {mode}: a ticket is called when it is idle"),
+    Refusal.TICKET_UNKNOWN: Texts(
+        "没有该号码", "send the number of a waiting ticket of today, e.g. 'A007'",
+        "no waiting ticket {number} today; waiting: {waiting}"),
+    Refusal.TICKET_NOT_WAITING: Texts(
+        "该号码不在等候中", "send the number of a waiting ticket",
+        "ticket {number} is not waiting: {why}; waiting: {waiting}"),
+    Refusal.SERVICE_BEGUN: Texts(
+        "业务已开始办理", "end the case instead; a ticket is transferred before service starts",
+        "case {case_no} of ticket {number} has begun (a field or document was shown): end it "
+        "instead"),
+    Refusal.SERVICE_UNKNOWN: Texts(
+        "业务类型有误", "send a service code of the catalogue in force",
+        "service {service!r} is not in the catalogue (version {version}); use one of "
+        "{codes}"),
+    Refusal.SAME_SERVICE: Texts(
+        "该号码已是此业务", "nothing to do, or name another service",
+        "ticket {number} is already for service {service}"),
+    Refusal.OWN_WINDOW: Texts(
+        "不能转到本窗口", "name another window (1-99)",
+        "window {window} is this counter's own window: name another window (1-99)"),
 }
 
 

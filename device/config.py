@@ -266,6 +266,13 @@ class QueueSection:
     # An appointment checks in with priority from this many minutes before its slot
     # starts until this many after it ends (docs/ui.md, 预约签到).
     appointment_grace_min: int = ranged(15, 0, 120, "minutes before and after the slot")
+    # A called citizen who does not come (the link's no_show) goes back into the queue
+    # this many times, each time behind ``no_show_requeue_after`` waiting tickets (or at
+    # the end when fewer wait); one more no-show drops the ticket for the day.
+    no_show_requeue: int = ranged(1, 0, 9, "times a no-show ticket goes back into the "
+                                  "queue before it is dropped (0: dropped at once)")
+    no_show_requeue_after: int = ranged(3, 0, 99, "waiting tickets a requeued no-show "
+                                        "goes behind (0: back where it was)")
 
 
 @dataclass(frozen=True)

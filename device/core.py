@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from device import __version__
 from device.codes import FAULTS, Fault, Refusal, refusal_text
 from device.config import Config
-from device.counter import Counter, CounterSettings, Mode, Snapshot
+from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
 from device.errors import StoreError
 from device.events import Draft, Envelope, EventType
-from device.intents import ConfirmDocument, Intent, Press, Tick
+from device.intents import QUEUE_INTENTS, ConfirmDocument, Intent, Press, Tick
 from device.printjobs import PrintJob
 from device.store import Store, Writer
+from device.ticket_ops import Refused, plan
 from device.tickets import Calling, TicketBook
 
 log = logging.getLogger("core")
@@ -134,13 +135,22 @@ class Core:
         with self._lock:
             now = self.clock()
             calling = self._calling(intent, now)
-            transition = self.counter.handle(intent, now, calling.call if calling else None)
+            if isinstance(calling, Refused):  # the ticket book said no: nothing changes
+                s = self.counter.state
+                transition = Transition(s, s, (), calling.code, calling.detail)
+                calling = None
+            else:
+                transition = self.counter.handle(intent, now,
+                                                 calling.call if calling else None)
             events: list[Envelope] = []
             if not transition.refused and (transition.drafts or transition.persist):
                 state = transition.after.persistable() if transition.persist else None
                 drafts = list(transition.drafts)
                 also: tuple[Writer, ...] = ()
-                if calling is not None and transition.after.ticket == calling.call.number:
+                # A queue control that was taken acted on its ticket; a next press on
+                # the ticket only when the case it opened serves it.
+                if calling is not None and (isinstance(intent, QUEUE_INTENTS)
+                                            or transition.after.ticket == calling.call.number):
                     drafts += calling.drafts
                     also = calling.also
                 issued = transition.before.document
@@ -166,12 +176,17 @@ class Core:
                                     time.perf_counter()))
             return outcome
 
-    def _calling(self, intent: Intent, now: float) -> Calling | None:
-        """The ticket a next press in idle calls (asked of the ticket book, under the lock)."""
+    def _calling(self, intent: Intent, now: float) -> Calling | Refused | None:
+        """The ticket a next press in idle calls, or the one a queue control acts on
+        (asked of the ticket book, under the lock; device/ticket_ops.py)."""
+        if self.tickets is None:
+            return None
+        if isinstance(intent, QUEUE_INTENTS):
+            return plan(self.tickets, intent, self.counter.state, now)
         if not (isinstance(intent, Press) and intent.button == "next"
                 and self.counter.state.mode is Mode.IDLE):
             return None
-        return self.tickets.next_call(now) if self.tickets is not None else None
+        return self.tickets.next_call(now)
 
     def record(self, drafts: Sequence[Draft], also: Sequence[Writer] = ()) -> list[Envelope]:
         """Commit events that are not counter transitions (tickets, comments, slips)."""

@@ -17,6 +17,7 @@ case.start     case.started        refused (open case)  skipped + started   ende
 case.end       refused             case.ended, rating   refused             refused
 tick           -                   -                    timeout: skipped    -
 =============  ==================  ===================  ==================  ===============
+The queue controls (recall, no_show, call, transfer) are device/counter_queue.py's.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from device.codes import Refusal, refusal_text
+from device.counter_queue import RECENT_CASES, Call, handle_queue
+from device.counter_queue import No as _No
 from device.events import Draft, EventType
 from device.intents import (
+    QUEUE_INTENTS,
     AwayClear,
     AwaySet,
     CaseEnd,
@@ -57,25 +61,6 @@ __all__ = ["Away", "Call", "Counter", "CounterSettings", "MirrorEntry", "Mode", 
 
 _CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,39}$")
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
-RECENT_CASES = 32  # how many ended case numbers a new case_start is checked against
-
-
-@dataclass(frozen=True)
-class Call:
-    """The waiting ticket the next button calls (picked by device/queue.py): the case it
-    opens serves that ticket's service."""
-
-    number: str
-    service: str
-    day: str  # local YYYY-MM-DD the ticket was issued
-
-
-class _No:
-    """A handler's refusal: the code and the values its text names (a case number)."""
-
-    def __init__(self, code: Refusal, **detail: str) -> None:
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -132,10 +117,12 @@ class Counter:
     # ------------------------------------------------------------------ entry point
 
     def handle(self, intent: Intent, now: float, call: Call | None = None) -> Transition:
-        """``call``: the ticket a next press in idle calls (the core asks the queue)."""
+        """``call``: the ticket a next press in idle calls or a queue control acts on."""
         before = self.state
         if isinstance(intent, Press):
             result = self._press(intent, now, call)
+        elif isinstance(intent, QUEUE_INTENTS):
+            result = handle_queue(self, intent, now, call)
         else:
             result = _HANDLERS[type(intent)](self, intent, now)
         if isinstance(result, _No):

@@ -45,6 +45,9 @@ class EventType(StrEnum):
     AWAY_ENDED = "away.ended"
     TICKET_ISSUED = "ticket.issued"
     TICKET_CALLED = "ticket.called"
+    TICKET_RECALLED = "ticket.recalled"
+    TICKET_NO_SHOW = "ticket.no_show"
+    TICKET_TRANSFERRED = "ticket.transferred"
     SLIP_PRINTED = "slip.printed"
     APPOINTMENT_CHECKED_IN = "appointment.checked_in"
     COMMENT_SUBMITTED = "comment.submitted"
@@ -68,6 +71,9 @@ CRITICAL_TYPES = frozenset(
         EventType.MIRROR_CONFIRMED,
         EventType.MIRROR_FLAGGED,
         EventType.TICKET_ISSUED,
+        # These two may close the case a called ticket opened (docs/counter-states.md).
+        EventType.TICKET_NO_SHOW,
+        EventType.TICKET_TRANSFERRED,
         EventType.APPOINTMENT_CHECKED_IN,
         EventType.AWAY_STARTED,
         EventType.AWAY_ENDED,

@@ -113,9 +113,44 @@ class PromiseChange:
     reason: str
 
 
+
+# The queue controls of the workstation link (docs/workstation-link.md). The counter
+# decides what they do to the case (device/counter_queue.py); the ticket book checks the
+# ticket under the core lock and adds its events and row changes (device/ticket_ops.py).
+
+
+@dataclass(frozen=True)
+class Recall:
+    """Call the ticket of the open case again (重呼)."""
+
+
+@dataclass(frozen=True)
+class NoShow:
+    """The called citizen did not come (过号): the case closes without a rating."""
+
+
+@dataclass(frozen=True)
+class CallTicket:
+    """Call waiting ticket ``number`` ("A007") out of order."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Move ticket ``number`` to another service of this queue or hand it to a window."""
+
+    number: str
+    service: str = ""  # a catalogue code, or "" when ``window`` is given
+    window: int = 0  # 1-99, or 0 when ``service`` is given
+
+
+QUEUE_INTENTS = (Recall, NoShow, CallTicket, Transfer)
+
 Intent = (
     Press | SignIn | SignOut | CaseStart | CaseEnd | MirrorField | MirrorAnswer | AwaySet
     | AwayClear | Tick | RatingExtras | ShowDocument | ConfirmDocument | PromiseChange
+    | Recall | NoShow | CallTicket | Transfer
 )
 # What the link parses but the core does not take as such: made into a ShowDocument
 # against the counter's catalogue and calendar first (drivers/link_documents.py).

@@ -91,4 +91,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0011_queue_controls",
+        """
+        -- The link's queue controls (recall, no_show, call, transfer). recalls and
+        -- no_shows count what happened to a ticket; place orders a requeued ticket among
+        -- the waiting ones of its priority (NULL: its id, the order issued); gone says why a
+        -- ticket left this counter's queue unserved: 'no_show' (dropped for the day) or
+        -- 'window:N' (handed to window N).
+        ALTER TABLE queue_tickets ADD COLUMN recalls INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE queue_tickets ADD COLUMN no_shows INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE queue_tickets ADD COLUMN place REAL;
+        ALTER TABLE queue_tickets ADD COLUMN gone TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]

@@ -13,8 +13,11 @@ from typing import Any
 
 from device.store_types import Records, Writer
 
-_COLUMNS = "id, number, service, grp, priority, appointment, issued_ts, called_ts"
-_WAITING = "day = ? AND called_ts IS NULL"
+_COLUMNS = ("id, number, service, grp, priority, appointment, issued_ts, called_ts, recalls, "
+            "no_shows, place, gone")
+_WAITING = "day = ? AND called_ts IS NULL AND gone = ''"
+# Call order within a priority: the order issued, unless a requeued no-show was placed.
+_KEY = "COALESCE(place, id)"
 
 
 class QueueRecords(Records):
@@ -22,7 +25,8 @@ class QueueRecords(Records):
 
     def waiting_tickets(self, day: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         """``day``'s waiting tickets in call order: higher priority first, then issue order."""
-        sql = f"SELECT {_COLUMNS} FROM queue_tickets WHERE {_WAITING} ORDER BY priority DESC, id"
+        sql = (f"SELECT {_COLUMNS} FROM queue_tickets WHERE {_WAITING} "
+               f"ORDER BY priority DESC, {_KEY}, id")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._dicts(sql, (day,))
@@ -34,7 +38,8 @@ class QueueRecords(Records):
         if before_id is None:
             where, params = "priority >= ?", (priority,)
         else:
-            where = "(priority > ? OR (priority = ? AND id < ?))"
+            where = (f"(priority > ? OR (priority = ? AND {_KEY} < (SELECT {_KEY} "
+                     "FROM queue_tickets WHERE id = ?)))")
             params = (priority, priority, before_id)
         return int(self._scalar(
             f"SELECT count(*) FROM queue_tickets WHERE {_WAITING} AND {where}", (day, *params)))
@@ -78,5 +83,47 @@ class QueueRecords(Records):
     def mark_called(ticket_id: int, ts: float) -> Writer:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE queue_tickets SET called_ts = ? WHERE id = ?", (ts, ticket_id))
+
+        return write
+
+    # The queue controls (device/ticket_ops.py): each writer commits with its event.
+
+    @staticmethod
+    def count_recall(ticket_id: int) -> Writer:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE queue_tickets SET recalls = recalls + 1 WHERE id = ?",
+                         (ticket_id,))
+
+        return write
+
+    @staticmethod
+    def requeue(ticket_id: int, priority: int, place: float | None, *,
+                service: str | None = None, no_show: bool = False) -> Writer:
+        """Back to waiting (a no-show, or a called ticket moved to another service), at
+        ``priority`` and ``place`` (None: its id)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE queue_tickets SET called_ts = NULL, priority = ?, place = ?, "
+                "service = COALESCE(?, service), no_shows = no_shows + ? WHERE id = ?",
+                (priority, place, service, int(no_show), ticket_id))
+
+        return write
+
+    @staticmethod
+    def leave_queue(ticket_id: int, gone: str, *, no_show: bool = False) -> Writer:
+        """Out of this counter's queue for the day, unserved: ``gone`` says why."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE queue_tickets SET gone = ?, no_shows = no_shows + ? "
+                         "WHERE id = ?", (gone, int(no_show), ticket_id))
+
+        return write
+
+    @staticmethod
+    def change_service(ticket_id: int, service: str) -> Writer:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE queue_tickets SET service = ? WHERE id = ?",
+                         (service, ticket_id))
 
         return write

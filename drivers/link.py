@@ -49,6 +49,7 @@ from device.json_input import correlation_id, load_object
 from drivers.base import BaseDriver, ControlHandler
 from drivers.framing import LineSplitter, RateLimiter, TooLong
 from drivers.link_documents import DOCUMENT_OPS, in_context
+from drivers.link_queue import QUEUE_OPS
 from drivers.serialport import LineService, Opener, SerialPort
 from drivers.simport import SimPort, one_reply
 
@@ -124,6 +125,7 @@ _OPS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "away": _away,
     "back": lambda m: AwayClear(),
     **DOCUMENT_OPS,
+    **QUEUE_OPS,  # recall, no_show, call, transfer (drivers/link_queue.py)
 }
 
 

@@ -66,7 +66,7 @@ def clips_for(event_type: str, data: Mapping[str, Any], window: int) -> list[str
         return ["farewell"]
     if event_type == EventType.TICKET_ISSUED:
         return ["ticket"]
-    if event_type == EventType.TICKET_CALLED:
+    if event_type in (EventType.TICKET_CALLED, EventType.TICKET_RECALLED):  # 重呼: again
         return call_clips(str(data.get("number", "")), int(data.get("window", window)))
     return []
 

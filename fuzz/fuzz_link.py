@@ -8,16 +8,22 @@ from __future__ import annotations
 import atheris
 from _harness import run
 
+from device.documents import DocumentRequest
 from device.errors import ParseError
 from device.intents import (
     AwayClear,
     AwaySet,
+    CallTicket,
     CaseEnd,
     CaseStart,
     MirrorField,
+    NoShow,
     Press,
+    PromiseChange,
+    Recall,
     SignIn,
     SignOut,
+    Transfer,
 )
 
 # Coverage feedback from our own parser only: instrumenting the core's dependencies
@@ -26,7 +32,9 @@ with atheris.instrument_imports(include=["drivers", "device.json_input", "device
     from drivers.framing import LineSplitter, TooLong
     from drivers.link import parse_line
 
-INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut)
+# What a line may parse into, and nothing else (never a Tick or a citizen's answer).
+INTENTS = (AwayClear, AwaySet, CaseEnd, CaseStart, MirrorField, Press, SignIn, SignOut,
+           DocumentRequest, PromiseChange, Recall, NoShow, CallTicket, Transfer)
 LIMIT = 256
 
 

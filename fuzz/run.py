@@ -43,6 +43,13 @@ def _link_seeds() -> list[bytes]:
         {"op": "call_next", "id": "x"},
         {"op": "away", "reason": "开会", "return_at": "15:30", "phone": "1", "backup": "2"},
         {"op": "back"},
+        {"op": "recall", "id": 2},
+        {"op": "no_show"},
+        {"op": "call", "number": "A007"},
+        {"op": "transfer", "number": "A003", "service": "hukou.birth"},
+        {"op": "transfer", "number": "A004", "window": 3},
+        {"op": "receipt"},
+        {"op": "notice", "materials": [1, 3]},
     ]
     seeds = [json.dumps(m, ensure_ascii=False).encode() for m in ops]
     return [*seeds, b"\n".join(seeds) + b"\n", b"[]", b'{"op":null}', b"\xff"]

@@ -384,3 +384,16 @@ def test_appointment_grace_window_has_a_range(value: int) -> None:
         loads(f"[queue]\nappointment_grace_min = {value}\n", source="c.toml")
     assert info.value.key == "queue.appointment_grace_min" and "0 to 120" in str(info.value)
     assert loads("[queue]\nappointment_grace_min = 0\n").queue.appointment_grace_min == 0
+
+
+@pytest.mark.parametrize(("key", "value", "span"), [
+    ("no_show_requeue", -1, "0 to 9"), ("no_show_requeue", 10, "0 to 9"),
+    ("no_show_requeue_after", 100, "0 to 99"), ("no_show_requeue_after", 1.5, "whole number")])
+def test_the_no_show_requeue_keys_name_the_key_and_the_fix(key: str, value: object,
+                                                           span: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        loads(f"[queue]\n{key} = {value}\n", source="c.toml")
+    assert info.value.key == f"queue.{key}" and span in str(info.value)
+    assert "Fix: " in str(info.value)
+    cfg = loads("[queue]\nno_show_requeue = 0\nno_show_requeue_after = 0\n").queue
+    assert (cfg.no_show_requeue, cfg.no_show_requeue_after) == (0, 0)

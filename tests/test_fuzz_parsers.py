@@ -5,6 +5,7 @@ for 100,000 inputs each: tests/test_fuzz_atheris.py, fuzz/run.py.)"""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,18 +92,32 @@ _VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30
                     st.dates().map(str))
 _OPS = st.sampled_from(["sign_in", "sign_out", "case_start", "field", "case_end",
                         "call_next", "away", "back", "notice", "refusal", "receipt",
-                        "referral", "promise_change", "nope", ""])
+                        "referral", "promise_change", "recall", "no_show", "call",
+                        "transfer", "nope", ""])
 _KEYS = st.sampled_from(["badge", "case_no", "service", "key", "label", "value",
                          "sensitive", "reason", "return_at", "phone", "backup", "id", "x",
                          "materials", "remarks", "deadline", "refusal", "basis",
-                         "promised_date", "pickup", "to", "matter", "new_date"])
+                         "promised_date", "pickup", "to", "matter", "new_date", "number",
+                         "window"])
+# The queue controls' fields, near-valid often enough to reach the ticket book.
+_QUEUE_FIELDS = st.fixed_dictionaries({}, optional={
+    "number": st.one_of(st.sampled_from(["A001", "A002", "A003", "a1", "A0000", "A-1"]),
+                        _VALUES),
+    "service": st.one_of(st.sampled_from(["id_card.renew", "hukou.birth", "no.such"]),
+                         _VALUES),
+    "window": st.one_of(st.integers(-2, 101), _VALUES),
+    "id": _VALUES})
+_QUEUE_LINES = st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
+                         st.sampled_from(["recall", "no_show", "call", "transfer",
+                                          "call_next", "case_end"]), _QUEUE_FIELDS)
 
 
 @FAST
 @given(st.one_of(
     st.binary(max_size=300),
     st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
-              _OPS, st.dictionaries(_KEYS, _VALUES, max_size=6))))
+              _OPS, st.dictionaries(_KEYS, _VALUES, max_size=6)),
+    _QUEUE_LINES))
 def test_link_parse_line_returns_intent_or_parse_error(raw: bytes) -> None:
     try:
         intent, corr = parse_line(raw, 256)
@@ -213,17 +228,27 @@ def test_load_object_lets_through_only_text_we_can_encode(raw: bytes) -> None:
 def link_core(tmp_path_factory: pytest.TempPathFactory):
     from device.config import Config
     from device.core import Core
+    from device.queue import QueueDesk
     from device.store import Store
+    from device.tickets import TicketBook
 
     cfg = Config().with_state_dir(tmp_path_factory.mktemp("fuzz-link")).simulated()
     store = Store(cfg.db_path, site=cfg.device.site, device=cfg.device.id)
-    yield Core(cfg, store)
+    # With a ticket book and a queue, so the queue controls reach device/ticket_ops.py.
+    book = TicketBook(store, cfg, clock=time.time)
+    core = Core(cfg, store, tickets=book)
+    desk = QueueDesk(core, book)
+    for _ in range(3):
+        desk.issue_ticket("id_card.renew")
+    yield core
     store.close()
 
 
 @FAST
-@given(st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
-                 _OPS, st.dictionaries(_KEYS, st.one_of(_VALUES, _JSON_TEXT), max_size=6)))
+@given(st.one_of(
+    st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
+              _OPS, st.dictionaries(_KEYS, st.one_of(_VALUES, _JSON_TEXT), max_size=6)),
+    _QUEUE_LINES))
 def test_link_reply_is_always_one_encodable_line(link_core, raw: bytes) -> None:
     # The whole path a workstation line takes, against a real core and store.
     from drivers.link import LinkSession
@@ -270,3 +295,18 @@ def test_document_ops_in_a_case_answer_once_and_refuse_without_a_trace(serving_c
     assert "internal error" not in reply.get("error", "")
     if not reply["ok"]:
         assert serving_core.store.head() == before
+
+
+@FAST
+@given(_QUEUE_LINES)
+def test_a_refused_queue_control_writes_nothing(link_core, raw: bytes) -> None:
+    from drivers.link import LinkSession
+
+    def held() -> tuple[list, list]:
+        return (list(link_core.store.query("SELECT seq FROM events")),
+                list(link_core.store.query("SELECT * FROM queue_tickets ORDER BY id")))
+
+    before, state = held(), link_core.state
+    reply = json.loads(LinkSession(link_core, link_core.config.link).process(raw + b"\n"))
+    if not reply["ok"]:
+        assert held() == before and link_core.state == state, reply

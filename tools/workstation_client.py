@@ -7,6 +7,7 @@ on Linux/macOS with the standard library alone, and on Windows (COM3) when pyser
 installed.
 
     python3 workstation_client.py tcp://192.168.50.2:7301 --demo      # every op once
+    python3 workstation_client.py tcp://192.168.50.2:7301 --queue-demo  # the queue controls
     python3 workstation_client.py tcp://127.0.0.1:7301 '{"op":"sign_in","badge":"000001"}'
     python3 workstation_client.py /dev/ttyACM0 -                      # lines from stdin
     python3 workstation_client.py COM3 --demo                         # Windows + pyserial
@@ -42,6 +43,17 @@ DEMO: list[dict[str, Any]] = [
     {"op": "notice", "materials": [1], "remarks": "请携带原件"},
     {"op": "referral", "to": "exit_entry", "matter": "港澳通行证签注"},
     {"op": "case_end", "case_no": "SZ-20261126-0002"},
+]
+
+# The queue controls, on a counter that is idle with at least three tickets waiting of
+# one service (take them on the kiosk's screen first) and is not window 2.
+QUEUE_DEMO: list[dict[str, Any]] = [
+    {"op": "call_next"},  # calls the first waiting ticket, A001
+    {"op": "recall"},  # 重呼: A001 is called again
+    {"op": "no_show"},  # 过号: its case closes unrated; A001 waits again further back
+    {"op": "call", "number": "A003"},  # out of order
+    {"op": "case_end"},
+    {"op": "transfer", "number": "A002", "window": 2},  # leaves this counter's queue
 ]
 
 
@@ -172,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("url", help="tcp://HOST:PORT, a serial device (/dev/ttyACM0) or COMn")
     p.add_argument("lines", nargs="*", help="JSON lines to send; '-' reads them from stdin")
     p.add_argument("--demo", action="store_true", help="send one of every op")
+    p.add_argument("--queue-demo", action="store_true",
+                   help="send the queue controls (three tickets must be waiting)")
     p.add_argument("--baudrate", type=int, default=115200)
     p.add_argument("--timeout", type=float, default=5.0)
     args = p.parse_intermixed_args(argv)
@@ -182,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     status = 0
     with link:
-        lines: list[str] = [json.dumps(m, ensure_ascii=False) for m in DEMO] if args.demo else []
+        demo = (DEMO if args.demo else []) + (QUEUE_DEMO if args.queue_demo else [])
+        lines: list[str] = [json.dumps(m, ensure_ascii=False) for m in demo]
         for line in args.lines:
             lines.extend(sys.stdin if line == "-" else [line])
         for line in lines:

@@ -52,7 +52,7 @@ def apply_change(ui: KioskUi, change: Change) -> None:
            for ev in change.events) and ui.sm.current == "ticket":
         _screen(ui, "ticket").rebuild()  # the ticket says whether it printed
     for ev in change.events:
-        if ev.type == EventType.TICKET_CALLED:
+        if ev.type in (EventType.TICKET_CALLED, EventType.TICKET_RECALLED):
             ui.show_called(str(ev.data.get("number", "")),
                            int(ev.data.get("window", ui.cfg.window.number)))
         elif ev.type == EventType.APPOINTMENT_CHECKED_IN and ev.data.get("source") != "screen":

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from device.intents import AwaySet, Press, SignIn
+from drivers.link import handle_line
 from ui.app import local_time
 
 pytestmark = pytest.mark.ui
@@ -220,3 +221,16 @@ def test_rating_says_whom_and_draws_a_face_on_each_level(kiosk):
     assert smile == sorted(smile, reverse=True) and smile[0] > 0 > smile[-1]
     up = mouth_points(0, 0, 10, 1.0)
     assert up[13] < up[1]  # the middle of a smile is lower than its ends
+
+
+def test_a_recall_shows_the_call_card_again(kiosk):
+    kiosk.desk.issue_ticket("id_card.renew")
+    kiosk.core.submit(Press("next"))
+    kiosk.frames(3)
+    card = "请 [b][color=#ffd600]A001[/color][/b] 号"
+    kiosk.app.hide_called()  # the card went away (its time, or a touch)
+    kiosk.frames(2)
+    assert card not in kiosk.texts()
+    assert handle_line(kiosk.core, '{"op":"recall"}')["ok"]  # 重呼 from the workstation
+    kiosk.frames(3)
+    assert card in kiosk.texts() and "到 [b]1[/b] 号窗口办理" in kiosk.texts()
