@@ -7,16 +7,13 @@ check; a change to one must change the other.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from device import counter as counter_module
 from device.codes import Refusal
-from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
+from device.counter import Counter, CounterSettings, Mode, Transition
 from device.documents import DocKind, Document
 from device.events import EventType
 from device.intents import (
@@ -408,40 +405,6 @@ def test_bounce_and_repeated_presses_give_one_rating() -> None:
                   if d.type is EventType.RATING_GIVEN]
     assert len(given) == 1 and given[0].data["level"] == "satisfied"
     assert c.handle(Tick(LATE), LATE).drafts == ()  # no late skip after the rating
-
-
-# ------------------------------------------------------------------ persistence
-
-
-def test_snapshot_round_trips_without_the_mirror() -> None:
-    for mode in ("idle", "serving", "rating", "rating_away", "away", "idle_unsatisfied"):
-        s = counter_in(mode).state
-        text = json.dumps(s.persistable(), ensure_ascii=False)
-        assert SECRET_NAME not in text and SECRET_ID not in text
-        back = Snapshot.restore(json.loads(text))
-        assert back == s and back.mirror == ()
-
-
-def test_restore_ignores_unknown_keys_and_fills_new_ones() -> None:
-    # An older or newer build's saved state must not stop the counter.
-    s = Snapshot.restore({"mode": "serving", "case_no": "C-7", "from_the_future": 1})
-    assert s.mode is Mode.SERVING and s.case_no == "C-7" and s.detailed_case == ""
-
-
-def test_t0_is_nine_in_the_morning_in_shanghai() -> None:
-    # The fixtures above rely on it (return times, case numbers).
-    local = datetime.fromtimestamp(T0, UTC).astimezone(
-        ZoneInfo("Asia/Shanghai"))
-    assert (local.hour, local.minute, local.date().isoformat()) == (9, 0, "2026-11-26")
-
-
-def test_transition_persist_flags_only_persisted_changes() -> None:
-    c = counter_in("serving")
-    t = c.handle(MirrorField("phone", "电话", "138"), T0)
-    assert not t.persist  # the mirror is memory only
-    t = c.handle(CaseEnd(), T0)
-    assert t.persist
-    assert dataclasses.replace(t.after, mirror=()).persistable() == t.after.persistable()
 
 
 def test_mirror_answers_carry_the_officer_and_service_of_the_case() -> None:
