@@ -13,7 +13,7 @@ import pytest
 
 from device import counter as counter_module
 from device.codes import Refusal
-from device.counter import Counter, CounterSettings, Mode, Transition
+from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
 from device.documents import DocKind, Document
 from device.events import EventType
 from device.intents import (
@@ -193,7 +193,12 @@ def test_cell(start: str, intent: Intent, now: float, mode: str, events: list[st
               refused: Refusal | None) -> None:
     c = counter_in(start)
     before = c.state
-    t = c.handle(intent, now)
+    check_cell(c, before, c.handle(intent, now), mode, events, refused)
+
+
+def check_cell(c: Counter, before: Snapshot, t: Transition, mode: str, events: list[str],
+               refused: Refusal | None) -> None:
+    """One cell of the table: the mode after, the event types; a refusal changes nothing."""
     assert t.after.mode == Mode(mode)
     assert c.state.mode == Mode(mode)
     assert types(t) == events

@@ -21,7 +21,7 @@ from device.intents import (
     Transfer,
 )
 from tests.conftest import T0
-from tests.test_counter import SETTINGS, counter_in, doc, types
+from tests.test_counter import SETTINGS, check_cell, counter_in, doc
 
 DAY = "2026-11-26"
 SERVED = Call("A001", "id_card.renew", DAY)
@@ -87,14 +87,7 @@ def test_cell(start: str, intent: Intent, call: Call | None, mode: str, events: 
               refused: Refusal | None) -> None:
     c = queue_counter(start)
     before = c.state
-    t = c.handle(intent, T0 + 60, call)
-    assert t.after.mode == Mode(mode) and c.state.mode == Mode(mode)
-    assert types(t) == events
-    if refused:
-        assert t.refused is refused
-        assert c.state == before and c.state.mirror == before.mirror  # refused: no change
-    else:
-        assert not t.refused
+    check_cell(c, before, c.handle(intent, T0 + 60, call), mode, events, refused)
 
 
 def test_every_mode_has_a_cell_for_every_queue_control() -> None:
