@@ -49,6 +49,7 @@ from device.json_input import correlation_id, load_object
 from drivers.base import BaseDriver, ControlHandler
 from drivers.framing import LineSplitter, RateLimiter, TooLong
 from drivers.link_documents import DOCUMENT_OPS, in_context
+from drivers.link_fields import case_no_field
 from drivers.link_queue import QUEUE_OPS
 from drivers.serialport import LineService, Opener, SerialPort
 from drivers.simport import SimPort, one_reply
@@ -57,8 +58,7 @@ log = logging.getLogger("link")
 
 MAX_LINE = 4096
 _BADGE_RE = re.compile(r"[0-9A-Za-z]{1,20}")
-# The same formats the counter holds its own cases to (device/counter.py).
-_CASE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,39}")
+# The same format the counter holds its own services to (device/counter.py).
 _SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 _HHMM_RE = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
 
@@ -70,15 +70,8 @@ def _sign_in(m: dict[str, Any]) -> Intent:
     return SignIn(badge)
 
 
-def _case_no(m: dict[str, Any], *, required: bool) -> str:
-    case_no = text_field(m, "case_no", required=required, limit=40)
-    if (required or case_no) and not _CASE_RE.fullmatch(case_no):
-        raise ParseError(f"case_no {case_no!r} must be 1-40 letters, digits, '-' or '_'")
-    return case_no
-
-
 def _case_start(m: dict[str, Any]) -> Intent:
-    case_no = _case_no(m, required=True)
+    case_no = case_no_field(m, required=True)
     service = text_field(m, "service", limit=64)
     if not _SERVICE_RE.fullmatch(service):
         raise ParseError(f"service {service!r} must be a catalogue code like "
@@ -87,7 +80,7 @@ def _case_start(m: dict[str, Any]) -> Intent:
 
 
 def _case_end(m: dict[str, Any]) -> Intent:
-    return CaseEnd(_case_no(m, required=False) or None)
+    return CaseEnd(case_no_field(m, required=False) or None)
 
 
 def _field(m: dict[str, Any]) -> Intent:

@@ -24,8 +24,7 @@ from device.fields import text_field
 from device.holidays import work_calendar
 from device.intents import Intent, PromiseChange, Request, ShowDocument
 from device.workdays import WorkCalendar
-
-_CASE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+from drivers.link_fields import case_no_field
 
 
 def _materials(m: dict[str, Any]) -> tuple[str | int, ...]:
@@ -77,10 +76,8 @@ def _referral(m: dict[str, Any]) -> DocumentRequest:
 
 
 def _promise_change(m: dict[str, Any]) -> PromiseChange:
-    case_no = text_field(m, "case_no", limit=40, nonempty=True)
-    if not set(case_no) <= _CASE_CHARS:
-        raise ParseError(f"case_no {case_no!r} must be letters, digits, '-' or '_'")
-    return PromiseChange(case_no, text_field(m, "new_date", limit=10, nonempty=True),
+    return PromiseChange(case_no_field(m, required=True),
+                         text_field(m, "new_date", limit=10, nonempty=True),
                          text_field(m, "reason", limit=100, nonempty=True))
 
 
