@@ -111,6 +111,9 @@ class OfficerEntry:
     phone: str = ""
     role: str = "窗口民警"
     photo: str = ""
+    # The officer panel's sign-in (device/pins.py; `kiosk hash-pin` makes one). Empty:
+    # this officer cannot sign in at the panel.
+    pin_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,25 @@ class LinkSection:
     def tcp(self) -> bool:
         """Listens on ``tcp://HOST:PORT`` rather than opening a serial port."""
         return self.url.startswith("tcp://")
+
+
+@dataclass(frozen=True)
+class PanelSection:
+    """The officer panel (drivers/panel/): a page on the counter's LAN address for a desk
+    PC without workstation integration. Off unless enabled, and then only on ``listen``,
+    a specific address of this Pi (docs/officer-panel.md)."""
+
+    enabled: bool = False
+    listen: str = ""  # "HOST:PORT", e.g. "192.168.50.21:8080"; never 0.0.0.0 or ::
+    # Desk PCs allowed to open it ("192.168.50.30" or "192.168.50.0/24"); empty: any
+    # host that reaches ``listen``.
+    allow_from: tuple[str, ...] = ()
+    # A signed-in officer's session ends after this long without a request; another
+    # officer can sign in then.
+    idle_minutes: int = ranged(30, 1, 720, "minutes, at most 12 hours")
+    # Wrong PINs for one badge (or from one PC) before sign-in is refused for lockout_s.
+    max_failures: int = ranged(5, 1, 100, "attempts")
+    lockout_s: int = ranged(300, 10, 86400, "seconds")
 
 
 @dataclass(frozen=True)
@@ -340,6 +362,7 @@ class Config:
     printer: PrinterSection = PrinterSection()
     sign: SignSection = SignSection()
     link: LinkSection = LinkSection()
+    panel: PanelSection = PanelSection()
     scanner: ScannerSection = ScannerSection()
     timeouts: TimeoutsSection = TimeoutsSection()
     sound: SoundSection = SoundSection()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import re
 import tomllib
 import types
@@ -24,8 +25,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from device.config import Config, range_of
-from device.errors import ConfigError
+from device.errors import ConfigError, ParseError
 from device.fields import looks_like_resident_id
+from device.pins import parse as parse_pin_hash
 
 # An id that can stand as one MQTT topic level and one file name: no '/', '+', '#'.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -272,8 +274,49 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
     if cfg.mqtt.host and cfg.mqtt.tls and not cfg.mqtt.ca_file:
         raise _fail(source, lines, ("mqtt", "ca_file"), "TLS is on but no CA file is set",
                     "set ca_file to the broker's CA certificate, or tls = false on a test bench")
+    for i, officer in enumerate(cfg.roster):
+        if officer.pin_hash:
+            try:
+                parse_pin_hash(officer.pin_hash, where="the value")
+            except ParseError as exc:
+                raise _fail(source, lines, ("roster", str(i), "pin_hash"), str(exc),
+                            "leave it empty if this officer does not use the panel") from None
     # Numeric ranges are checked in _build, next to each key's definition (ranged()).
     _check_urls(cfg, lines, source)
+    _check_panel(cfg, lines, source)
+
+
+def _check_panel(cfg: Config, lines: _KeyLines, source: str) -> None:
+    """The panel listens on one LAN address of this Pi: never every interface."""
+    panel = cfg.panel
+    for i, net in enumerate(panel.allow_from):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise _fail(source, lines, ("panel", "allow_from", str(i)),
+                        f"{net!r} is not an address or network",
+                        'write e.g. "192.168.50.30" or "192.168.50.0/24"') from None
+    if not panel.enabled and not panel.listen:
+        return
+    if not panel.listen:
+        raise _fail(source, lines, ("panel", "enabled"), "the panel is enabled but "
+                    "panel.listen is empty", 'add listen = "192.168.50.21:8080", this Pi\'s '
+                    "address on the counter LAN")
+    m = re.fullmatch(r"(\[[^\]]+\]|[^:\[\]]+):(\d{1,5})", panel.listen)
+    example = 'write e.g. listen = "192.168.50.21:8080", this Pi\'s address on the counter LAN'
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise _fail(source, lines, ("panel", "listen"),
+                    f"{panel.listen!r} is not HOST:PORT with a port from 1 to 65535", example)
+    try:
+        host = ipaddress.ip_address(m.group(1).strip("[]"))
+    except ValueError:
+        raise _fail(source, lines, ("panel", "listen"),
+                    f"{m.group(1)!r} is not an IP address (the panel binds one address, "
+                    "not a name)", example) from None
+    if host.is_unspecified:
+        raise _fail(source, lines, ("panel", "listen"),
+                    f"{host} listens on every interface; the panel must be reachable from "
+                    "the counter LAN only", example)
 
 
 _TCP_URL = re.compile(r"(?:tcp|socket)://(\[[^\]]+\]|[^:/\[\]]+):(\d+)/?(?:\?.*)?")

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from device.catalogue import CatalogueSource
 from device.config import LinkSection
-from device.core import Core
+from device.core import Core, Outcome
 from device.errors import DriverError, ParseError
 from device.fields import text_field
 from device.intents import (
@@ -127,7 +127,12 @@ def parse_line(raw: bytes | str, max_bytes: int = MAX_LINE) -> tuple[Request, An
 
     Raises :class:`ParseError` with a message fit to send back to the workstation.
     """
-    msg = load_object(raw, max_bytes=max_bytes, where="line")
+    return parse_message(load_object(raw, max_bytes=max_bytes, where="line"))
+
+
+def parse_message(msg: dict[str, Any]) -> tuple[Request, Any]:
+    """One request as a JSON object (a line, or the officer panel's form): its intent and
+    correlation ``id``; :class:`ParseError` names the field."""
     op = msg.get("op")
     if not isinstance(op, str) or op not in _OPS:
         raise ParseError(f"unknown op {op!r}; ops are " + ", ".join(sorted(_OPS)))
@@ -135,20 +140,13 @@ def parse_line(raw: bytes | str, max_bytes: int = MAX_LINE) -> tuple[Request, An
     return _OPS[op](msg), corr
 
 
-def _corr_of(raw: bytes | str, max_bytes: int) -> Any:
-    """The ``id`` of a line that was refused, when it is a JSON object with a valid id."""
-    try:
-        return correlation_id(load_object(raw, max_bytes=max_bytes, where="line"))
-    except ParseError:
-        return None
-
-
 # A catalogue per core that has no ticket book (tests, tools); the kiosk's book holds the
 # catalogue in force (HQ's copy if valid, else the shipped one).
 _catalogues: weakref.WeakKeyDictionary[Core, CatalogueSource] = weakref.WeakKeyDictionary()
 
 
-def _catalogue(core: Core) -> CatalogueSource:
+def catalogue_of(core: Core) -> CatalogueSource:
+    """The catalogue in force at this counter (the link and the panel check against it)."""
     if core.tickets is not None:
         return core.tickets.catalogue
     source = _catalogues.get(core)
@@ -164,7 +162,7 @@ def check_in_context(core: Core, intent: Request) -> Intent:
     :class:`ParseError` naming the field, and nothing is applied then.
     """
     if isinstance(intent, CaseStart):
-        catalogue = _catalogue(core).current()
+        catalogue = catalogue_of(core).current()
         if catalogue.get(intent.service) is None:
             codes = ", ".join(s.code for s in catalogue.services)
             raise ParseError(f"service {intent.service!r} is not in the catalogue "
@@ -180,21 +178,32 @@ def check_in_context(core: Core, intent: Request) -> Intent:
             current = datetime.fromtimestamp(now, tz).isoformat(timespec="minutes")
             raise ParseError(f"return_at {intent.return_at!r} is in the past (it is "
                              f"{current} at the counter); send a later time or HH:MM")
-    return in_context(core, _catalogue(core).current(), intent)
+    return in_context(core, catalogue_of(core).current(), intent)
 
 
 def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict[str, Any]:
     """Parse, submit and build the reply for one line. Never raises for bad input."""
     try:
-        request, corr = parse_line(raw, max_bytes)
+        msg = load_object(raw, max_bytes=max_bytes, where="line")
+    except ParseError as exc:
+        log.warning("link: rejected line: %s", exc)
+        return {"ok": False, "error": str(exc)}
+    return handle_message(core, msg)[0]
+
+
+def handle_message(core: Core, msg: dict[str, Any]) -> tuple[dict[str, Any], Outcome | None]:
+    """Check, submit and answer one request: the reply, and the core's outcome (None when
+    the request was refused before it reached the core). Never raises for bad input."""
+    try:
+        request, corr = parse_message(msg)
         intent = check_in_context(core, request)
     except ParseError as exc:
         log.warning("link: rejected line: %s", exc)
         rejected: dict[str, Any] = {"ok": False, "error": str(exc)}
-        corr = _corr_of(raw, max_bytes)
-        if corr is not None:
-            rejected["id"] = corr  # so the workstation knows which request failed
-        return rejected
+        with contextlib.suppress(ParseError):
+            if (corr := correlation_id(msg)) is not None:
+                rejected["id"] = corr  # so the workstation knows which request failed
+        return rejected, None
     outcome = core.submit(intent)
     reply: dict[str, Any] = {"ok": outcome.ok, "state": outcome.state.mode.value}
     if corr is not None:
@@ -203,7 +212,7 @@ def handle_line(core: Core, raw: bytes | str, max_bytes: int = MAX_LINE) -> dict
         reply["error"] = outcome.reason
     if outcome.events:
         reply["seq"] = [e.seq for e in outcome.events]
-    return reply
+    return reply, outcome
 
 
 # --------------------------------------------------------------------------- line framing

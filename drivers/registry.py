@@ -17,6 +17,8 @@ scanner   :class:`ScannerDriver` on an     :class:`ScannerDriver` on a pyserial 
           in-memory line
 printer   :class:`SimTransport`            serial / network / USB transport
 sound     :class:`SimPlayer`               :class:`Aplay`
+panel     the same (a page on              :class:`OfficerPanel` on ``panel.listen``,
+          ``panel.listen``)                only when ``panel.enabled``
 ========  ===============================  =========================================
 
 A simulator is the real driver on a fake wire: the simulated link and scanner read their
@@ -45,6 +47,7 @@ from device.queue import QueueDesk
 from drivers.base import Driver
 from drivers.gpio import ButtonPanel, make_pin_factory
 from drivers.link import SerialLink, SimLink, TcpLink
+from drivers.panel import OfficerPanel
 from drivers.printer import PrinterDriver
 from drivers.printer.transports import (
     NetworkTransport,
@@ -130,6 +133,8 @@ def build(config: Config, *, desk: QueueDesk | None = None,
     counter with no queue) a scan tells the citizen to go to the window. ``clock`` is the
     counter's (the scanner refuses another day's appointment by it)."""
     check_in = (lambda code: desk.check_in(code, source="scanner")) if desk else None
+    # The officer panel is a web page, not hardware: the same with --simulate.
+    panel: list[Driver] = [OfficerPanel(config.panel)] if config.panel.enabled else []
     return [
         gpio(config.gpio),
         link(config.link),
@@ -137,4 +142,5 @@ def build(config: Config, *, desk: QueueDesk | None = None,
         scanner(config, check_in=check_in, clock=clock),
         sound(config.sound, config.window.number),
         printer(config.printer, config.state_dir),
+        *panel,
     ]

@@ -18,7 +18,7 @@ from typing import Any
 from device.config import Config
 from device.core import Core
 from device.errors import ConfigError, KioskError
-from device.intents import Tick
+from device.intents import ConfirmDocument, Tick
 from kiosk import sdnotify
 from kiosk.build import Counter, build_counter
 from kiosk.control import ControlServer, Handler
@@ -52,6 +52,9 @@ class KioskApp:
         counter = self.counter = build_counter(cfg, clock=self.clock)
         core = self.core = counter.core
         handlers: dict[str, Handler] = core_commands(core)
+        if self.headless and cfg.link.simulated:
+            # No screen to tap 确认 on: the simulation's citizen confirms from the shell.
+            handlers["confirm"] = citizen_confirm(core)
         handlers.update(counter.start_drivers())
         self.control = ControlServer(cfg.control_socket, handlers)
         self.control.start()
@@ -197,6 +200,18 @@ def core_commands(core: Core) -> dict[str, Handler]:
         return {"ok": True}
 
     return {"state": state, "ping": ping}
+
+
+def citizen_confirm(core: Core) -> Handler:
+    """`kiosk sim confirm`: the citizen's 确认并打印 on the mirror of a headless
+    simulated counter (the document is issued and prints, as from the screen)."""
+    def confirm(_req: dict[str, Any]) -> dict[str, Any]:
+        outcome = core.submit(ConfirmDocument())
+        reply: dict[str, Any] = {"ok": outcome.ok, "state": outcome.state.mode.value}
+        if not outcome.ok:
+            reply["error"] = outcome.reason
+        return reply
+    return confirm
 
 
 def state_view(core: Core) -> dict[str, Any]:

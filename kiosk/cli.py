@@ -26,12 +26,12 @@ from device import __version__
 from device.config import Config, load
 from device.errors import ConfigError, KioskError
 from device.store_journal import JournalReader
-from kiosk import doctor, screenshots
+from kiosk import doctor, hash_pin, screenshots
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 # Subcommands with a module of their own: each has register(parser) and main(args, config).
-EXTRA = {"doctor": doctor, "screenshots": screenshots}
+EXTRA = {"doctor": doctor, "screenshots": screenshots, "hash-pin": hash_pin}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("line")
     scan = sim_sub.add_parser("scan", help="scan a QR code (its text)")
     scan.add_argument("code")
+    sim_sub.add_parser("confirm", help="the citizen taps 确认并打印 on the mirror "
+                       "(headless simulation: issue and print the document shown)")
     sim_sub.add_parser("state", help="show the counter state")
     sim_sub.add_parser("pins", help="show LED and button pin states")
     sim_sub.add_parser("sign", help="show what the away sign shows")

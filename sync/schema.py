@@ -185,6 +185,9 @@ CONTENT_SCHEMAS: dict[str, dict[str, Any]] = {
             "role": _s(60),
             "phone": _s(30),
             "photo": _s(200),
+            # The officer panel's PIN, hashed (device/pins.py; Django's PBKDF2 format).
+            "pin_hash": _s(200, pattern=r"^pbkdf2_sha256\$[0-9]{1,9}\$[A-Za-z0-9./+=_-]{1,64}"
+                              r"\$[A-Za-z0-9+/=]{40,64}$"),
             "windows": {"type": "array", "maxItems": 100,
                         "items": {"type": "integer", "minimum": 0, "maximum": 9999}},
         })},

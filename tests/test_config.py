@@ -121,6 +121,16 @@ BAD = [
      "staff.backup", ["looks like a resident ID number"]),
     ("retention-under-a-month", "[store]\nretention_days = 7\n", 2, "store.retention_days",
      ["shorter than a month", "32 or more"]),
+    ("panel-on-every-interface", '[panel]\nenabled = true\nlisten = "0.0.0.0:8080"\n', 3,
+     "panel.listen", ["every interface", "counter LAN"]),
+    ("panel-listen-a-name", '[panel]\nenabled = true\nlisten = "pi.local:8080"\n', 3,
+     "panel.listen", ["not an IP address"]),
+    ("panel-enabled-without-listen", "[panel]\nenabled = true\n", 2, "panel.enabled",
+     ["listen is empty"]),
+    ("panel-allow-from-not-a-network", '[panel]\nallow_from = ["desk-pc"]\n', 2,
+     "panel.allow_from[0]", ["not an address or network"]),
+    ("pin-hash-in-the-clear", '[[roster]]\nbadge = "000001"\nname = "a"\npin_hash = "123456"\n',
+     4, "roster[0].pin_hash", ["not a PIN hash", "kiosk hash-pin"]),
 ]
 SYNTAX = '[device]\nsite = "s1"\nid = w01\n'  # unquoted string: a TOML syntax error
 
@@ -343,6 +353,10 @@ def configs(draw: st.DrawFn) -> Config:
                                                   usb_product=0x5011)
     m = sections["mqtt"]
     sections["mqtt"] = dataclasses.replace(m, ca_file="ca.pem")
+    sections["panel"] = dataclasses.replace(
+        sections["panel"], listen=draw(st.sampled_from(["192.168.50.21:8080", "[fd00::5]:80"])),
+        allow_from=tuple(draw(st.lists(st.sampled_from(["192.168.50.30", "10.0.0.0/8", "fd00::/8"]),
+                                       max_size=3))))
     badges = draw(st.lists(st.from_regex(r"[0-9]{6}", fullmatch=True), min_size=1,
                            max_size=4, unique=True))
     roster = tuple(OfficerEntry(b, draw(st.text(max_size=10)), draw(st.text(max_size=15)))
