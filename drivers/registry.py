@@ -47,7 +47,6 @@ from device.queue import QueueDesk
 from drivers.base import Driver
 from drivers.gpio import ButtonPanel, make_pin_factory
 from drivers.link import SerialLink, SimLink, TcpLink
-from drivers.panel import OfficerPanel
 from drivers.printer import PrinterDriver
 from drivers.printer.transports import (
     NetworkTransport,
@@ -125,6 +124,14 @@ def sound(cfg: SoundSection, window: int = 1) -> Sound:
     return Sound(cfg, SimPlayer() if cfg.simulated else Aplay(), window)
 
 
+def panel(config: Config, clock: Callable[[], float]) -> Driver:
+    # Imported here: Starlette, uvicorn and Jinja2 cost a counter ~8 MB of RSS, which one
+    # without the panel (most of them) does not pay.
+    from drivers.panel import OfficerPanel
+
+    return OfficerPanel(config.panel, clock)
+
+
 def build(config: Config, *, desk: QueueDesk | None = None,
           clock: Callable[[], float] = time.time) -> list[Driver]:
     """Drivers for ``config``, not yet started (``Config.simulated()`` picks simulators).
@@ -134,7 +141,7 @@ def build(config: Config, *, desk: QueueDesk | None = None,
     counter's (the scanner refuses another day's appointment by it)."""
     check_in = (lambda code: desk.check_in(code, source="scanner")) if desk else None
     # The officer panel is a web page, not hardware: the same with --simulate.
-    panel: list[Driver] = [OfficerPanel(config.panel)] if config.panel.enabled else []
+    panels: list[Driver] = [panel(config, clock)] if config.panel.enabled else []
     return [
         gpio(config.gpio),
         link(config.link),
@@ -142,5 +149,5 @@ def build(config: Config, *, desk: QueueDesk | None = None,
         scanner(config, check_in=check_in, clock=clock),
         sound(config.sound, config.window.number),
         printer(config.printer, config.state_dir),
-        *panel,
+        *panels,
     ]

@@ -18,6 +18,7 @@ from device.store import Store
 from drivers import registry
 from drivers.sign import SignDriver
 from kiosk.build import Counter, build_counter
+from tests.browser import _chromium, browser_page  # noqa: F401  (chromium for page tests)
 
 # 2026-11-26 09:00 in Asia/Shanghai: a working-day morning, so case numbers and return
 # times are predictable.

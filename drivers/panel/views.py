@@ -42,7 +42,7 @@ HERE = Path(__file__).parent
 COOKIE, PRE_COOKIE = "kp_session", "kp_signin"
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store", "X-Frame-Options": "DENY",
 }
 

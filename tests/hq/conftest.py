@@ -10,5 +10,5 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # Tests create many users: a fast hasher here, PBKDF2 in production (hq/conf.py).
 os.environ.setdefault("KIOSK_HQ_FAST_HASH", "1")
 
-from tests.hq.console import _chromium, browser_page, console  # noqa: F401
+from tests.hq.console import console  # noqa: F401
 from tests.sync.conftest import *  # noqa: F403  (pg_url, broker, ... for HQ tests)

@@ -19,12 +19,6 @@ import pytest
 from hq.conf import alias_for
 from hq.store import HqStore
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags chromium keeps trying Google's hosts, which a
-# closed network refuses many times a second.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 KIOSK_HQ = str(Path(sys.executable).with_name("kiosk-hq"))
 
 
@@ -92,29 +86,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     yield c
     c.stop()
     c.store.close()
-
-
-@pytest.fixture(scope="session")
-def _chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        raise AssertionError(f"{CHROMIUM} is missing: ./setup.sh deps installs Debian's "
-                             "chromium for the console's browser tests")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_page(_chromium: Any) -> Iterator[Any]:
-    context = _chromium.new_context(locale="zh-CN", timezone_id="Asia/Shanghai",
-                                    viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def login(page: Any, console: Console, name: str, password: str) -> None:
