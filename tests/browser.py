@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,3 +44,12 @@ def browser_page(_chromium: Any) -> Iterator[Any]:
     page = new_page(_chromium)
     yield page
     page.context.close()
+
+
+def screenshot(page: Any, folder_env: str, name: str) -> None:
+    """Save the whole page as NAME.png in the folder ``folder_env`` names, if it is set
+    (how docs/screens/ is redrawn: HQ_SCREENS, PANEL_SCREENS)."""
+    folder = os.environ.get(folder_env)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)

@@ -26,7 +26,7 @@ from drivers.printer import PrinterDriver
 from drivers.printer.decode import decode_text
 from kiosk.app import KioskApp
 from kiosk.control import ControlClient
-from tests.browser import new_page
+from tests.browser import new_page, screenshot
 from tests.conftest import FakeClock
 
 PIN = {"000001": "246810", "000002": "135790"}
@@ -145,6 +145,7 @@ def test_a_whole_case_with_a_notice_and_a_receipt_printed(bench, desk_pc):
     notice.locator("input[name=remarks]").fill("复印件请加盖单位公章")
     submit(page, notice.locator("button"))
     assert "补正材料告知书已显示在群众屏幕上" in flash(page)
+    screenshot(page, "PANEL_SCREENS", "panel-case")
     assert "等待群众确认后打印" in page.inner_text("#document-wait")
     assert bench.core.store.query("SELECT count(*) FROM print_jobs WHERE kind = 'notice'"
                                   ) == [(0,)]  # nothing is even queued before the 确认
@@ -184,6 +185,7 @@ def test_a_wrong_pin_is_throttled_even_for_the_right_pin_after(bench, desk_pc):
     sign_in(page, bench, "000001", PIN["000001"])
     assert "PIN错误次数过多" in page.inner_text("#error")
     assert "5分钟" in page.inner_text("#error")
+    screenshot(page, "PANEL_SCREENS", "panel-login-locked")
     assert bench.events("officer.signed_in") == []
     # Another badge from the same PC is locked out too (the PC is counted, not only
     # the badge), so nobody guesses through the list of badges.

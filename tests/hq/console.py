@@ -18,6 +18,7 @@ import pytest
 
 from hq.conf import alias_for
 from hq.store import HqStore
+from tests.browser import screenshot as browser_screenshot
 
 KIOSK_HQ = str(Path(sys.executable).with_name("kiosk-hq"))
 
@@ -98,7 +99,4 @@ def login(page: Any, console: Console, name: str, password: str) -> None:
 
 def screenshot(page: Any, name: str) -> None:
     """Redraw docs/screens/hq/NAME.png when HQ_SCREENS names that folder."""
-    folder = os.environ.get("HQ_SCREENS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    browser_screenshot(page, "HQ_SCREENS", name)
