@@ -19,7 +19,15 @@ import time
 from typing import Any
 
 from device.codes import FAULTS
-from device.config import GpioSection, LinkSection, PrinterSection, ScannerSection, SignSection
+from device.config import (
+    GpioSection,
+    LinkSection,
+    OfficerEntry,
+    PanelSection,
+    PrinterSection,
+    ScannerSection,
+    SignSection,
+)
 
 Verdict = tuple[str, str, str]
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
@@ -199,6 +207,31 @@ def link(cfg: LinkSection) -> Verdict:
                     "(tcp://0.0.0.0:7301)")
         return PASS, f"link: {cfg.url} is free to listen on", ""
     return serial_port("link", cfg.url, cfg.baudrate)
+
+
+def panel(cfg: PanelSection, roster: tuple[OfficerEntry, ...]) -> Verdict:
+    """The officer panel: off, or an address of this machine with its port free, and
+    officers who can sign in."""
+    if not cfg.enabled:
+        return PASS, "panel: off (panel.enabled = false)", ""
+    host, _, port = cfg.listen.rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, int(port)))
+    except OSError as exc:
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return (FAIL, f"panel: {host} is not an address of this machine",
+                    "set panel.listen to this Pi's address on the counter LAN (ip -br addr)")
+        return (FAIL, f"panel: cannot listen on {cfg.listen}: {_short(exc)}",
+                "another program holds that port (ss -ltnp): choose another in panel.listen")
+    with_pin = sum(1 for o in roster if o.pin_hash)
+    if not with_pin:
+        return (WARN, f"panel: {cfg.listen} is free, but no [[roster]] officer has a "
+                "pin_hash", "HQ's roster brings them; for a local roster add pin_hash "
+                "lines (kiosk hash-pin)")
+    return PASS, f"panel: {cfg.listen} is free to listen on; {with_pin} officers have a PIN", ""
 
 
 def scanner(cfg: ScannerSection) -> Verdict:

@@ -30,6 +30,7 @@ from pathlib import Path
 from device.config import Config
 from device.store_journal import JournalReader
 from kiosk.doctor_devices import (
+    DEVICES,
     check_broker,
     check_services,
     checks_from_faults,
@@ -50,7 +51,7 @@ LATEST_YEAR = 2100
 FILES_IN_RAM = ("overlay", "tmpfs", "ramfs")
 
 CHECKS = ("config", "clock", "disk", "database", "counter", "gpio", "printer", "sign",
-          "link", "scanner", "broker", "services")
+          "link", "scanner", "panel", "broker", "services")
 
 
 # --------------------------------------------------------------------------- checks
@@ -219,7 +220,7 @@ def run_checks(cfg: Config, *, simulate: bool = False, env: Env | None = None,
         results.append(check_disk(cfg, env, min_free_mb))
     if "database" in wanted:
         results.append(db.check)
-    devices = [c for c in ("gpio", "printer", "sign", "link", "scanner") if c in wanted]
+    devices = [c for c in DEVICES if c in wanted]
     state = running_counter(cfg) if ("counter" in wanted or devices) else None
     hung = lock_holder(cfg) if state is None else None
     if "counter" in wanted:

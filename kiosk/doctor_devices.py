@@ -62,9 +62,12 @@ def lock_holder(cfg: Config) -> str | None:
         os.close(fd)
 
 
+DEVICES = ("gpio", "printer", "sign", "link", "scanner", "panel")
+
+
 def checks_from_faults(faults: dict[str, str]) -> list[Check]:
     out = []
-    for name in ("gpio", "printer", "sign", "link", "scanner"):
+    for name in DEVICES:
         mine = {c: f for c, f in faults.items()
                 if c == name or c.startswith(f"{name}.") or (name == "gpio" and
                                                              c.startswith("button."))}
@@ -90,6 +93,7 @@ def probe_devices(cfg: Config, env: Env, timeout: float) -> list[Check]:
         ("sign", lambda: probes.sign(cfg.sign, timeout=min(timeout, 5.0))),
         ("link", lambda: probes.link(cfg.link)),
         ("scanner", lambda: probes.scanner(cfg.scanner)),
+        ("panel", lambda: probes.panel(cfg.panel, cfg.roster)),
     ]
     out = []
     for name, call in calls:

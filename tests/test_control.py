@@ -182,3 +182,17 @@ def test_client_without_a_counter_says_how_to_start_one(tmp_path: Path) -> None:
     with pytest.raises(ControlError, match="no counter is running") as info:
         ControlClient(tmp_path / "control.sock")
     assert "kiosk run --simulate" in str(info.value)
+
+
+def test_sim_confirm_is_the_citizens_tap_on_a_headless_counter(app: KioskApp,
+                                                               client: ControlClient) -> None:
+    reply = client.request({"cmd": "confirm"})
+    assert reply == {"ok": False, "state": "idle", "error": reply["error"]}
+    assert "no document" in reply["error"]  # nothing on the mirror to confirm
+    for line in ({"op": "case_start", "case_no": "C-7", "service": "hukou.move_in"},
+                 {"op": "notice", "materials": [2]}):
+        assert client.request({"cmd": "link", "line": json.dumps(line)})["reply"]["ok"]
+    assert client.request({"cmd": "confirm"}) == {"ok": True, "state": "serving"}
+    assert app.core is not None
+    [(kind, body)] = app.core.store.query("SELECT kind, body FROM print_jobs")
+    assert kind == "notice" and json.loads(body)["missing"] == ["本人居民身份证（原件）"]

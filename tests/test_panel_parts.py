@@ -5,7 +5,9 @@ in force."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import socket
 import subprocess
 import sys
 
@@ -14,9 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from device import pins
-from device.config import Config
+from device.config import Config, PanelSection
 from device.errors import ParseError
 from device.roster import officers
+from drivers import probes
 from drivers.link import parse_message
 from drivers.panel.forms import parse_body, to_message
 from drivers.panel.sessions import Busy, Desk, Throttle
@@ -170,3 +173,24 @@ def test_the_roster_in_force_is_hqs_once_it_sent_one(store):
     assert sorted(roster) == ["000007", "000008"]
     assert roster["000007"].pin is not None and roster["000007"].pin.matches("135790")
     assert roster["000008"].pin is None  # no PIN: cannot sign in at the panel
+
+
+def test_the_doctor_names_a_panel_address_that_is_not_this_machines():
+    roster = Config().roster
+    status, detail, fix = probes.panel(PanelSection(enabled=True, listen="192.0.2.1:8080"),
+                                       roster)
+    assert status == "FAIL" and "192.0.2.1 is not an address of this machine" in detail
+    assert "panel.listen" in fix
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        status, detail, fix = probes.panel(
+            PanelSection(enabled=True, listen=f"127.0.0.1:{port}"), roster)
+        assert status == "FAIL" and "ss -ltnp" in fix
+    status, detail, fix = probes.panel(PanelSection(enabled=True, listen="127.0.0.1:0"),
+                                       roster)
+    assert status == "WARN" and "no [[roster]] officer has a pin_hash" in detail
+    with_pin = (dataclasses.replace(roster[0], pin_hash=pins.make("1234", iterations=FAST)),)
+    assert probes.panel(PanelSection(enabled=True, listen="127.0.0.1:0"), with_pin)[0] == "PASS"
+    assert probes.panel(PanelSection(), roster)[0] == "PASS"  # off
