@@ -118,7 +118,7 @@ def build(req: DocumentRequest, case: Case, catalogue: Catalogue, calendar: Work
     if service is None and req.kind is not DocKind.REFERRAL:
         raise ParseError(f"the open case's service {case.service!r} is not in the catalogue "
                          f"(version {catalogue.version}): start the case with a catalogue "
-                         f"service to issue a {req.kind.value}")
+                         f"service to issue {_a(req.kind.value)}")
     base: dict[str, Any] = {
         "case_no": case.case_no, "service_code": case.service,
         "service_name": service.name if service else catalogue.name(case.service),
@@ -284,6 +284,11 @@ def _date(text: str, name: str, today: date) -> date:
     if d < today:
         raise ParseError(f"{name} {text} is in the past (today is {today.isoformat()})")
     return d
+
+
+def _a(word: str) -> str:
+    """"a notice", "an intake": the refusals are read by people."""
+    return f"{'an' if word[:1] in set('aeiou') else 'a'} {word}"
 
 
 def _cn(d: date) -> str:

@@ -144,7 +144,8 @@ def in_context(core: Core, catalogue: Catalogue, request: Request) -> Intent:
         return request
     s = core.state
     if s.mode is not Mode.SERVING:
-        raise ParseError(f"a {request.kind.value} needs an open case (the counter is "
+        what = ("an " if request.kind is DocKind.INTAKE else "a ") + request.kind.value
+        raise ParseError(f"{what} needs an open case (the counter is "
                          f"{s.mode.value}): send case_start first")
     cfg = core.config
     officer = cfg.officer(s.officer) if s.officer else None

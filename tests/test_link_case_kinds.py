@@ -223,4 +223,5 @@ def test_a_refused_case_kind_changes_nothing(serving: Core, line: dict[str, Any]
 def test_case_kinds_need_an_open_case(core: Core, line: dict[str, Any]) -> None:
     reply = send(core, **line)
     assert not reply["ok"] and "needs an open case" in reply["error"], reply
+    assert reply["error"].startswith(("an intake needs", "a home_visit needs"))
     assert "send case_start first" in reply["error"]
