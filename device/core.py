@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from device import __version__
+from device import __version__, handover
 from device.codes import FAULTS, Fault, Refusal, refusal_text
 from device.config import Config
 from device.counter import Counter, CounterSettings, Mode, Snapshot, Transition
+from device.documents import DocKind
 from device.errors import StoreError
 from device.events import Draft, Envelope, EventType
 from device.intents import QUEUE_INTENTS, ConfirmDocument, Intent, Press, Tick
@@ -158,6 +159,10 @@ class Core:
                     # Printed because it is issued: the job commits with document.issued.
                     also = (*also, self.store.enqueue_print(PrintJob(
                         issued.kind.value, dict(issued.print_data))))
+                    if issued.kind is DocKind.INTAKE:  # handed on with its receipt
+                        queued, write = handover.queue_intake(self.store, issued.record, now)
+                        drafts.append(queued)
+                        also = (*also, write)
                 try:
                     events = self._commit(drafts, state, also)
                 except Exception:

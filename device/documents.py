@@ -1,6 +1,10 @@
 """The written documents a window issues: the notice of missing materials (一次性告知),
-the refusal with its reason and legal basis, the receipt with its promised date (限时承诺)
-and the referral to the unit a matter belongs to (首接负责).
+the refusal with its reason and legal basis, the receipt with its promised date (限时承诺),
+the referral to the unit a matter belongs to (首接负责), and the two recorded case kinds
+of after hours and outreach: the after-hours intake receipt (户口代办受理回执: what the
+duty officer received, handed on to the registration queue the next working day,
+device/handover.py) and the home-visit appointment (上门服务预约单) for the elderly or
+disabled.
 
 Pure: a request (what the workstation or the officer panel sent), the open case, the
 catalogue in force, the working-day calendar and the local time in; a
@@ -12,17 +16,20 @@ officer, the materials, the dates).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from device.catalogue import Catalogue, Promise, PromiseUnit, Service
 from device.errors import ParseError
 from device.workdays import UnknownYear, WorkCalendar
 
+_T = TypeVar("_T")
 MAX_ITEMS = 20  # materials on one notice: more is a workstation bug, not a case
+_SLOT_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 class DocKind(StrEnum):
@@ -30,10 +37,23 @@ class DocKind(StrEnum):
     REFUSAL = "refusal"
     RECEIPT = "receipt"
     REFERRAL = "referral"
+    INTAKE = "intake"
+    HOME_VISIT = "home_visit"
 
+
+class Need(StrEnum):
+    """Why a home visit is made (上门服务): who cannot come to the window. Only the
+    category is recorded, never who the person is or where they live."""
+
+    ELDERLY = "elderly"
+    DISABLED = "disabled"
+
+
+NEED_TEXT = {Need.ELDERLY: "老年人", Need.DISABLED: "残疾人"}
 
 TITLES = {DocKind.NOTICE: "补正材料告知书", DocKind.REFUSAL: "不予受理告知书",
-          DocKind.RECEIPT: "受理回执", DocKind.REFERRAL: "转办告知书"}
+          DocKind.RECEIPT: "受理回执", DocKind.REFERRAL: "转办告知书",
+          DocKind.INTAKE: "户口代办受理回执", DocKind.HOME_VISIT: "上门服务预约单"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +64,10 @@ class DocumentRequest:
     ``remarks``, ``deadline``; refusal: ``refusal`` (a 1-based number of the service's
     catalogue reasons) or ``reason`` and ``basis``; receipt: ``promised_date`` (optional:
     computed from the catalogue's time limit), ``pickup``; referral: ``to`` (a code of
-    the catalogue's referral list) and ``matter``."""
+    the catalogue's referral list) and ``matter``; intake: ``materials`` (those received,
+    chosen as a notice's are) and ``remarks``; home_visit: ``visit_date``, ``slot``
+    ("HH:MM-HH:MM") and ``need``. A home visit has no field for an address or a name:
+    personal data stays on the workstation."""
 
     kind: DocKind
     materials: tuple[str | int, ...] = ()
@@ -57,6 +80,9 @@ class DocumentRequest:
     pickup: str = ""
     to: str = ""
     matter: str = ""
+    visit_date: str = ""
+    slot: str = ""
+    need: Need | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +118,7 @@ def build(req: DocumentRequest, case: Case, catalogue: Catalogue, calendar: Work
     if service is None and req.kind is not DocKind.REFERRAL:
         raise ParseError(f"the open case's service {case.service!r} is not in the catalogue "
                          f"(version {catalogue.version}): start the case with a catalogue "
-                         f"service to issue a {req.kind.value}")
+                         f"service to issue {_a(req.kind.value)}")
     base: dict[str, Any] = {
         "case_no": case.case_no, "service_code": case.service,
         "service_name": service.name if service else catalogue.name(case.service),
@@ -134,6 +160,11 @@ def build(req: DocumentRequest, case: Case, catalogue: Catalogue, calendar: Work
         lines += [("承诺办结日期", _cn(promised))]
         if req.pickup:
             lines.append(("领取方式", req.pickup))
+    elif req.kind is DocKind.INTAKE:
+        assert service is not None
+        _intake(req, service, catalogue.version, calendar, now.date(), base, record, lines)
+    elif req.kind is DocKind.HOME_VISIT:
+        _home_visit(req, calendar, now, base, record, lines)
     else:
         ref = catalogue.referral(req.to)
         if ref is None:
@@ -150,6 +181,74 @@ def build(req: DocumentRequest, case: Case, catalogue: Catalogue, calendar: Work
             lines.insert(2, ("所办事项", req.matter))
     return Document(req.kind, case.case_no, case.service, TITLES[req.kind], tuple(lines),
                     base, record)
+
+
+def _intake(req: DocumentRequest, service: Service, version: str, calendar: WorkCalendar,
+            today: date, base: dict[str, Any], record: dict[str, Any],
+            lines: list[tuple[str, str]]) -> None:
+    """After hours the duty officer only takes the materials: the registration officer
+    handles them on the next working day (a Friday evening's or a holiday eve's go to
+    the first working day after; so do a Saturday's)."""
+    received = _materials(req.materials, service, version, what="received")
+    handover = _counted(lambda: calendar.add_workdays(today, 1), calendar, "hand it on")
+    base.update(received=list(received), remarks=req.remarks, handover_date=_cn(handover),
+                accepted_at=base["issued_at"])
+    record.update(materials=list(received), handover_date=handover.isoformat())
+    lines.append(("已收材料", "\n".join(f"{i}. {m}" for i, m in enumerate(received, 1))))
+    if req.remarks:
+        lines.append(("备注", req.remarks))
+    lines.append(("移交日期", f"{_cn(handover)}（下一个工作日）转户籍民警办理"))
+
+
+def _home_visit(req: DocumentRequest, calendar: WorkCalendar, now: datetime,
+                base: dict[str, Any], record: dict[str, Any],
+                lines: list[tuple[str, str]]) -> None:
+    if req.need is None:
+        raise ParseError("need must be one of " + ", ".join(n.value for n in Need))
+    day = _date(req.visit_date, "date", now.date())
+    if not _counted(lambda: calendar.is_workday(day), calendar, "book a visit"):
+        nxt = _counted(lambda: calendar.add_workdays(day, 0), calendar, "book a visit")
+        raise ParseError(f"date {day.isoformat()} is not a working day; send a working day "
+                         f"(the next is {nxt.isoformat()})")
+    start, _ = parse_slot(req.slot)
+    if day == now.date() and start <= now.hour * 60 + now.minute:
+        raise ParseError(f"slot {req.slot} has begun or passed today (it is "
+                         f"{now.strftime('%H:%M')}); send a later slot or another date")
+    base.update(visit_date=_cn(day), slot=req.slot, need=NEED_TEXT[req.need])
+    record.update(visit_date=day.isoformat(), slot=req.slot, need=req.need.value)
+    lines += [("上门日期", _cn(day)), ("上门时段", req.slot),
+              ("服务对象", NEED_TEXT[req.need])]
+
+
+def parse_slot(text: str) -> tuple[int, int]:
+    """A visit's time slot "HH:MM-HH:MM" as (start, end) minutes of the day; ParseError
+    naming the field and the fix."""
+    m = _SLOT_RE.fullmatch(text)
+    if not m:
+        raise ParseError(f"slot {text[:20]!r} must be a time slot like 09:00-11:00 (24-hour "
+                         "HH:MM-HH:MM)")
+    start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
+    if end <= start:
+        raise ParseError(f"slot {text} ends before it starts; send the start first, like "
+                         "09:00-11:00")
+    return start, end
+
+
+def _counted(step: Callable[[], _T], calendar: WorkCalendar, what: str) -> _T:
+    """``step`` on the calendar; a year it does not know is an error naming the fix."""
+    try:
+        return step()
+    except UnknownYear as exc:
+        raise _unknown(exc, calendar, what) from None
+
+
+def _unknown(exc: UnknownYear, calendar: WorkCalendar, what: str,
+             otherwise: str = "") -> ParseError:
+    known = sorted(calendar.known_years())
+    span = f"{known[0]}-{known[-1]}" if known else "none"
+    return ParseError(f"cannot {what} in {exc.year}: the counter has no holiday data for "
+                      f"{exc.year} (known: {span}); HQ must publish the {exc.year} "
+                      f"holidays (site content 'holidays'){otherwise}")
 
 
 def promised_date(explicit: str, promise: Promise | None, calendar: WorkCalendar,
@@ -174,12 +273,7 @@ def promised_date(explicit: str, promise: Promise | None, calendar: WorkCalendar
             return calendar.add_workdays(today, promise.days)
         return calendar.add_workdays(today + timedelta(days=promise.days), 0)
     except UnknownYear as exc:
-        known = sorted(calendar.known_years())
-        span = f"{known[0]}-{known[-1]}" if known else "none"
-        raise ParseError(f"cannot promise a date in {exc.year}: the counter has no holiday "
-                         f"data for {exc.year} (known: {span}); HQ must publish the "
-                         f"{exc.year} holidays (site content 'holidays'), or send "
-                         "promised_date") from None
+        raise _unknown(exc, calendar, "promise a date", ", or send promised_date") from None
 
 
 def _date(text: str, name: str, today: date) -> date:
@@ -192,14 +286,20 @@ def _date(text: str, name: str, today: date) -> date:
     return d
 
 
+def _a(word: str) -> str:
+    """"a notice", "an intake": the refusals are read by people."""
+    return f"{'an' if word[:1] in set('aeiou') else 'a'} {word}"
+
+
 def _cn(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def _materials(chosen: Sequence[str | int], service: Service, version: str) -> list[str]:
+def _materials(chosen: Sequence[str | int], service: Service, version: str, *,
+               what: str = "missing") -> list[str]:
     listed = ", ".join(f"{i}. {m}" for i, m in enumerate(service.materials, 1))
     if not chosen:
-        raise ParseError(f"materials must name at least one missing material of "
+        raise ParseError(f"materials must name at least one {what} material of "
                          f"{service.code}: {listed}")
     if len(chosen) > MAX_ITEMS:
         raise ParseError(f"materials lists {len(chosen)} items; at most {MAX_ITEMS}")

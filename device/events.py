@@ -57,6 +57,10 @@ class EventType(StrEnum):
     DOCUMENT_ISSUED = "document.issued"
     DOCUMENT_WITHDRAWN = "document.withdrawn"
     PROMISE_CHANGED = "promise.changed"
+    # An after-hours intake handed on to the next working day's registration queue, and
+    # the registration officer calling it there (device/handover.py).
+    INTAKE_QUEUED = "intake.queued"
+    INTAKE_CALLED = "intake.called"
 
 
 # What a citizen was told we took. These are never shed when the disk fills.
@@ -79,6 +83,9 @@ CRITICAL_TYPES = frozenset(
         EventType.AWAY_ENDED,
         EventType.DOCUMENT_ISSUED,
         EventType.PROMISE_CHANGED,
+        # The intake receipt told the citizen who handles it on which day.
+        EventType.INTAKE_QUEUED,
+        EventType.INTAKE_CALLED,
     }
 )
 

@@ -105,4 +105,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE queue_tickets ADD COLUMN gone TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        "0012_intake_handover",
+        """
+        -- An after-hours intake (户口代办) handed on to the registration queue: a ticket
+        -- dated the next working day whose intake column is the intake's case number
+        -- ('' for a citizen's ticket). The day's numbering of citizens' tickets counts only
+        -- rows without one, so a handed-on intake never shifts A001.
+        ALTER TABLE queue_tickets ADD COLUMN intake TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]

@@ -20,8 +20,11 @@ from device.store_types import Records, Writer
 # ticket: queue ticket; checklist: one-time checklist slip (一次性告知单); notice: written
 # notice of missing materials; refusal: written refusal with reason and legal basis;
 # receipt: acceptance receipt with the promised date.
-# referral: where to go with a matter that belongs elsewhere (首接负责).
-JOB_KINDS = ("ticket", "checklist", "notice", "refusal", "receipt", "referral")
+# referral: where to go with a matter that belongs elsewhere (首接负责); intake: the
+# after-hours intake receipt (户口代办受理回执); home_visit: the home-visit appointment
+# (上门服务预约单).
+JOB_KINDS = ("ticket", "checklist", "notice", "refusal", "receipt", "referral", "intake",
+             "home_visit")
 
 
 @dataclass(frozen=True)

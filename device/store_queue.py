@@ -14,7 +14,7 @@ from typing import Any
 from device.store_types import Records, Writer
 
 _COLUMNS = ("id, number, service, grp, priority, appointment, issued_ts, called_ts, recalls, "
-            "no_shows, place, gone")
+            "no_shows, place, gone, intake")
 _WAITING = "day = ? AND called_ts IS NULL AND gone = ''"
 # Call order within a priority: the order issued, unless a requeued no-show was placed.
 _KEY = "COALESCE(place, id)"
@@ -50,9 +50,15 @@ class QueueRecords(Records):
         return rows[0] if rows else None
 
     def tickets_issued(self, day: str) -> int:
-        """How many tickets ``day`` has issued (the next number is one more)."""
+        """How many tickets ``day`` has issued to citizens (the next number is one more);
+        intakes handed on to ``day`` are numbered apart (:meth:`intakes_queued`)."""
         with self._lock:
-            return int(self.db["queue_tickets"].count_where("day = ?", [day]))
+            return int(self.db["queue_tickets"].count_where("day = ? AND intake = ''", [day]))
+
+    def intakes_queued(self, day: str) -> int:
+        """How many after-hours intakes were handed on to ``day``'s queue."""
+        with self._lock:
+            return int(self.db["queue_tickets"].count_where("day = ? AND intake != ''", [day]))
 
     def checked_in_number(self, code: str) -> str | None:
         """The ticket number appointment ``code`` checked in with, or None."""
@@ -76,6 +82,19 @@ class QueueRecords(Records):
             if row["appointment"]:
                 conn.execute("INSERT INTO appointment_checkins (code, ticket_id, ts) "
                              "VALUES (?, ?, ?)", (row["appointment"], ids[-1], row["issued_ts"]))
+
+        return write
+
+    @staticmethod
+    def queue_intake(row: dict[str, Any]) -> Writer:
+        """A writer inserting the ticket that hands an intake on (day, number, service,
+        priority, issued_ts, intake: its case number)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO queue_tickets (day, number, service, priority, issued_ts, "
+                "intake) VALUES (:day, :number, :service, :priority, :issued_ts, :intake)",
+                row)
 
         return write
 

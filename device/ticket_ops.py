@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from device import handover
 from device.codes import Refusal
 from device.counter import Call
 from device.events import Draft, EventType
@@ -94,8 +95,9 @@ def _call(book: TicketBook, number: str, now: float) -> Calling | Refused:
         "number": number, "service": t["service"], "window": book.config.window.number,
         "priority": int(t["priority"]), "waited_s": round(max(0.0, now - t["issued_ts"]), 1),
         # Called by number; ``skipped`` says how many waiting tickets it went before.
-        "out_of_order": True, "skipped": at})
-    return Calling(Call(number, t["service"], day), (called,),
+        "out_of_order": True, "skipped": at, **handover.call_facts(t)})
+    intake = handover.called(t, day, book.config.window.number)
+    return Calling(Call(number, t["service"], day), (called, *intake),
                    (book.store.mark_called(int(t["id"]), now),))
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from device import handover
 from device.catalogue import CatalogueSource
 from device.config import Config
 from device.counter import Call
@@ -23,7 +24,6 @@ from device.events import Draft, EventType
 from device.store import Store, Writer
 
 PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
-
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,11 @@ class TicketBook:
 
         called = Draft(EventType.TICKET_CALLED, {
             "number": t.number, "service": t.service, "window": self.config.window.number,
-            "priority": t.priority, "waited_s": round(max(0.0, now - t.issued_ts), 1)})
-        return Calling(Call(t.number, t.service, self.today()), (called,),
+            "priority": t.priority, "waited_s": round(max(0.0, now - t.issued_ts), 1),
+            **handover.call_facts(rows[0])})
+        # A handed-on intake (device/handover.py) says so with its call.
+        intake = handover.called(rows[0], self.today(), self.config.window.number)
+        return Calling(Call(t.number, t.service, self.today()), (called, *intake),
                        (self.store.mark_called(t.id, now),))
 
     def _ticket(self, row: dict[str, Any], *, ahead: int) -> Ticket:

@@ -1,5 +1,6 @@
-"""The workstation link's document ops: notice, refusal, receipt, referral, and
-promise_change (docs/workstation-link.md).
+"""The workstation link's document ops: notice, refusal, receipt, referral, the after-hours
+intake (户口代办) and the home visit (上门服务), and promise_change
+(docs/workstation-link.md).
 
 Parsing checks each field where the line enters (device/fields.py). A document op parses
 into a :class:`~device.documents.DocumentRequest`, which :func:`in_context` makes into the
@@ -18,7 +19,15 @@ from zoneinfo import ZoneInfo
 from device.catalogue import Catalogue
 from device.core import Core
 from device.counter import Mode
-from device.documents import Case, DocKind, DocumentRequest, build, promised_date
+from device.documents import (
+    Case,
+    DocKind,
+    DocumentRequest,
+    Need,
+    build,
+    parse_slot,
+    promised_date,
+)
 from device.errors import ParseError
 from device.fields import text_field
 from device.holidays import work_calendar
@@ -26,11 +35,15 @@ from device.intents import Intent, PromiseChange, Request, ShowDocument
 from device.workdays import WorkCalendar
 from drivers.link_fields import case_no_field
 
+# What a home visit must never carry: who the person is and where they live stay on the
+# workstation (its own records); a line naming one is refused, not silently cut.
+_PERSONAL = ("address", "name", "phone", "id_number")
 
-def _materials(m: dict[str, Any]) -> tuple[str | int, ...]:
+
+def _materials(m: dict[str, Any], what: str = "missing") -> tuple[str | int, ...]:
     raw = m.get("materials")
     if not isinstance(raw, list) or not raw:
-        raise ParseError("field 'materials' must be a non-empty list of the missing "
+        raise ParseError(f"field 'materials' must be a non-empty list of the {what} "
                          "materials: their numbers in the service's catalogue list (1, 2, "
                          "...) or their texts")
     out: list[str | int] = []
@@ -75,6 +88,28 @@ def _referral(m: dict[str, Any]) -> DocumentRequest:
                            matter=text_field(m, "matter", required=False, limit=100))
 
 
+def _intake(m: dict[str, Any]) -> DocumentRequest:
+    return DocumentRequest(DocKind.INTAKE, materials=_materials(m, "received"),
+                           remarks=text_field(m, "remarks", required=False, limit=200))
+
+
+def _home_visit(m: dict[str, Any]) -> DocumentRequest:
+    named = [k for k in _PERSONAL if k in m]
+    if named:
+        raise ParseError(f"field {named[0]!r} is not taken: a home visit records no address, "
+                         "name or phone (personal data stays on the workstation); send only "
+                         "date, slot and need")
+    slot = text_field(m, "slot", limit=11, nonempty=True)
+    parse_slot(slot)
+    need = text_field(m, "need", limit=16, nonempty=True)
+    if need not in set(Need):
+        raise ParseError(f"field 'need' {need!r} must be one of "
+                         + ", ".join(n.value for n in Need))
+    return DocumentRequest(DocKind.HOME_VISIT,
+                           visit_date=text_field(m, "date", limit=10, nonempty=True),
+                           slot=slot, need=Need(need))
+
+
 def _promise_change(m: dict[str, Any]) -> PromiseChange:
     return PromiseChange(case_no_field(m, required=True),
                          text_field(m, "new_date", limit=10, nonempty=True),
@@ -86,6 +121,8 @@ DOCUMENT_OPS: dict[str, Callable[[dict[str, Any]], Request]] = {
     "refusal": _refusal,
     "receipt": _receipt,
     "referral": _referral,
+    "intake": _intake,
+    "home_visit": _home_visit,
     "promise_change": _promise_change,
 }
 
@@ -107,7 +144,8 @@ def in_context(core: Core, catalogue: Catalogue, request: Request) -> Intent:
         return request
     s = core.state
     if s.mode is not Mode.SERVING:
-        raise ParseError(f"a {request.kind.value} needs an open case (the counter is "
+        what = ("an " if request.kind is DocKind.INTAKE else "a ") + request.kind.value
+        raise ParseError(f"{what} needs an open case (the counter is "
                          f"{s.mode.value}): send case_start first")
     cfg = core.config
     officer = cfg.officer(s.officer) if s.officer else None

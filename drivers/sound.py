@@ -67,6 +67,8 @@ def clips_for(event_type: str, data: Mapping[str, Any], window: int) -> list[str
     if event_type == EventType.TICKET_ISSUED:
         return ["ticket"]
     if event_type in (EventType.TICKET_CALLED, EventType.TICKET_RECALLED):  # 重呼: again
+        if data.get("intake"):  # a handed-on intake (device/handover.py): nobody to call
+            return []
         return call_clips(str(data.get("number", "")), int(data.get("window", window)))
     return []
 

@@ -86,6 +86,23 @@ JOBS: dict[str, PrintJob] = {
         "catalogue_version": "2026.11-3",
         "qr": "https://g.example.cn/guide?service=hukou.move_in&v=2026.11-3",
         "station": "示范派出所"}),
+    "intake": PrintJob("intake", {
+        "case_no": "W01-20261204-011", "service_name": "出生登记",
+        "accepted_at": "2026-12-04 19:40",
+        "received": ["《出生医学证明》（原件）", "父母双方的居民户口簿（原件）",
+                     "父母双方的居民身份证（原件）"],
+        "remarks": "材料由申请人亲属代交", "handover_date": "2026年12月7日",
+        "officer": "李明（000001）", "window": 1, "consult_phone": "0755-12345",
+        "catalogue_version": "2026.11-3",
+        "qr": "https://g.example.cn/guide?service=hukou.birth&v=2026.11-3",
+        "station": "示范派出所"}),
+    "home_visit": PrintJob("home_visit", {
+        "case_no": "W01-20261126-012", "service_name": "居民身份证有效期满换领",
+        "visit_date": "2026年12月8日", "slot": "09:00-11:00", "need": "残疾人",
+        "officer": "李明（000001）", "window": 1, "consult_phone": "0755-12345",
+        "issued_at": "2026-11-26 11:05", "catalogue_version": "2026.11-3",
+        "qr": "https://g.example.cn/guide?service=id_card.renew&v=2026.11-3",
+        "station": "示范派出所"}),
 }
 
 COMBOS = [(kind, mode, mm) for kind in JOBS for mode in ("native", "raster")

@@ -92,13 +92,13 @@ _VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30
                     st.dates().map(str))
 _OPS = st.sampled_from(["sign_in", "sign_out", "case_start", "field", "case_end",
                         "call_next", "away", "back", "notice", "refusal", "receipt",
-                        "referral", "promise_change", "recall", "no_show", "call",
-                        "transfer", "nope", ""])
+                        "referral", "promise_change", "intake", "home_visit", "recall",
+                        "no_show", "call", "transfer", "nope", ""])
 _KEYS = st.sampled_from(["badge", "case_no", "service", "key", "label", "value",
                          "sensitive", "reason", "return_at", "phone", "backup", "id", "x",
                          "materials", "remarks", "deadline", "refusal", "basis",
                          "promised_date", "pickup", "to", "matter", "new_date", "number",
-                         "window"])
+                         "window", "date", "slot", "need", "address"])
 # The queue controls' fields, near-valid often enough to reach the ticket book.
 _QUEUE_FIELDS = st.fixed_dictionaries({}, optional={
     "number": st.one_of(st.sampled_from(["A001", "A002", "A003", "a1", "A0000", "A-1"]),
@@ -275,7 +275,8 @@ def serving_core(tmp_path_factory: pytest.TempPathFactory):
     store.close()
 
 
-_DOC_OPS = st.sampled_from(["notice", "refusal", "receipt", "referral", "promise_change"])
+_DOC_OPS = st.sampled_from(["notice", "refusal", "receipt", "referral", "promise_change",
+                            "intake", "home_visit"])
 
 
 @FAST
@@ -310,3 +311,34 @@ def test_a_refused_queue_control_writes_nothing(link_core, raw: bytes) -> None:
     reply = json.loads(LinkSession(link_core, link_core.config.link).process(raw + b"\n"))
     if not reply["ok"]:
         assert held() == before and link_core.state == state, reply
+
+
+# The case kinds' fields, near-valid often enough to reach the calendar and the catalogue:
+# a Saturday, a day past, slots backwards or out of range, a need that is not one.
+_CASE_KIND_FIELDS = st.fixed_dictionaries({}, optional={
+    "date": st.one_of(st.sampled_from(["2026-11-27", "2026-11-28", "2026-11-25", "2026-11-26",
+                                       "2027-01-04", "2026-13-01"]), _VALUES),
+    "slot": st.one_of(st.sampled_from(["09:00-11:00", "11:00-09:00", "9:00-11:00",
+                                       "23:00-24:00", "08:30-08:30", "09:00-11:00 "]),
+                      _VALUES),
+    "need": st.one_of(st.sampled_from(["elderly", "disabled", "ELDERLY", "old"]), _VALUES),
+    "materials": st.one_of(st.lists(st.one_of(st.integers(-1, 12), st.sampled_from(
+        ["本人居民身份证（原件）", "户口本"])), max_size=4), _VALUES),
+    "remarks": _VALUES, "address": _VALUES, "id": _VALUES})
+
+
+@FAST
+@given(st.builds(lambda op, fields: json.dumps({"op": op, **fields}).encode(),
+                 st.sampled_from(["intake", "home_visit"]), _CASE_KIND_FIELDS))
+def test_case_kind_ops_answer_once_and_refuse_without_a_trace(serving_core,
+                                                              raw: bytes) -> None:
+    from drivers.link import LinkSession
+
+    before, document = serving_core.store.head(), serving_core.state.document
+    out = LinkSession(serving_core, serving_core.config.link).process(raw + b"\n")
+    reply = json.loads(out)
+    assert out.count(b"\n") == 1 and isinstance(reply["ok"], bool)
+    assert "internal error" not in reply.get("error", "")
+    if not reply["ok"]:
+        assert serving_core.store.head() == before
+        assert serving_core.state.document == document

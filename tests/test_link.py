@@ -267,7 +267,7 @@ def test_sample_client_runs_every_op(core: Core, tcp_link: TcpLink) -> None:
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr  # the last line is refused on purpose
     replies = [json.loads(x[3:]) for x in done.stdout.splitlines() if x.startswith("<< ")]
-    assert [r["ok"] for r in replies] == [True] * 12 + [False]
+    assert [r["ok"] for r in replies] == [True] * 13 + [False]
     assert "unknown op" in replies[-1]["error"]
     assert core.state.mode is Mode.RATING and core.state.case_no == "SZ-20261126-0002"
 

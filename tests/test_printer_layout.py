@@ -163,7 +163,8 @@ def _similar(a: Image.Image, b: Image.Image) -> float:
 
 
 TITLES = {"ticket": None, "checklist": "一次性告知单", "notice": "补正材料告知书",
-          "refusal": "不予受理告知书", "receipt": "受理回执", "referral": "转办告知书"}
+          "refusal": "不予受理告知书", "receipt": "受理回执", "referral": "转办告知书",
+          "intake": "户口代办受理回执", "home_visit": "上门服务预约单"}
 
 
 @pytest.mark.parametrize("mm", [58, 80])

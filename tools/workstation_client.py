@@ -42,6 +42,10 @@ DEMO: list[dict[str, Any]] = [
     # Written documents: shown on the mirror, printed when the citizen taps 确认.
     {"op": "notice", "materials": [1], "remarks": "请携带原件"},
     {"op": "referral", "to": "exit_entry", "matter": "港澳通行证签注"},
+    # After hours (户口代办): the materials received, handed on the next working day. A
+    # home visit (上门服务) needs a working day from today: {"op": "home_visit", "date":
+    # "YYYY-MM-DD", "slot": "09:00-11:00", "need": "elderly"}, never an address or name.
+    {"op": "intake", "materials": [1], "remarks": "亲属代交"},
     {"op": "case_end", "case_no": "SZ-20261126-0002"},
 ]
 

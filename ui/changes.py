@@ -53,6 +53,8 @@ def apply_change(ui: KioskUi, change: Change) -> None:
         _screen(ui, "ticket").rebuild()  # the ticket says whether it printed
     for ev in change.events:
         if ev.type in (EventType.TICKET_CALLED, EventType.TICKET_RECALLED):
+            if ev.data.get("intake"):  # a handed-on intake: nobody in the hall to call
+                continue
             ui.show_called(str(ev.data.get("number", "")),
                            int(ev.data.get("window", ui.cfg.window.number)))
         elif ev.type == EventType.APPOINTMENT_CHECKED_IN and ev.data.get("source") != "screen":

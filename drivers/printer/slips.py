@@ -1,5 +1,7 @@
 """What each kind of print job says: the ticket, the one-time checklist (一次性告知单), the
-notice to supply missing materials, the refusal and the receipt, as lists of blocks.
+notice to supply missing materials, the refusal, the receipt, the referral, the
+after-hours intake receipt (户口代办受理回执) and the home-visit appointment (上门服务预约单),
+as lists of blocks.
 
 A job's ``data`` dict (docs/printer.md lists the keys of every kind) becomes a short list
 of :mod:`.blocks`. Every key is optional: a missing one leaves its line out (or prints "—"
@@ -255,6 +257,40 @@ def referral_blocks(data: dict[str, Any]) -> list[Block]:
     return _notice_foot(b, data, "咨询电话：", "consult_phone")
 
 
+def intake_blocks(data: dict[str, Any]) -> list[Block]:
+    """What the duty officer received after hours and the day the registration officer
+    takes it up. The closing sentences are one clause a line, each short enough for 58 mm,
+    so no word is broken across lines."""
+    b = _header("户口代办受理回执", data)
+    b.append(Text(f"受理编号：{_s(data, 'case_no', '—')}", bold=True))
+    _line(b, "办理事项：", _s(data, "service_name", "—"), hang=5)
+    _line(b, "受理时间：", _s(data, "accepted_at"))
+    received = _items(data.get("received"))
+    b.append(Text(f"已收材料（共{len(received)}项）：", bold=True))
+    b += _numbered(received)
+    _line(b, "备注：", _s(data, "remarks"), hang=3)
+    b.append(Text(f"移交日期：{_s(data, 'handover_date', '—')}", bold=True))
+    b += [Text("值班民警已代收上述材料，"), Text("将于移交日期转户籍民警办理。")]
+    b.append(Rule())
+    _line(b, "值班民警：", _s(data, "officer"))
+    _line(b, "咨询电话：", _s(data, "consult_phone"))
+    _guide(b, data)
+    b += [Text("请妥善保管本回执。"), Text("办理进度请拨打咨询电话查询。"), Cut()]
+    return b
+
+
+def home_visit_blocks(data: dict[str, Any]) -> list[Block]:
+    """The visit's day, time slot and who it is for; no address and no name (they stay
+    on the workstation)."""
+    b = _notice_head("上门服务预约单", data)
+    b.append(Text(f"上门日期：{_s(data, 'visit_date', '—')}", bold=True))
+    b.append(Text(f"上门时段：{_s(data, 'slot', '—')}", bold=True))
+    _line(b, "服务对象：", _s(data, "need"))
+    b += [Text("民警将在预约时段上门办理，"), Text("请提前备齐所需材料。"),
+          Text("如需改约，请拨打咨询电话。")]
+    return _notice_foot(b, data, "咨询电话：", "consult_phone")
+
+
 BUILDERS = {
     "ticket": ticket_blocks,
     "checklist": checklist_blocks,
@@ -262,6 +298,8 @@ BUILDERS = {
     "refusal": refusal_blocks,
     "receipt": receipt_blocks,
     "referral": referral_blocks,
+    "intake": intake_blocks,
+    "home_visit": home_visit_blocks,
 }
 
 
