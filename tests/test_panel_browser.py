@@ -247,3 +247,34 @@ def test_an_idle_session_ends_and_the_page_asks_to_sign_in_again(bench, desk_pc)
     assert page.locator("input[name=pin]").is_visible()
     sign_in(page, bench, "000002", PIN["000002"])  # the desk is free again
     assert page.inner_text("#officer") == "王芳（000002）"
+
+
+def test_an_intake_and_a_home_visit_from_the_panel(bench, desk_pc):
+    page = desk_pc()
+    sign_in(page, bench, "000001", PIN["000001"])
+    start = page.locator("form[data-op=case_start]")
+    start.locator("input[name=case_no]").fill("DB-20261126-01")
+    start.locator("select[name=service]").select_option("hukou.move_in")
+    submit(page, start.locator("button"))
+    intake = page.locator("form[data-op=intake]")
+    intake.locator("input[name=material][value='1']").check()
+    intake.locator("input[name=material][value='2']").check()
+    submit(page, intake.locator("button"))
+    assert "转下一工作日办理" in flash(page)
+    text = bench.confirm_and_wait_printed("intake")
+    assert "DB-20261126-01" in text and "本人居民身份证（原件）" in text
+    [queued] = bench.events("intake.queued")
+    assert queued["handover_date"] == "2026-11-27" and queued["number"] == "DB001"
+
+    page.reload()
+    visit = page.locator("form[data-op=home_visit]")
+    visit.locator("input[name=date]").fill("2026-11-30")
+    visit.locator("input[name=slot_from]").fill("09:00")
+    visit.locator("input[name=slot_to]").fill("10:30")
+    visit.locator("input[name=need][value=disabled]").check()
+    submit(page, visit.locator("button"))
+    assert "上门服务预约单已显示" in flash(page)
+    bench.confirm_and_wait_printed("home_visit")
+    issued = bench.events("document.issued")[-1]
+    assert (issued["kind"], issued["visit_date"], issued["slot"], issued["need"]) == (
+        "home_visit", "2026-11-30", "09:00-10:30", "disabled")

@@ -125,6 +125,9 @@ def test_the_throttle_keeps_a_bounded_number_of_entries():
     (b"op=transfer&number=A007&window=3", {"op": "transfer", "number": "A007", "window": 3}),
     (b"op=away&reason=%E5%B0%B1%E9%A4%90&return_at=12:30&backup=&backup_window=2",
      {"op": "away", "reason": "就餐", "return_at": "12:30", "backup": "window 2"}),
+    (b"op=intake&material=1&material=3&remarks=", {"op": "intake", "materials": [1, 3]}),
+    (b"op=home_visit&date=2026-12-07&slot_from=09:00&slot_to=10:30&need=elderly",
+     {"op": "home_visit", "date": "2026-12-07", "need": "elderly", "slot": "09:00-10:30"}),
     (b"op=case_start&case_no=&service=hukou.birth",
      {"op": "case_start", "case_no": "", "service": "hukou.birth"}),
 ])

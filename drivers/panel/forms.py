@@ -31,6 +31,8 @@ _TEXT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "receipt": ((), ("promised_date", "pickup")),
     "referral": (("to",), ("matter",)),
     "promise_change": (("case_no", "new_date", "reason"), ()),
+    "intake": ((), ("remarks",)),
+    "home_visit": (("date", "need"), ()),
 }
 OPS = frozenset(_TEXT)
 
@@ -77,9 +79,13 @@ def to_message(form: Form) -> dict[str, Any]:
     for name in optional:
         if value := one(form, name).strip():
             msg[name] = value
-    if op == "notice":
-        # Ticked materials arrive as their numbers in the catalogue's list.
+    if op in ("notice", "intake"):
+        # Ticked materials (missing, or received after hours) arrive as their numbers in
+        # the catalogue's list.
         msg["materials"] = [_int(v, "material") for v in form.get("material", [])]
+    elif op == "home_visit":
+        # Two time inputs make the link's "HH:MM-HH:MM" slot.
+        msg["slot"] = f"{one(form, 'slot_from').strip()}-{one(form, 'slot_to').strip()}"
     elif op == "refusal":
         chosen = one(form, "refusal")
         if chosen and chosen != "other":
