@@ -1,0 +1,98 @@
+"""The document and queue-control figures from events through the real ingest, the same
+on SQLite and PostgreSQL: by window, station and service, the rankings, the intakes'
+handovers and the receipts whose promise moved; a station's scope holds none of another's."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hq.reports.documents import (
+    Scope,
+    documents,
+    intakes,
+    kind_label,
+    moved_receipts,
+    queue,
+    ranked,
+)
+from hq.reports.queries import By
+from hq.store import HqStore
+from tests.hq.documents_support import MISSING, NOT_OURS, build
+
+WEEK = Scope(date(2026, 11, 1), date(2026, 11, 8))
+
+
+def test_documents_by_window_station_and_service(hq_url: str) -> None:
+    build(hq_url)
+    hq = HqStore.open(hq_url)
+    try:
+        rows = {r.key: r for r in documents(hq.db, WEEK, By.WINDOW)}
+        assert set(rows) == {("s1", "w01"), ("s1", "w02"), ("s2", "w01")}
+        w01 = rows[("s1", "w01")]
+        assert dict(w01.issued) == {"notice": 1, "refusal": 3, "receipt": 2, "referral": 1,
+                                    "intake": 2, "home_visit": 3, "certificate": 1}
+        assert (w01.total, w01.withdrawn, w01.withdrawn_pct) == (13, 1, 7.1)
+        assert (w01.promise_changes, w01.moved_receipts) == (2, 1)  # C5 moved twice
+        assert dict(rows[("s1", "w02")].issued) == {"receipt": 1, "refusal": 1}  # L1 is late
+        station = {r.key: r for r in documents(hq.db, WEEK, By.STATION)}
+        assert station[("s1",)].issued["refusal"] == 4
+        assert station[("s2",)].issued == {"refusal": 1, "referral": 1}
+        # By service a promise change counts under its receipt's service.
+        service = {r.key: r for r in documents(hq.db, WEEK, By.SERVICE)}
+        first = service[("id_card.first",)]
+        assert (first.issued["receipt"], first.promise_changes, first.moved_receipts) == (
+            2, 2, 1)
+        assert kind_label("certificate") == "其他（certificate）"
+    finally:
+        hq.close()
+
+
+def test_queue_controls_per_window(hq_url: str) -> None:
+    build(hq_url)
+    hq = HqStore.open(hq_url)
+    try:
+        rows = {r.key: r for r in queue(hq.db, WEEK)}
+        w01 = rows[("s1", "w01")]
+        # A002 was called by number but first in line: called, not out of order.
+        assert (w01.called, w01.out_of_order, w01.recalls, w01.no_shows, w01.requeued,
+                w01.to_service, w01.to_window, w01.transfers) == (3, 1, 2, 2, 1, 1, 1, 2)
+        assert rows[("s2", "w01")].recalls == 1
+        assert [r.key for r in queue(hq.db, WEEK, By.STATION)] == [("s1",), ("s2",)]
+    finally:
+        hq.close()
+
+
+def test_rankings_intakes_and_moved_receipts(hq_url: str) -> None:
+    build(hq_url)
+    hq = HqStore.open(hq_url)
+    try:
+        assert ranked(hq.db, WEEK, "refusal") == [(NOT_OURS, 3), ("只在二所", 1),
+                                                   (MISSING, 1)]
+        assert ranked(hq.db, WEEK, "referral") == [("二所才有的去向", 1),
+                                                    ("市公安局出入境管理支队", 1)]
+        assert ranked(hq.db, WEEK, "home_visit") == [("elderly", 2), ("disabled", 1)]
+        assert ranked(hq.db, WEEK, None) == [("系统故障", 1), ("需外地协查", 1)]
+        assert intakes(hq.db, WEEK, date(2026, 11, 10)) == (2, 1, 1)
+        moved = moved_receipts(hq.db, WEEK)
+        assert [(m.site, m.device, m.case_no, m.service, m.promised, m.changes, m.new_date,
+                 m.reason) for m in moved] == [
+            ("s1", "w01", "C5", "id_card.first", "2026-11-20", 2, "2026-12-01", "系统故障")]
+    finally:
+        hq.close()
+
+
+def test_a_station_scope_holds_nothing_of_another(hq_url: str) -> None:
+    build(hq_url)
+    hq = HqStore.open(hq_url)
+    try:
+        s1 = Scope(WEEK.start, WEEK.end, sites={"s1"})
+        assert {r.key[0] for r in documents(hq.db, s1)} == {"s1"}
+        assert {r.key[0] for r in queue(hq.db, s1)} == {"s1"}
+        assert ranked(hq.db, s1, "refusal") == [(NOT_OURS, 3), (MISSING, 1)]
+        assert ranked(hq.db, s1, "referral") == [("市公安局出入境管理支队", 1)]
+        nobody = Scope(WEEK.start, WEEK.end, sites=set())  # a chief without a station
+        assert documents(hq.db, nobody) == queue(hq.db, nobody) == []
+        assert ranked(hq.db, nobody, "refusal") == [] and moved_receipts(hq.db, nobody) == []
+        assert intakes(hq.db, nobody, date(2026, 11, 10)) == (0, 0, 0)
+    finally:
+        hq.close()
