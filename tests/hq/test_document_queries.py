@@ -5,6 +5,7 @@ handovers and the receipts whose promise moved; a station's scope holds none of 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from hq.reports.documents import (
     Scope,
@@ -17,7 +18,9 @@ from hq.reports.documents import (
 )
 from hq.reports.queries import By
 from hq.store import HqStore
+from kiosk.sync_cli import main_hq
 from tests.hq.documents_support import MISSING, NOT_OURS, build
+from tests.sync.test_hq_report import read
 
 WEEK = Scope(date(2026, 11, 1), date(2026, 11, 8))
 
@@ -96,3 +99,24 @@ def test_a_station_scope_holds_nothing_of_another(hq_url: str) -> None:
         assert intakes(hq.db, nobody, date(2026, 11, 10)) == (0, 0, 0)
     finally:
         hq.close()
+
+
+def test_kiosk_hq_report_has_the_windows_documents_and_queue_controls(
+        hq_url: str, tmp_path: Path) -> None:
+    build(hq_url)
+    out = tmp_path / "report"
+    assert main_hq(["report", "--db", hq_url, "--from", "2026-11-01", "--to", "2026-11-08",
+                    "--out", str(out)]) == 0
+    rows = {r["window"]: r for r in read(out / "documents.csv")}
+    assert list(rows) == ["s1/w01", "s1/w02", "s2/w01"]
+    w01 = rows["s1/w01"]
+    assert [w01[k] for k in ("notice", "refusal", "receipt", "referral", "intake",
+                             "home_visit", "other_kinds", "issued", "withdrawn",
+                             "promise_changes", "receipts_promise_moved")] == [
+        "1", "3", "2", "1", "2", "3", "1", "13", "1", "2", "1"]
+    assert [w01[k] for k in ("called", "out_of_order", "recalls", "no_shows",
+                             "no_shows_requeued", "to_service", "to_window")] == [
+        "3", "1", "2", "2", "1", "1", "1"]
+    assert rows["s2/w01"]["recalls"] == "1"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Documents and queue controls by window" in page and "<script" not in page
