@@ -156,3 +156,27 @@ def test_the_collector_stores_a_documents_facts_and_a_calls_order(hq_url: str) -
             ("window", None, None, None, None)]
     finally:
         hq.close()
+
+
+def test_migration_0005_fills_the_rows_stored_before_it(hq_url: str) -> None:
+    """Back to 0004 (no such columns), rows stored as a collector of then did, forward:
+    the report reads them as if they had come today."""
+    from django.core.management import call_command
+
+    hq = HqStore.open(hq_url)
+    try:
+        call_command("migrate", "fleet", "0004", database=hq.db.alias, verbosity=0)
+        refusal = {"kind": "refusal", "case_no": "C1", "reason": "不属于本机关职责"}
+        called = {"number": "A005", "out_of_order": True, "skipped": 2}
+        with hq.db.tx():
+            for i, (etype, data) in enumerate([("document.issued", refusal),
+                                               ("ticket.called", called)]):
+                body = json.dumps({"id": f"e{i}", "type": etype, "data": data})
+                hq.db.execute("INSERT INTO hq_events (id, site, device, seq, ts, type, body, "
+                              "received_at) VALUES (?, 's1', 'w01', ?, '', ?, ?, '')",
+                              (f"e{i}", i + 1, etype, body))
+        call_command("migrate", "fleet", database=hq.db.alias, verbosity=0)
+        assert hq.db.all("SELECT kind, case_no, detail FROM hq_events ORDER BY seq") == [
+            ("refusal", "C1", "不属于本机关职责"), ("out_of_order", None, None)]
+    finally:
+        hq.close()
