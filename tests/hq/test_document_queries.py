@@ -19,7 +19,7 @@ from hq.reports.documents import (
 from hq.reports.queries import By
 from hq.store import HqStore
 from kiosk.sync_cli import main_hq
-from tests.hq.documents_support import MISSING, NOT_OURS, build
+from tests.hq.documents_support import MISSING, NOT_OURS, Counter, E, build
 from tests.sync.test_hq_report import read
 
 WEEK = Scope(date(2026, 11, 1), date(2026, 11, 8))
@@ -120,3 +120,20 @@ def test_kiosk_hq_report_has_the_windows_documents_and_queue_controls(
     assert rows["s2/w01"]["recalls"] == "1"
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Documents and queue controls by window" in page and "<script" not in page
+
+
+def test_a_document_of_no_known_kind_is_counted_never_dropped(hq_url: str) -> None:
+    odd = Counter("s1", "w01")
+    odd.add(E.DOCUMENT_ISSUED, kind=7, case_no="X1")  # not text: no kind
+    odd.add(E.DOCUMENT_ISSUED, kind="passport_photo", case_no="X2", reason=["?"])
+    odd.add(E.DOCUMENT_ISSUED, kind="refusal", case_no="X3", reason={"not": "text"})
+    hq = HqStore.open(hq_url)
+    try:
+        hq.ingest(odd.out)
+        (row,) = documents(hq.db, WEEK)
+        assert dict(row.issued) == {"": 1, "passport_photo": 1, "refusal": 1}
+        assert [kind_label(k) for k in sorted(row.issued)] == [
+            "其他（未注明类型）", "其他（passport_photo）", "不予受理"]
+        assert ranked(hq.db, WEEK, "refusal") == [("", 1)]  # shown as （未写明）
+    finally:
+        hq.close()

@@ -109,6 +109,17 @@ def test_the_exports_hold_the_same_sections(docs: Console, browser_page: Any) ->
     assert book.sheetnames == list(blocks)
     queue = [[c.value for c in r] for r in book["叫号控制"].iter_rows(min_row=3)]
     assert [W01, 3, 1, 2, 2, 1, 1, 1] in queue
+    # The other dimensions: by service the promise changes go with C5's receipt; the
+    # queue controls stay per window (by station, per station).
+    by_service = list(csv.reader(io.StringIO(page.request.get(
+        docs.url + f"/reports/documents/?{QUERY}&by=service&format=csv").body().decode(
+            "utf-8-sig"))))
+    assert ["首次申领居民身份证", "2", "0", "0.0", "2", "1"] in by_service  # 撤回与承诺变更
+    assert [W01, "3", "1", "2", "2", "1", "1", "1"] in by_service
+    page.goto(docs.url + f"/reports/documents/?{QUERY}&by=station")
+    assert _cells(page, "queue", "东城派出所")[1:] == ["0", "0", "1", "0", "0", "0", "0"]
+    page.goto(docs.url + f"/reports/documents/?{QUERY}&by=officer")
+    expect(page.locator("table.report.docs thead th").first).to_have_text("民警")
 
 
 def test_a_chief_sees_only_their_station(docs: Console, browser_page: Any) -> None:
