@@ -125,7 +125,8 @@ def test_the_exports_hold_the_same_sections(docs: Console, browser_page: Any) ->
 def test_a_chief_sees_only_their_station(docs: Console, browser_page: Any) -> None:
     page = browser_page
     login(page, docs, "doc-chief", docs.add_user("doc-chief", "chief", station="s1"))
-    page.goto(docs.url + f"/reports/documents/?{QUERY}&by=window")
+    page.goto(docs.url + f"/reports/documents/?{QUERY}")  # no dimension: by window
+    expect(page.locator("#id_by")).to_have_value("window")  # and the form says so
     assert _cells(page, "docs", W01)[-1] == "13"
     text = page.locator("main").inner_text()
     assert not [s for s in S2_ONLY if s in text], text
