@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hq.db import HqDb
+from hq.facts import INTAKE, doc_facts
 from hq.reports.documents import KINDS, DocRow, QueueRow, Scope, documents, queue
 
 LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
@@ -148,8 +149,8 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai", *,
         elif etype == "ticket.issued":
             for g in each(k):
                 g.tickets += 1
-        elif etype == "ticket.called":
-            for g in each(k):
+        elif etype == "ticket.called" and doc_facts({"type": etype, "data": data}).kind != INTAKE:
+            for g in each(k):  # not a handed-on intake's call: nobody waited for that
                 g.called += 1
                 g.wait_s += _num(data.get("waited_s"))
         elif etype == "comment.submitted":
@@ -193,7 +194,7 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai", *,
 
 WINDOW_HEAD = ["window", *KINDS, "other_kinds", "issued", "withdrawn", "promise_changes",
                "receipts_promise_moved", "called", "out_of_order", "recalls", "no_shows",
-               "no_shows_requeued", "to_service", "to_window"]
+               "no_shows_requeued", "to_service", "to_window", "intake_calls"]
 
 
 def _windows(db: HqDb, scope: Scope) -> list[list[Any]]:
@@ -206,7 +207,7 @@ def _windows(db: HqDb, scope: Scope) -> list[list[Any]]:
         known = [d.issued[k] for k in KINDS]
         out.append([f"{key[0]}/{key[1]}", *known, d.total - sum(known), d.total, d.withdrawn,
                     d.promise_changes, d.moved_receipts, q.called, q.out_of_order, q.recalls,
-                    q.no_shows, q.requeued, q.to_service, q.to_window])
+                    q.no_shows, q.requeued, q.to_service, q.to_window, q.intakes])
     return out
 
 

@@ -110,19 +110,21 @@ def queue_section(rows: list[QueueRow], by: By, names: Names) -> Section:
     total = QueueRow(("",))
     for r in rows:
         for f in ("called", "out_of_order", "recalls", "no_shows", "requeued", "to_service",
-                  "to_window"):
+                  "to_window", "intakes"):
             setattr(total, f, getattr(total, f) + getattr(r, f))
 
     def cells(r: QueueRow) -> list[Any]:
         return [r.called, r.out_of_order, r.recalls, r.no_shows, r.requeued, r.to_service,
-                r.to_window]
+                r.to_window, r.intakes]
 
-    return Section("叫号控制", [per.label, "叫号", "越号叫号", "重新呼叫", "过号",
-                               "其中重新排队", "转其他事项", "转其他窗口"], _with_total(
-        [[_name(r.key, per, names), *cells(r)] for r in rows], cells(total)),
+    head = [per.label, "叫号", "越号叫号", "重新呼叫", "过号", "其中重新排队", "转其他事项",
+            "转其他窗口", "户口代办叫号"]
+    table = _with_total([[_name(r.key, per, names), *cells(r)] for r in rows], cells(total))
+    return Section("叫号控制", head, table,
         "按窗口统计（重新呼叫不带事项、叫号不带民警）。越号叫号 = 按号码叫号且越过了排在"
         "前面的等候号；按号码叫到排在最前的号不算越号。过号 = 叫号后群众未到；其中重新排队"
-        "的按设置排回队列，其余作废。转其他事项、转其他窗口 = 号票（等候中或正在办理）被改派。",
+        "的按设置排回队列，其余作废。转其他事项、转其他窗口 = 号票（等候中或正在办理）被改派。"
+        "户口代办叫号 = 户籍窗口叫到移交来的户口代办（不计入叫号和群众等候时间）。",
         css="queue")
 
 
@@ -130,7 +132,7 @@ def ranking_sections(db: HqDb, scope: Scope, today: date) -> list[Section]:
     def rank(kind: str | None, labels: dict[str, str] | None = None) -> list[list[Any]]:
         return [[(labels or {}).get(d, d) or "（未写明）", n] for d, n in ranked(db, scope, kind)]
 
-    total, due, pending = intakes(db, scope, today)
+    got = intakes(db, scope, today)
     return [
         Section("不予受理理由", ["理由", "件数"], rank("refusal"),
                 "出具的不予受理告知书按理由排列（前 20 项）。", "这一时段没有不予受理。",
@@ -142,11 +144,13 @@ def ranking_sections(db: HqDb, scope: Scope, today: date) -> list[Section]:
         Section("承诺变更原因", ["原因", "次数"], rank(None),
                 "登记的承诺办结日期变更按原因排列（前 20 项）。", "这一时段没有承诺变更。",
                 "rank"),
-        Section("户口代办移交", ["代办受理", "已到移交日期", "未到移交日期"],
-                [[total, due, pending]] if total else [],
-                f"户口代办（非工作时间收取材料）按约定移交日期统计，截至 {today.isoformat()}："
-                "平台只知道约定的移交日期，不知道实际移交时间。", "这一时段没有户口代办。",
-                "rank", ()),
+        Section("户口代办移交", ["代办受理", "已移交", "已办理", "待办理", "逾期未办理"],
+                [[got.issued, got.handed_on, got.taken_up, got.waiting, got.overdue]]
+                if got.issued else [],
+                "本时段非工作时间收取材料的户口代办，截至 "
+                f"{today.isoformat()}：已移交 = 已排入约定移交日的户籍窗口队列；已办理 = "
+                "户籍民警已叫号受理；待办理 = 尚未受理、移交日为今天或以后；逾期未办理 = "
+                "移交日已过仍未受理。", "这一时段没有户口代办。", "rank", ()),
     ]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from hq.db import HqDb
-from hq.facts import OUT_OF_ORDER, PROMISE
+from hq.facts import INTAKE, OUT_OF_ORDER, PROMISE
 from hq.reports.queries import By, utc_bound
 
 KINDS = ("notice", "refusal", "receipt", "referral", "intake", "home_visit")
@@ -61,13 +61,14 @@ class DocRow:
 @dataclass
 class QueueRow:
     key: tuple[str, ...]
-    called: int = 0
+    called: int = 0  # citizens' tickets (not intakes)
     out_of_order: int = 0  # called by number before waiting tickets
     recalls: int = 0
     no_shows: int = 0
     requeued: int = 0  # of the no-shows, put back in the queue
     to_service: int = 0
     to_window: int = 0
+    intakes: int = 0  # handed-on intakes taken up at this window (ticket.called, intake)
 
     @property
     def transfers(self) -> int:
@@ -176,7 +177,9 @@ def queue(db: HqDb, scope: Scope, by: By = By.WINDOW) -> list[QueueRow]:
         key = tuple(str(k) for k in r[:n])
         etype, kind, count = str(r[n]), str(r[n + 1]), int(r[n + 2])
         row = rows.setdefault(key, QueueRow(key))
-        if etype == "ticket.called":
+        if etype == "ticket.called" and kind == INTAKE:
+            row.intakes += count
+        elif etype == "ticket.called":
             row.called += count
             row.out_of_order += count if kind == OUT_OF_ORDER else 0
         elif etype == "ticket.recalled":
@@ -207,16 +210,33 @@ def ranked(db: HqDb, scope: Scope, kind: str | None, limit: int = 20) -> list[tu
                   key=lambda p: (-p[1], p[0]))
 
 
-def intakes(db: HqDb, scope: Scope, today: date) -> tuple[int, int, int]:
-    """户口代办 intakes issued: (all, handover date reached by ``today``, not yet). HQ
-    knows the date the materials are to be handed on, not that they were."""
-    where, params = scope.where((ISSUED,))
-    sql = ("SELECT COUNT(*), SUM(CASE WHEN on_date <= ? THEN 1 ELSE 0 END), "
-           f"SUM(CASE WHEN on_date > ? THEN 1 ELSE 0 END) FROM hq_events WHERE {where} "
-           "AND kind = 'intake'")
+@dataclass(frozen=True)
+class Intakes:
+    """户口代办 intakes issued in the period, and what became of them since."""
+
+    issued: int = 0
+    handed_on: int = 0  # queued for their handover day (intake.queued)
+    taken_up: int = 0  # called there by the registration officer (intake.called)
+    waiting: int = 0  # not taken up, their handover day today or later
+    overdue: int = 0  # not taken up, their handover day past
+
+
+def intakes(db: HqDb, scope: Scope, today: date) -> Intakes:
+    """The intakes issued in the period (the after-hours receipt, document.issued) and,
+    by case, whether they were handed on and taken up, at any time since."""
+    where, params = scope.where((ISSUED,), "e")
+
+    def has(etype: str) -> str:
+        return (f"EXISTS (SELECT 1 FROM hq_events i WHERE i.site = e.site AND i.case_no = "
+                f"e.case_no AND i.type = '{etype}' AND {scope.held('i')})")
+    sql = (f"SELECT COUNT(*), SUM(CASE WHEN {has('intake.queued')} THEN 1 ELSE 0 END), "
+           f"SUM(CASE WHEN {has('intake.called')} THEN 1 ELSE 0 END), "
+           f"SUM(CASE WHEN NOT {has('intake.called')} AND e.on_date >= ? THEN 1 ELSE 0 END), "
+           f"SUM(CASE WHEN NOT {has('intake.called')} AND e.on_date < ? THEN 1 ELSE 0 END) "
+           f"FROM hq_events e WHERE {where} AND e.kind = 'intake'")
     day = today.isoformat()
-    got = db.all(sql, [day, day, *params])[0]
-    return int(got[0] or 0), int(got[1] or 0), int(got[2] or 0)
+    got = [int(v or 0) for v in db.all(sql, [day, day, *params])[0]]
+    return Intakes(*got)
 
 
 def moved_receipts(db: HqDb, scope: Scope) -> list[Moved]:

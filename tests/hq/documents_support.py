@@ -12,8 +12,11 @@ from hq.store import HqStore
 
 DAY1 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Monday
 PERIOD = ("2026-11-01", "2026-11-07")
-NOW = "2026-11-10T10:00"  # the console's clock: C8's handover is past, C9's is not
+NOW = "2026-11-10T10:00"  # the console's clock: C9's handover day is past, C18's is not
 E = EventType
+# device/handover.py's events (the after-hours intake handed on, and taken up): sent as
+# their type strings, which the collector takes like any event type (sync/inbound.py).
+INTAKE_QUEUED, INTAKE_CALLED = "intake.queued", "intake.called"
 
 
 class Counter:
@@ -22,11 +25,12 @@ class Counter:
         self.out: list[tuple[dict[str, Any], bool]] = []
         self.at = DAY1
 
-    def add(self, etype: EventType, **data: Any) -> None:
+    def add(self, etype: EventType | str, **data: Any) -> None:
         self.seq += 1
         self.at += timedelta(minutes=3)
-        env = seal(Draft(etype, data), site=self.site, device=self.device, seq=self.seq,
-                   prev=self.prev, ts=self.at)
+        # intake.* are plain strings here: seal writes str(type) either way.
+        env = seal(Draft(etype, data), site=self.site,  # type: ignore[arg-type]
+                   device=self.device, seq=self.seq, prev=self.prev, ts=self.at)
         self.prev = env.hash
         self.out.append((env.to_dict(), False))
 
@@ -58,8 +62,13 @@ def build(url: str) -> None:
     a.add(E.PROMISE_CHANGED, case_no="C5", new_date="2026-12-01", reason="系统故障",
           officer="000001")
     a.doc("referral", "C7", to="exit_entry", to_unit="市公安局出入境管理支队")
-    a.doc("intake", "C8", materials=["户口簿"], handover_date="2026-11-03")
-    a.doc("intake", "C9", materials=["户口簿", "结婚证"], handover_date="2026-11-30")
+    # After-hours intakes, each handed on to its day's registration queue
+    # (device/handover.py): C8 taken up at window 2 on the 3rd, C9 never (overdue), C18's
+    # day still to come.
+    for case_no, day in (("C8", "2026-11-03"), ("C9", "2026-11-05"), ("C18", "2026-11-30")):
+        a.doc("intake", case_no, materials=["户口簿"], handover_date=day)
+        a.add(INTAKE_QUEUED, case_no=case_no, service="hukou", officer="000001",
+              handover_date=day, number="DB001")  # each its own day's first
     a.doc("home_visit", "C10", visit_date="2026-11-05", slot="am", need="elderly")
     a.doc("home_visit", "C11", visit_date="2026-11-06", slot="pm", need="disabled")
     a.doc("home_visit", "C12", visit_date="2026-11-06", slot="am", need="elderly")
@@ -84,6 +93,12 @@ def build(url: str) -> None:
     a.add(E.TICKET_TRANSFERRED, from_service="hukou", to_window=3, number="A007",
           case_no="C17", service="hukou", officer="000001", duration_s=20.0)
     b.doc("receipt", "D1", service="hukou", officer="000002", promised_date="2026-11-16")
+    # The registration officer calls C8's intake: its "wait" is the night since the
+    # receipt, which no citizen waited (not in the evaluation report's waits or calls).
+    b.add(E.TICKET_CALLED, number="DB001", service="hukou", window=2, priority=0,
+          waited_s=50_400.0, intake="C8")
+    b.add(INTAKE_CALLED, case_no="C8", number="DB001", service="hukou",
+          handover_date="2026-11-03", window=2)
     b.doc("refusal", "D2", officer="000002", reason=NOT_OURS, legal_basis="同上")
     # Station s2: a chief of s1 must see none of it.
     c.doc("refusal", "S1", officer="000009", reason="只在二所", legal_basis="同上")

@@ -56,13 +56,15 @@ def test_the_document_report_shows_a_windows_week(docs: Console, browser_page: A
     head = page.locator("table.report.docs thead th").all_inner_texts()
     assert head == ["窗口", "补正材料告知", "不予受理", "受理回执", "转办", "户口代办",
                     "上门服务", "其他（certificate）", "出具合计"]
-    assert _cells(page, "docs", W01)[1:] == ["1", "3", "2", "1", "2", "3", "1", "13"]
+    assert _cells(page, "docs", W01)[1:] == ["1", "3", "2", "1", "3", "3", "1", "14"]
     # Three counters' documents: s1's two windows and s2's refusal and referral.
-    assert _cells(page, "docs", "合计")[1:] == ["1", "5", "3", "2", "2", "3", "1", "17"]
+    assert _cells(page, "docs", "合计")[1:] == ["1", "5", "3", "2", "3", "3", "1", "18"]
     # C14 shown and corrected away; C5's promise moved twice.
-    assert _cells(page, "flow", W01)[1:] == ["13", "1", "7.1", "2", "1"]
+    assert _cells(page, "flow", W01)[1:] == ["14", "1", "6.7", "2", "1"]
     # Calls: A001 in order, A002 by number first in line, A005 past two waiting.
-    assert _cells(page, "queue", W01)[1:] == ["3", "1", "2", "2", "1", "1", "1"]
+    assert _cells(page, "queue", W01)[1:] == ["3", "1", "2", "2", "1", "1", "1", "0"]
+    # Window 2 took up C8's after-hours intake: not a citizen's call.
+    assert _cells(page, "queue", "城关派出所 · 2号窗口")[1:] == ["0"] * 7 + ["1"]
     ranks = page.locator(".ranks section")
     refusals = ranks.filter(has_text="不予受理理由").locator("tbody tr")
     assert refusals.nth(0).locator("td").all_inner_texts() == [NOT_OURS, "3"]
@@ -70,7 +72,8 @@ def test_the_document_report_shows_a_windows_week(docs: Console, browser_page: A
     assert [visits.nth(i).locator("td").all_inner_texts() for i in range(2)] == [
         ["老年人", "2"], ["残疾人", "1"]]
     intake = ranks.filter(has_text="户口代办移交").locator("tbody tr")
-    assert intake.locator("td").all_inner_texts() == ["2", "1", "1"]
+    # C8 handed on and taken up, C9's day past (the console's clock), C18's to come.
+    assert intake.locator("td").all_inner_texts() == ["3", "3", "1", "1", "1"]
     moved = _cells(page, "moved", "C5")
     assert moved[:3] == ["C5", W01, "首次申领居民身份证"]
     assert moved[4:] == ["2026-11-20", "2", "2026-12-01", "系统故障"]
@@ -98,9 +101,9 @@ def test_the_exports_hold_the_same_sections(docs: Console, browser_page: Any) ->
                             "转办去向", "上门服务对象", "承诺变更原因", "户口代办移交",
                             "承诺日期变更的受理回执"]
     docs_rows = {r[0]: r[1:] for r in blocks["文书出具"][1:]}
-    assert docs_rows[W01] == ["1", "3", "2", "1", "2", "3", "1", "13"]
+    assert docs_rows[W01] == ["1", "3", "2", "1", "3", "3", "1", "14"]
     assert blocks["不予受理理由"][1:] == [[NOT_OURS, "3"], ["只在二所", "1"], [MISSING, "1"]]
-    assert blocks["户口代办移交"][1:] == [["2", "1", "1"]]
+    assert blocks["户口代办移交"][1:] == [["3", "3", "1", "1", "1"]]
     assert [r[0] for r in blocks["承诺日期变更的受理回执"][1:]] == ["C5"]
     from openpyxl import load_workbook
 
@@ -108,16 +111,16 @@ def test_the_exports_hold_the_same_sections(docs: Console, browser_page: Any) ->
     book = load_workbook(io.BytesIO(xlsx.body()))
     assert book.sheetnames == list(blocks)
     queue = [[c.value for c in r] for r in book["叫号控制"].iter_rows(min_row=3)]
-    assert [W01, 3, 1, 2, 2, 1, 1, 1] in queue
+    assert [W01, 3, 1, 2, 2, 1, 1, 1, 0] in queue
     # The other dimensions: by service the promise changes go with C5's receipt; the
     # queue controls stay per window (by station, per station).
     by_service = list(csv.reader(io.StringIO(page.request.get(
         docs.url + f"/reports/documents/?{QUERY}&by=service&format=csv").body().decode(
             "utf-8-sig"))))
     assert ["首次申领居民身份证", "2", "0", "0.0", "2", "1"] in by_service  # 撤回与承诺变更
-    assert [W01, "3", "1", "2", "2", "1", "1", "1"] in by_service
+    assert [W01, "3", "1", "2", "2", "1", "1", "1", "0"] in by_service
     page.goto(docs.url + f"/reports/documents/?{QUERY}&by=station")
-    assert _cells(page, "queue", "东城派出所")[1:] == ["0", "0", "1", "0", "0", "0", "0"]
+    assert _cells(page, "queue", "东城派出所")[1:] == ["0", "0", "1", "0", "0", "0", "0", "0"]
     page.goto(docs.url + f"/reports/documents/?{QUERY}&by=officer")
     expect(page.locator("table.report.docs thead th").first).to_have_text("民警")
 
@@ -127,7 +130,7 @@ def test_a_chief_sees_only_their_station(docs: Console, browser_page: Any) -> No
     login(page, docs, "doc-chief", docs.add_user("doc-chief", "chief", station="s1"))
     page.goto(docs.url + f"/reports/documents/?{QUERY}")  # no dimension: by window
     expect(page.locator("#id_by")).to_have_value("window")  # and the form says so
-    assert _cells(page, "docs", W01)[-1] == "13"
+    assert _cells(page, "docs", W01)[-1] == "14"
     text = page.locator("main").inner_text()
     assert not [s for s in S2_ONLY if s in text], text
     for fmt in ("", "&format=csv", "&format=xlsx"):

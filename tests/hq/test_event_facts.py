@@ -95,10 +95,11 @@ doc_values = st.one_of(values, st.sampled_from(
 doc_datas = st.dictionaries(st.sampled_from(
     ["kind", "case_no", "reason", "to", "to_unit", "need", "promised_date", "handover_date",
      "visit_date", "new_date", "out_of_order", "skipped", "to_service", "to_window",
-     "requeued"]), doc_values)
+     "requeued", "intake"]), doc_values)
 doc_types = st.sampled_from(["document.issued", "document.shown", "document.withdrawn",
                              "promise.changed", "ticket.called", "ticket.transferred",
-                             "ticket.no_show", "ticket.recalled", "case.ended"])
+                             "ticket.no_show", "ticket.recalled", "case.ended",
+                             "intake.queued", "intake.called"])
 
 
 @settings(max_examples=40, deadline=None,
@@ -138,7 +139,10 @@ def test_the_collector_stores_a_documents_facts_and_a_calls_order(hq_url: str) -
                                               "skipped": 0}),
               Draft(EventType.TICKET_CALLED, {"number": "A005", "out_of_order": True,
                                               "skipped": 2}),
-              Draft(EventType.TICKET_TRANSFERRED, {"number": "A006", "to_window": 3})]
+              Draft(EventType.TICKET_TRANSFERRED, {"number": "A006", "to_window": 3}),
+              # A handed-on intake's call (device/handover.py): nobody waited for it.
+              Draft(EventType.TICKET_CALLED, {"number": "DB001", "out_of_order": True,
+                                              "skipped": 1, "intake": "C8"})]
     out, prev = [], GENESIS
     for seq, d in enumerate(drafts, 1):
         env = seal(d, site="s1", device="w01", seq=seq, prev=prev)
@@ -153,7 +157,7 @@ def test_the_collector_stores_a_documents_facts_and_a_calls_order(hq_url: str) -
             ("home_visit", "C2", "elderly", "2026-11-09", None),
             (None, "C0", "材料需外调核实", "2026-12-01", None),
             (None, None, None, None, None), ("out_of_order", None, None, None, None),
-            ("window", None, None, None, None)]
+            ("window", None, None, None, None), ("intake", None, None, None, None)]
     finally:
         hq.close()
 
