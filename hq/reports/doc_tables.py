@@ -144,13 +144,15 @@ def ranking_sections(db: HqDb, scope: Scope, today: date) -> list[Section]:
         Section("承诺变更原因", ["原因", "次数"], rank(None),
                 "登记的承诺办结日期变更按原因排列（前 20 项）。", "这一时段没有承诺变更。",
                 "rank"),
-        Section("户口代办移交", ["代办受理", "已移交", "已办理", "待办理", "逾期未办理"],
-                [[got.issued, got.handed_on, got.taken_up, got.waiting, got.overdue]]
-                if got.issued else [],
+        # One figure a line, like the rankings beside it: five heads do not fit a card.
+        Section("户口代办移交", ["项目", "件数"], [
+                    ["代办受理", got.issued], ["已移交", got.handed_on],
+                    ["已办理", got.taken_up], ["待办理", got.waiting],
+                    ["逾期未办理", got.overdue]] if got.issued else [],
                 "本时段非工作时间收取材料的户口代办，截至 "
                 f"{today.isoformat()}：已移交 = 已排入约定移交日的户籍窗口队列；已办理 = "
                 "户籍民警已叫号受理；待办理 = 尚未受理、移交日为今天或以后；逾期未办理 = "
-                "移交日已过仍未受理。", "这一时段没有户口代办。", "rank", ()),
+                "移交日已过仍未受理。", "这一时段没有户口代办。", "rank"),
     ]
 
 

@@ -73,7 +73,9 @@ def test_the_document_report_shows_a_windows_week(docs: Console, browser_page: A
         ["老年人", "2"], ["残疾人", "1"]]
     intake = ranks.filter(has_text="户口代办移交").locator("tbody tr")
     # C8 handed on and taken up, C9's day past (the console's clock), C18's to come.
-    assert intake.locator("td").all_inner_texts() == ["3", "3", "1", "1", "1"]
+    assert [intake.nth(i).locator("td").all_inner_texts() for i in range(5)] == [
+        ["代办受理", "3"], ["已移交", "3"], ["已办理", "1"], ["待办理", "1"],
+        ["逾期未办理", "1"]]
     moved = _cells(page, "moved", "C5")
     assert moved[:3] == ["C5", W01, "首次申领居民身份证"]
     assert moved[4:] == ["2026-11-20", "2", "2026-12-01", "系统故障"]
@@ -103,7 +105,8 @@ def test_the_exports_hold_the_same_sections(docs: Console, browser_page: Any) ->
     docs_rows = {r[0]: r[1:] for r in blocks["文书出具"][1:]}
     assert docs_rows[W01] == ["1", "3", "2", "1", "3", "3", "1", "14"]
     assert blocks["不予受理理由"][1:] == [[NOT_OURS, "3"], ["只在二所", "1"], [MISSING, "1"]]
-    assert blocks["户口代办移交"][1:] == [["3", "3", "1", "1", "1"]]
+    assert blocks["户口代办移交"][1:] == [["代办受理", "3"], ["已移交", "3"], ["已办理", "1"],
+                                        ["待办理", "1"], ["逾期未办理", "1"]]
     assert [r[0] for r in blocks["承诺日期变更的受理回执"][1:]] == ["C5"]
     from openpyxl import load_workbook
 
