@@ -7,11 +7,19 @@ before. Both follow one rule, so a report reads the same from old and new rows: 
 field counts only when it is a JSON string, a count only when it is a JSON integer in
 0..MAX_COUNT, a duration (an away's ``duration_s``, a ticket's ``waited_s``) only when it
 is a JSON number in 0..MAX_SECONDS; anything else is absent (NULL, or 0 for the count).
+
+The written documents and the queue controls (:func:`doc_facts`, migration fleet 0005)
+add four columns, filled only for their event types: ``kind`` (a document's kind, or what
+a queue control did), ``case_no`` (to find the receipt a promise change moved), ``detail``
+(what the report ranks: a refusal's reason, a referral's unit, a home visit's need, a
+promise change's reason) and ``on_date`` (the date a document or a change promises, an
+intake's handover day). A date counts only when it is a JSON string shaped 2026-11-02.
 Pure: no Django.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -90,3 +98,142 @@ def backfill_sql(vendor: str) -> str:
              else f"json_valid(body) AND json_type(body, '$.data') = 'object' AND "
                   f"instr(body, {nul}) = 0")
     return f"UPDATE hq_events SET {sets}, mirror_flags = {flags} WHERE {guard}"
+
+
+# ------------------------------------------------------------ documents and queue controls
+
+DOC_TYPES = ("document.shown", "document.issued", "document.withdrawn")
+PROMISE = "promise.changed"
+# An after-hours intake handed on to its handover day's registration queue, and taken up
+# there (device/handover.py): by case, with the handover date.
+INTAKE_TYPES = ("intake.queued", "intake.called")
+INTAKE = "intake"  # also ticket.called's kind when the call took up a handed-on intake
+# What each document kind is ranked by (the first field that holds text) and the date it
+# promises; a kind not listed (one a newer counter sends) keeps its code, nothing else.
+DETAIL_OF = {"refusal": ("reason",), "referral": ("to_unit", "to"), "home_visit": ("need",)}
+DATE_OF = {"receipt": "promised_date", "intake": "handover_date", "home_visit": "visit_date"}
+OUT_OF_ORDER = "out_of_order"  # ticket.called's kind when it went before waiting tickets
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9], not \d: \d matches ٣ too
+
+
+class DocFacts(NamedTuple):
+    kind: str | None
+    case_no: str | None
+    detail: str | None
+    on_date: str | None
+
+
+DOC_NONE = DocFacts(None, None, None, None)
+
+
+def doc_facts(ev: Mapping[str, Any]) -> DocFacts:
+    etype, data = ev.get("type"), ev.get("data")
+    if not isinstance(data, dict) or not isinstance(etype, str):
+        return DOC_NONE
+    if not (etype.startswith("ticket.") or etype.startswith("document.") or etype == PROMISE
+            or etype.startswith("intake.")):
+        return DOC_NONE  # most events: a few prefix tests, nothing more at ingest
+
+    def text(name: str) -> str | None:
+        v = data.get(name)
+        return v if isinstance(v, str) else None
+
+    def day(name: str) -> str | None:
+        v = data.get(name)
+        return v if isinstance(v, str) and _DATE.fullmatch(v) else None
+
+    if etype in DOC_TYPES:
+        kind = text("kind")
+        # The first field that holds text, also "" (SQL's COALESCE stops at it too).
+        found = (text(f) for f in DETAIL_OF.get(kind, ())) if kind is not None else iter(())
+        detail = next((v for v in found if v is not None), None)
+        on = day(DATE_OF[kind]) if kind in DATE_OF else None
+        return DocFacts(kind, text("case_no"), detail, on)
+    if etype == PROMISE:
+        return DocFacts(None, text("case_no"), text("reason"), day("new_date"))
+    if etype in INTAKE_TYPES:
+        return DocFacts(None, text("case_no"), None, day("handover_date"))
+    return DocFacts(_queue_kind(etype, data), None, None, None)
+
+
+def _queue_kind(etype: str, data: dict[str, Any]) -> str | None:
+    if etype == "ticket.called":
+        intake = data.get("intake")
+        if isinstance(intake, str) and intake:
+            # A handed-on intake: nobody waited in the hall for it, so it is no citizen's
+            # call and no citizen's wait (hq.reports.queries leaves it out).
+            return INTAKE
+        # Every call by number says out_of_order, also one that went before nobody
+        # (device/ticket_ops.py): out of order is one that skipped waiting tickets.
+        skipped = data.get("skipped")
+        return (OUT_OF_ORDER if data.get("out_of_order") is True
+                and isinstance(skipped, int | float) and not isinstance(skipped, bool)
+                and skipped > 0 else None)
+    if etype == "ticket.transferred":
+        if isinstance(data.get("to_service"), str):
+            return "service"
+        return "window" if data.get("to_window") is not None else None
+    if etype == "ticket.no_show":
+        requeued = data.get("requeued")
+        return "requeued" if requeued is True else "dropped" if requeued is False else None
+    return None
+
+
+def backfill_docs_sql(vendor: str) -> str:
+    """Migration fleet 0005's UPDATE: :func:`doc_facts` of the rows stored before it."""
+    pg = vendor == "postgresql"
+
+    def v(f: str) -> str:
+        return f"(body::jsonb)->'data'->'{f}'" if pg else f"'$.data.{f}'"
+
+    def jtype(f: str) -> str:
+        return f"jsonb_typeof({v(f)})" if pg else f"json_type(body, {v(f)})"
+
+    def is_(f: str, json: str) -> str:  # the field is this JSON literal (true, false)
+        return f"{v(f)} = '{json}'::jsonb" if pg else f"{jtype(f)} = '{json}'"
+
+    def text(f: str) -> str:
+        got = f"(body::jsonb)->'data'->>'{f}'" if pg else f"json_extract(body, {v(f)})"
+        return f"CASE WHEN {jtype(f)} = '{'string' if pg else 'text'}' THEN {got} END"
+
+    def day(f: str) -> str:
+        shaped = (f"{text(f)} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'" if pg else
+                  f"{text(f)} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'")
+        return f"CASE WHEN {shaped} THEN {text(f)} END"
+
+    number = "jsonb_typeof({0}) = 'number'" if pg else "json_type(body, {0}) IN ('integer', 'real')"
+    skipped = (f"CASE WHEN {number.format(v('skipped'))} THEN CASE WHEN CAST({v('skipped')} "
+               f"AS DOUBLE PRECISION) > 0 THEN '{OUT_OF_ORDER}' END END" if pg else
+               f"CASE WHEN {number.format(v('skipped'))} AND json_extract(body, "
+               f"{v('skipped')}) > 0 THEN '{OUT_OF_ORDER}' END")
+    docs = f"type IN {DOC_TYPES}"
+    intakes = f"type IN {INTAKE_TYPES}"
+    intake = (f"{jtype('intake')} = '{'string' if pg else 'text'}' AND {text('intake')} <> ''")
+    kind = text("kind")
+    detail = " ".join(f"WHEN '{k}' THEN COALESCE({', '.join(text(f) for f in fs)}, NULL)"
+                      for k, fs in DETAIL_OF.items())  # COALESCE(x, NULL): one field is x
+    dates = " ".join(f"WHEN '{k}' THEN {day(f)}" for k, f in DATE_OF.items())
+    sets = {
+        "kind": f"CASE WHEN {docs} THEN {kind} "
+                f"WHEN type = 'ticket.called' THEN CASE WHEN {intake} THEN '{INTAKE}' "
+                f"WHEN {is_('out_of_order', 'true')} THEN {skipped} END "
+                f"WHEN type = 'ticket.transferred' THEN CASE WHEN {jtype('to_service')} = "
+                f"'{'string' if pg else 'text'}' THEN 'service' WHEN {jtype('to_window')} "
+                "<> 'null' THEN 'window' END "
+                f"WHEN type = 'ticket.no_show' THEN CASE WHEN {is_('requeued', 'true')} "
+                f"THEN 'requeued' WHEN {is_('requeued', 'false')} THEN 'dropped' END END",
+        "case_no": f"CASE WHEN {docs} OR type = '{PROMISE}' OR {intakes} THEN "
+                   f"{text('case_no')} END",
+        "detail": f"CASE WHEN {docs} THEN CASE {kind} {detail} END "
+                  f"WHEN type = '{PROMISE}' THEN {text('reason')} END",
+        "on_date": f"CASE WHEN {docs} THEN CASE {kind} {dates} END "
+                   f"WHEN type = '{PROMISE}' THEN {day('new_date')} "
+                   f"WHEN {intakes} THEN {day('handover_date')} END"}
+    nul = r"'\u0000'"
+    guard = (f"left(body, 1) = '{{' AND strpos(body, {nul}) = 0" if pg
+             else f"json_valid(body) AND json_type(body, '$.data') = 'object' AND "
+                  f"instr(body, {nul}) = 0")
+    types = (*DOC_TYPES, PROMISE, *INTAKE_TYPES, "ticket.called", "ticket.transferred",
+             "ticket.no_show")
+    return (f"UPDATE hq_events SET {', '.join(f'{c} = {e}' for c, e in sets.items())} "
+            f"WHERE type IN {types} AND {guard}")

@@ -3,7 +3,10 @@
 Per window (device), officer, service and day (in the city's time zone) over
 [start, end): satisfaction by level, unrated cases, mirror flags per case, away time,
 tickets and waits, comments, and officers with two or more unsatisfied-rating work
-orders in the twelve months before ``end``. A window is its counter, "site/device".
+orders in the twelve months before ``end``; per window, the written documents it issued
+by kind, withdrew and whose promises moved, and its queue controls (counted by
+hq.reports.documents, the console's document report, so both say the same). A window
+is its counter, "site/device".
 Reads only ``hq_events`` and ``work_orders`` through :class:`~hq.db.HqDb`, so it
 runs on SQLite and PostgreSQL alike. Only events whose hash chain verified count
 (``verified = 1``); simulated data (sync/loadsim.py) is left out unless asked for.
@@ -27,6 +30,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hq.db import HqDb
+from hq.facts import INTAKE, doc_facts
+from hq.reports.documents import KINDS, DocRow, QueueRow, Scope, documents, queue
 
 LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
 LEVEL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",
@@ -82,6 +87,7 @@ class Report:
     repeat_officers: list[tuple[str, int]]
     work_orders: list[tuple[Any, ...]]
     events: int
+    windows: list[list[Any]] = field(default_factory=list)  # documents and queue controls
 
 
 def _num(value: Any) -> float:
@@ -143,8 +149,8 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai", *,
         elif etype == "ticket.issued":
             for g in each(k):
                 g.tickets += 1
-        elif etype == "ticket.called":
-            for g in each(k):
+        elif etype == "ticket.called" and doc_facts({"type": etype, "data": data}).kind != INTAKE:
+            for g in each(k):  # not a handed-on intake's call: nobody waited for that
                 g.called += 1
                 g.wait_s += _num(data.get("waited_s"))
         elif etype == "comment.submitted":
@@ -183,7 +189,26 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai", *,
         (lo, hi))]
     return Report(start, end, tz, {d: dict(sorted(g.items())) for d, g in groups.items()},
                   sorted(cases.values(), key=lambda c: c["ended"]), comments, repeat,
-                  work_orders, len(rows))
+                  work_orders, len(rows), _windows(db, Scope(start, end, None, simulated, tz)))
+
+
+WINDOW_HEAD = ["window", *KINDS, "other_kinds", "issued", "withdrawn", "promise_changes",
+               "receipts_promise_moved", "called", "out_of_order", "recalls", "no_shows",
+               "no_shows_requeued", "to_service", "to_window", "intake_calls"]
+
+
+def _windows(db: HqDb, scope: Scope) -> list[list[Any]]:
+    """One row per window: its documents and its queue controls (WINDOW_HEAD)."""
+    docs = {r.key: r for r in documents(db, scope)}
+    controls = {r.key: r for r in queue(db, scope)}
+    out: list[list[Any]] = []
+    for key in sorted(docs.keys() | controls.keys()):
+        d, q = docs.get(key) or DocRow(key), controls.get(key) or QueueRow(key)
+        known = [d.issued[k] for k in KINDS]
+        out.append([f"{key[0]}/{key[1]}", *known, d.total - sum(known), d.total, d.withdrawn,
+                    d.promise_changes, d.moved_receipts, q.called, q.out_of_order, q.recalls,
+                    q.no_shows, q.requeued, q.to_service, q.to_window, q.intakes])
+    return out
 
 
 # --------------------------------------------------------------------------- output
@@ -195,7 +220,7 @@ def write_report(db: HqDb, start: date, end: date, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     files = [_write_csvs(rep, out, name) for name in
              ("satisfaction", "cases", "away", "tickets", "comments", "repeat_officers",
-              "work_orders")]
+              "work_orders", "documents")]
     page = out / "report.html"
     page.write_text(render_html(rep), encoding="utf-8")
     return [page, *files]
@@ -227,6 +252,8 @@ def _rows(rep: Report, name: str) -> tuple[list[str], list[Sequence[Any]]]:
     if name == "comments":
         head = ["ts", "window", "officer", "categories", "ref", "callback_requested"]
         return head, [[c[h] for h in head] for c in rep.comments]
+    if name == "documents":
+        return WINDOW_HEAD, list(rep.windows)
     if name == "repeat_officers":
         return ["officer", "unsatisfied_work_orders_12_months"], [list(r) for r in
                                                                  rep.repeat_officers]
@@ -338,6 +365,8 @@ def render_html(rep: Report) -> str:
         "<h2>Cases (unrated and mirror flags)</h2>" + _table(
             *_case_rows(rep)),
         "<h2>Comments</h2>" + _table(*_rows(rep, "comments")),
+        "<h2>文书与叫号控制 · Documents and queue controls by window</h2>"
+        + _table(*_rows(rep, "documents")),
         "<h2>Work orders (unsatisfied ratings)</h2>" + _table(*_rows(rep, "work_orders")),
     ]
     style = ("body{font-family:'WenQuanYi Micro Hei','Noto Sans CJK SC',sans-serif;margin:2em}"

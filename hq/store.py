@@ -28,7 +28,7 @@ from django.db import IntegrityError
 
 from device.events import GENESIS, chain_digest, chain_hash, hashed_text
 from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
-from hq.facts import facts
+from hq.facts import doc_facts, facts
 from hq.store_reads import StoreReads
 from hq.workorders import opening
 from sync.inbound import events_payload as parse_events_payload
@@ -47,7 +47,8 @@ _WALK = 5000
 # The insert's columns: a prepared row (prepare) and, last, its verified flag.
 EVENT_COLUMNS = ("id", "site", "device", "seq", "ts", "type", "body", "replayed",
                  "received_at", "simulated", "level", "officer", "service",
-                 "mirror_flags", "seconds", "verified")
+                 "mirror_flags", "seconds", "kind", "case_no", "detail", "on_date",
+                 "verified")
 
 
 @dataclass
@@ -93,7 +94,7 @@ def prepare(events: Sequence[tuple[Mapping[str, Any], bool]]) -> Prepared:
             rows[ev["id"]] = (ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"],
                               ev["type"], opening.stored_body(ev, hashed), int(again),
                               received, int(ev["data"].get("simulated") is True),
-                              *facts(ev))
+                              *facts(ev), *doc_facts(ev))
             intact[ev["id"]] = _intact(ev, stored=False, hashed=hashed)
     return Prepared(events, rows, intact, received)
 

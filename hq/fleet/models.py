@@ -47,12 +47,22 @@ class Event(models.Model):
     service = models.TextField(null=True)
     mirror_flags = models.IntegerField(db_default=0)
     seconds = models.FloatField(null=True)  # an away's length, a ticket's wait
+    # Written documents and queue controls only (hq.facts.doc_facts), NULL on the rest.
+    kind = models.TextField(null=True)  # notice, refusal, ...; out_of_order, requeued, ...
+    case_no = models.TextField(null=True)  # a receipt's, and that of a promise.changed
+    detail = models.TextField(null=True)  # what the report ranks: a reason, a unit, a need
+    on_date = models.TextField(null=True)  # YYYY-MM-DD a document or a change promises
 
     class Meta:
         db_table = "hq_events"
         indexes = [models.Index(fields=["site", "device", "seq"],
                                 name="hq_events_site_device_seq"),
-                   models.Index(fields=["type", "ts"], name="hq_events_type_ts")]
+                   models.Index(fields=["type", "ts"], name="hq_events_type_ts"),
+                   # The receipts whose promise moved: a promise.changed finds its receipt
+                   # by case. Partial: only documents and promise changes have a case_no
+                   # here, so the city's five million other rows cost it nothing.
+                   models.Index(fields=["site", "case_no"], name="hq_events_site_case",
+                                condition=models.Q(case_no__isnull=False))]
 
 
 class Device(models.Model):

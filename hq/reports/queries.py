@@ -16,6 +16,7 @@ GOOD = ("very_satisfied", "satisfied")
 BAD = ("unsatisfied", "very_unsatisfied")
 COUNTED = ("case.ended", "rating.given", "rating.skipped", "away.ended", "ticket.issued",
            "ticket.called", "comment.submitted")
+CITIZENS_CALL = "type = 'ticket.called' AND COALESCE(kind, '') <> 'intake'"
 
 
 class By(StrEnum):
@@ -162,8 +163,10 @@ def _aggregate(db: HqDb, lo: str, hi: str, keys: list[str], order_keys: list[str
            "SUM(CASE WHEN type = 'away.ended' THEN 1 ELSE 0 END), "
            "SUM(CASE WHEN type = 'away.ended' THEN COALESCE(seconds, 0) ELSE 0 END), "
            "SUM(CASE WHEN type = 'ticket.issued' THEN 1 ELSE 0 END), "
-           "SUM(CASE WHEN type = 'ticket.called' THEN 1 ELSE 0 END), "
-           "SUM(CASE WHEN type = 'ticket.called' THEN COALESCE(seconds, 0) ELSE 0 END), "
+           # A handed-on intake's call (kind 'intake', hq.facts) called nobody in the hall:
+           # its "wait" is the night since its receipt, no citizen's.
+           f"SUM(CASE WHEN {CITIZENS_CALL} THEN 1 ELSE 0 END), "
+           f"SUM(CASE WHEN {CITIZENS_CALL} THEN COALESCE(seconds, 0) ELSE 0 END), "
            "SUM(CASE WHEN type = 'comment.submitted' THEN 1 ELSE 0 END) "
            f"FROM hq_events WHERE {' AND '.join(where)} GROUP BY {key_sql}")
     n = len(keys)

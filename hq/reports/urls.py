@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from hq.reports import views
+from hq.reports import doc_views, views
 
 app_name = "reports"
-urlpatterns = [path("", views.report, name="index")]
+urlpatterns = [path("", views.report, name="index"),
+               path("documents/", doc_views.documents, name="documents")]

@@ -34,6 +34,14 @@ class ReportForm(forms.Form):
     by = forms.ChoiceField(label="统计维度", choices=[(b.value, b.label) for b in By],
                            initial=By.WINDOW.value, required=False)
 
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        # A page opened without a dimension counts by window: the select must say so too
+        # (a bound form shows what was sent, not ``initial``; it showed 派出所).
+        if data is not None and not data.get("by"):
+            data = data.copy()
+            data["by"] = By.WINDOW.value
+        super().__init__(data, **kwargs)
+
 
 def _period(form: ReportForm) -> tuple[date, date]:
     today = clock.now().date()

@@ -1,0 +1,51 @@
+"""The document report (文书与叫号报表) and its CSV / Excel exports: the user's stations only,
+the same period and dimension form as the evaluation report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from hq import clock
+from hq.accounts.roles import Role
+from hq.accounts.scope import console_view, site_or_404, visible_sites
+from hq.db import HqDb
+from hq.names import Names
+from hq.reports.doc_tables import csv_reply, sections, xlsx_reply
+from hq.reports.documents import Scope
+from hq.reports.queries import By
+from hq.reports.views import ReportForm, _period
+
+
+@console_view(Role.ADMIN, Role.SUPERVISOR, Role.CHIEF)
+def documents(request: HttpRequest) -> HttpResponse:
+    form = ReportForm(request.GET, label_suffix="：")
+    form.is_valid()  # a field that fails falls back to its default; the form shows why
+    start, end = _period(form)
+    by = By(form.cleaned_data.get("by") or By.WINDOW.value)
+    sites = visible_sites(request.user)
+    site = form.cleaned_data.get("site") or ""
+    if site:
+        site_or_404(request.user, site)  # before any figure is read
+        sites = frozenset({site})
+    names = Names.load()
+    parts = sections(HqDb("default"), Scope(start, end, sites=sites), by, names,
+                     clock.now().date())
+    last = end - timedelta(days=1)
+    title = f"文书与叫号报表 {start.isoformat()} 至 {last.isoformat()}"
+    fmt = request.GET.get("format", "")
+    if fmt == "csv":
+        return csv_reply(title, parts, "documents")
+    if fmt == "xlsx":
+        return xlsx_reply(title, parts, "documents")
+    visible = visible_sites(request.user)
+    stations = sorted(((s, names.station(s)) for s in (
+        names.stations.keys() if visible is None else visible)), key=lambda p: p[1])
+    query = request.GET.copy()
+    query.pop("format", None)
+    return render(request, "reports/documents.html", {
+        "form": form, "tables": parts[:3], "ranks": parts[3:-1], "moved": parts[-1],
+        "stations": stations, "site": site, "by": by, "query": query.urlencode(),
+        "start": start, "last": last})
