@@ -163,6 +163,10 @@ class Officer(models.Model):
     phone = models.TextField(blank=True, default="", verbose_name="办公电话")
     photo = models.TextField(blank=True, default="", verbose_name="照片文件",
                              help_text="计数器上的照片路径，例如 photos/000001.jpg")
+    # The officer panel's sign-in at the counters: the PIN's hash only (device/pins.py:
+    # Django's PBKDF2 format, which the counters check without Django). Set in the admin.
+    pin_hash = models.TextField(blank=True, default="", editable=False,
+                                verbose_name="操作台PIN（散列）")
     # AB岗: who stands in when this officer is away (the same station's roster).
     backup = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="backs_up", verbose_name="B岗（替岗民警）")

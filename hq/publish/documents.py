@@ -96,6 +96,8 @@ def _roster(site: str, _day: date, using: str) -> dict[str, Any]:
             doc["phone"] = o.phone
         if o.photo:
             doc["photo"] = o.photo
+        if o.pin_hash:
+            doc["pin_hash"] = o.pin_hash
         officers.append(doc)
     return {"officers": officers}
 
