@@ -278,3 +278,19 @@ def test_an_intake_and_a_home_visit_from_the_panel(bench, desk_pc):
     issued = bench.events("document.issued")[-1]
     assert (issued["kind"], issued["visit_date"], issued["slot"], issued["need"]) == (
         "home_visit", "2026-11-30", "09:00-10:30", "disabled")
+
+
+def test_a_session_ends_when_another_officer_signs_in_at_the_workstation(bench, desk_pc):
+    page = desk_pc()
+    sign_in(page, bench, "000002", PIN["000002"])
+    with ControlClient(bench.app.config.control_socket) as client:
+        reply = client.request({"cmd": "link", "line": json.dumps(
+            {"op": "sign_in", "badge": "000001"})})
+    assert reply["reply"]["ok"]
+    token = page.locator("form[data-op=call_next] input[name=csrf]").get_attribute("value")
+    r = page.request.post(bench.url + "/act", form={"op": "away", "reason": "就餐",
+                                                    "return_at": "12:00", "csrf": token},
+                          max_redirects=0)
+    assert r.status == 401 and bench.core.state.away is None
+    page.goto(bench.url + "/")
+    assert page.locator("input[name=pin]").is_visible()

@@ -130,7 +130,15 @@ class PanelApp:
             raise Refused(400, f"提交的内容无法读取：{exc}") from None
 
     def _session(self, request: Request) -> Session | None:
-        return self.desk.get(request.cookies.get(COOKIE))
+        session = self.desk.get(request.cookies.get(COOKIE))
+        if session is not None and self.core.state.officer != session.badge:
+            # Another officer signed in at the counter (the workstation link, or this
+            # panel's sign-out went through elsewhere): this session acts for nobody now.
+            log.info("panel: session of %s ended: the counter's officer is now %r",
+                     session.badge, self.core.state.officer)
+            self.desk.close(session.token)
+            return None
+        return session
 
     # ----------------------------------------------------------------- pages
 
