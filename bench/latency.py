@@ -135,9 +135,11 @@ def bench_baseline(n: int, db: Path) -> list[float]:
     return out
 
 
-def bench_rss(presses: int, state: Path) -> dict[str, int]:
-    cfg_file = state.parent / "rss.toml"
-    cfg_file.write_text("[gpio]\nbounce_ms = 1\n")  # presses come faster than a hand's
+def start_headless(state: Path, config: str) -> subprocess.Popen[str]:
+    """`kiosk run --simulate --headless` on ``state`` with ``config`` (TOML text), once it
+    logged "kiosk ready" (bench/panel.py starts its counters with this too)."""
+    cfg_file = state.parent / f"{state.name}.toml"
+    cfg_file.write_text(config, encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "run", "--simulate", "--headless",
          "--config", str(cfg_file), "--state-dir", str(state)],
@@ -152,13 +154,18 @@ def bench_rss(presses: int, state: Path) -> dict[str, int]:
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
+    while True:
+        line = lines.get(timeout=60)
+        if line is None:
+            raise SystemExit("kiosk exited before it was ready")
+        if "kiosk ready" in line:
+            return proc
+
+
+def bench_rss(presses: int, state: Path) -> dict[str, int]:
+    # Presses come faster than a hand's: a 1 ms bounce filter.
+    proc = start_headless(state, "[gpio]\nbounce_ms = 1\n")
     try:
-        while True:
-            line = lines.get(timeout=60)
-            if line is None:
-                raise SystemExit("kiosk exited before it was ready")
-            if "kiosk ready" in line:
-                break
         rss = {"ready_kb": _status(proc.pid)["VmRSS"]}
         with ControlClient(state / "control.sock") as c:
             done = 0

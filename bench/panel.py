@@ -22,15 +22,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -39,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from latency import _status as status  # noqa: E402  (bench/latency.py: the same figures)
-from latency import ms, pct  # noqa: E402
+from latency import ms, pct, start_headless  # noqa: E402
 
 from device import pins  # noqa: E402
 from kiosk.control import ControlClient  # noqa: E402
@@ -51,30 +48,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def start(state: Path, config: str) -> subprocess.Popen[str]:
-    cfg = state.parent / f"{state.name}.toml"
-    cfg.write_text(config, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "run", "--simulate", "--headless",
-         "--config", str(cfg), "--state-dir", str(state)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        line = lines.get(timeout=60)
-        if line is None:
-            raise SystemExit("kiosk exited before it was ready")
-        if "kiosk ready" in line:
-            return proc
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -116,7 +89,7 @@ def csrf(html: str) -> str:
 def bench_panel(n: int, state: Path) -> dict[str, object]:
     port = free_port()
     hashed = pins.make(PIN, iterations=pins.MIN_ITERATIONS)
-    proc = start(state, f'[panel]\nenabled = true\nlisten = "127.0.0.1:{port}"\n\n'
+    proc = start_headless(state, f'[panel]\nenabled = true\nlisten = "127.0.0.1:{port}"\n\n'
                         f'[[roster]]\nbadge = "000001"\nname = "李明"\npin_hash = "{hashed}"\n')
     try:
         ready = status(proc.pid)
@@ -144,7 +117,8 @@ def bench_panel(n: int, state: Path) -> dict[str, object]:
 
 
 def bench_baseline(n: int, state: Path) -> dict[str, object]:
-    proc = start(state, "[link]\nmax_lines_per_s = 10000\n")  # no rate limit on the baseline
+    # No rate limit on the baseline's lines (the panel's forms have none either).
+    proc = start_headless(state, "[link]\nmax_lines_per_s = 10000\n")
     try:
         ready = status(proc.pid)
         lines = [json.dumps({"op": "away", "reason": "临时离开", "return_at": "23:59"}),

@@ -51,6 +51,7 @@ from drivers.framing import LineSplitter, RateLimiter, TooLong
 from drivers.link_documents import DOCUMENT_OPS, in_context
 from drivers.link_fields import case_no_field
 from drivers.link_queue import QUEUE_OPS
+from drivers.listen import listen
 from drivers.serialport import LineService, Opener, SerialPort
 from drivers.simport import SimPort, one_reply
 
@@ -350,16 +351,8 @@ class TcpLink(BaseDriver):
         self.core = core
         # Checked here, not at build: a bad URL is a driver fault, the counter still runs.
         host, port = parse_tcp_url(self.cfg.url)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        lst = socket.socket(family, socket.SOCK_STREAM)
-        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            lst.bind((host, port))
-        except OSError as exc:
-            lst.close()
-            raise DriverError(f"link: cannot listen on {host}:{port}: {exc}. Fix: choose "
-                              "a free port in link.url, or stop what holds it") from None
-        lst.listen(2)
+        lst = listen(host, port, backlog=2, name="link",
+                     fix="choose a free port in link.url, or stop what holds it")
         lst.settimeout(0.2)  # so the accept loop sees close()
         self._listener = lst
         t = threading.Thread(target=self._accept, name="link-accept", daemon=True)

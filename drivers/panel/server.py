@@ -17,9 +17,9 @@ import uvicorn
 
 from device.config import PanelSection
 from device.core import Core
-from device.errors import DriverError
 from device.roster import Officer, officers
 from drivers.base import BaseDriver
+from drivers.listen import listen
 from drivers.panel.views import PanelApp
 
 log = logging.getLogger("panel")
@@ -67,18 +67,10 @@ class OfficerPanel(BaseDriver):
     def start(self, core: Core) -> None:
         self.core = core
         host, port = parse_listen(self.cfg.listen)
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Inherited by each accepted connection: uvicorn writes a page's head and body
-        # apart, and without it every page waited ~40 ms for the PC's delayed ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            raise DriverError(f"panel: cannot listen on {self.cfg.listen}: {exc}. Fix: set "
-                              "panel.listen to an address of this Pi and a free port") from None
-        sock.listen(16)
+        # TCP_NODELAY: uvicorn writes a page's head and body apart, and without it every
+        # page waited ~40 ms for the PC's delayed ACK.
+        sock = listen(host, port, backlog=16, name="panel", nodelay=True,
+                      fix="set panel.listen to an address of this Pi and a free port")
         self._sock = sock
         self.app = PanelApp(core, self.cfg, self._officers, self.clock)
         config = uvicorn.Config(

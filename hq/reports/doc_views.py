@@ -10,26 +10,17 @@ from django.shortcuts import render
 
 from hq import clock
 from hq.accounts.roles import Role
-from hq.accounts.scope import console_view, site_or_404, visible_sites
+from hq.accounts.scope import console_view, visible_sites
 from hq.db import HqDb
 from hq.names import Names
 from hq.reports.doc_tables import csv_reply, sections, xlsx_reply
 from hq.reports.documents import Scope
-from hq.reports.queries import By
-from hq.reports.views import ReportForm, _period
+from hq.reports.views import filters
 
 
 @console_view(Role.ADMIN, Role.SUPERVISOR, Role.CHIEF)
 def documents(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET, label_suffix="：")
-    form.is_valid()  # a field that fails falls back to its default; the form shows why
-    start, end = _period(form)
-    by = By(form.cleaned_data.get("by") or By.WINDOW.value)
-    sites = visible_sites(request.user)
-    site = form.cleaned_data.get("site") or ""
-    if site:
-        site_or_404(request.user, site)  # before any figure is read
-        sites = frozenset({site})
+    form, start, end, by, site, sites = filters(request)
     names = Names.load()
     parts = sections(HqDb("default"), Scope(start, end, sites=sites), by, names,
                      clock.now().date())

@@ -50,6 +50,23 @@ def _period(form: ReportForm) -> tuple[date, date]:
     return start, max(last, start) + timedelta(days=1)
 
 
+def filters(request: HttpRequest) -> tuple[ReportForm, date, date, By, str,
+                                          frozenset[str] | None]:
+    """A report page's form and what it asks for: the period [start, end), the dimension,
+    the one station asked for ("" for all) and the stations this user may see of them
+    (None: every station). Another station's code is 404 before any figure is read."""
+    form = ReportForm(request.GET, label_suffix="：")
+    form.is_valid()  # a field that fails falls back to its default; the form shows why
+    start, end = _period(form)
+    by = By(form.cleaned_data.get("by") or By.WINDOW.value)
+    sites = visible_sites(request.user)
+    site = form.cleaned_data.get("site") or ""
+    if site:
+        site_or_404(request.user, site)
+        sites = frozenset({site})
+    return form, start, end, by, site, sites
+
+
 def _label(row: Row, by: By, names: Names) -> str:
     if by is By.STATION:
         return names.station(row.key[0])
@@ -72,15 +89,7 @@ def _cells(row: Row) -> list[Any]:
 
 @console_view(Role.ADMIN, Role.SUPERVISOR, Role.CHIEF)
 def report(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.GET, label_suffix="：")
-    form.is_valid()  # a field that fails falls back to its default; the form shows why
-    start, end = _period(form)
-    by = By(form.cleaned_data.get("by") or By.WINDOW.value)
-    sites = visible_sites(request.user)
-    site = form.cleaned_data.get("site") or ""
-    if site:
-        site_or_404(request.user, site)
-        sites = frozenset({site})
+    form, start, end, by, site, sites = filters(request)
     rows = indicators(HqDb("default"), start, end, sites=sites, by=by)
     names = Names.load()
     table = [[_label(r, by, names), *_cells(r)] for r in rows]
@@ -128,20 +137,6 @@ def _csv(title: str, table: list[list[Any]]) -> HttpResponse:
 
 
 def _xlsx(title: str, table: list[list[Any]]) -> HttpResponse:
-    from openpyxl import Workbook
+    from hq.reports.doc_tables import Section, xlsx_reply
 
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "评价报表"
-    ws.append([title])
-    ws.append(HEAD)
-    for row in table:
-        ws.append(row)
-    ws.column_dimensions["A"].width = 36
-    buf = io.BytesIO()
-    wb.save(buf)
-    reply = HttpResponse(buf.getvalue(), content_type=(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-    reply["Content-Disposition"] = 'attachment; filename="report.xlsx"'
-    return reply
+    return xlsx_reply(title, [Section("评价报表", HEAD, table)], "report")
