@@ -240,7 +240,9 @@ def receipt_blocks(data: dict[str, Any]) -> list[Block]:
     _officer_lines(b, data)
     _line(b, "咨询电话：", _s(data, "consult_phone"))
     _guide(b, data)
-    b.append(Text("请妥善保管本回执，凭回执领取证件。如不能按期办结，我们将提前告知您。"))
+    # One clause a line: as one paragraph it broke 办/结 across the lines at 58 mm.
+    b += [Text("请妥善保管本回执，"), Text("凭回执领取证件。"),
+          Text("如不能按期办结，"), Text("我们将提前告知您。")]
     b.append(Cut())
     return b
 
