@@ -17,7 +17,8 @@ from device.store import Writer
 from station import queue as q
 from station.config import StationConfig
 from station.queue import Away, Code
-from station.store import Row, StationStore
+from station.queue import Row
+from station.store import StationStore
 
 
 class Refused(Exception):

@@ -57,10 +57,9 @@ class StationStore:
 
     def tickets(self, day: str, *statuses: str) -> list[Row]:
         """``day``'s tickets (of ``statuses``, all when none), in the order issued."""
-        where, params = "day = ?", (day,)
+        where, params = "day = ?", (day, *statuses)
         if statuses:
             where += f" AND status IN ({', '.join('?' * len(statuses))})"
-            params = (day, *statuses)
         return self._rows(f"SELECT {_TICKET} FROM station_tickets WHERE {where} "
                           "ORDER BY issued_ts, id", params)
 
