@@ -16,8 +16,7 @@ from device.events import Draft, EventType
 from device.store import Writer
 from station import queue as q
 from station.config import StationConfig
-from station.queue import Away, Code
-from station.queue import Row
+from station.queue import Away, Code, Row
 from station.store import StationStore
 
 

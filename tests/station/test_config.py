@@ -49,5 +49,5 @@ def test_a_mistake_names_its_line_key_and_fix(old: str, new: str, message: str) 
 
 
 def test_a_missing_file_says_what_to_pass(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such file. Fix: pass --config"):
+    with pytest.raises(ConfigError, match=r"no such file\. Fix: pass --config"):
         load(tmp_path / "nope.toml")
