@@ -118,6 +118,7 @@ class StationServer:
         self._client: mqtt.Client | None = None
         self._generation = 0
         self._board_version = -1
+        self._board_wait = -1
 
     # ------------------------------------------------------------------ paho's thread
 
@@ -203,13 +204,14 @@ class StationServer:
         self._publish(self.topics.state, {"online": True, "ts": self.clock()}, retain=True)
         self._board_version = -1
         self._publish_board()
-        next_tick = 0.0
+        next_tick = time.monotonic() + self.tick_s
         while not stop.is_set() and not self._lost.is_set():
             self.heartbeat.beat()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_s
                 self._guarded(self.service.tick)
-                self._publish_board()
+                # The longest wait grows with the clock alone: the hall sees it each tick.
+                self._publish_board(force=True)
             try:
                 generation, msg = self._inbox.get(timeout=0.1)
             except queue.Empty:
@@ -279,12 +281,16 @@ class StationServer:
         if client is not None and msg.qos > 0:
             client.ack(msg.mid, msg.qos)
 
-    def _publish_board(self) -> None:
+    def _publish_board(self, *, force: bool = False) -> None:
         version = self.service.version
-        if version == self._board_version:
+        if version == self._board_version and not force:
             return
-        if self._publish(self.topics.board, self.service.board(), retain=True):
-            self._board_version = version
+        board = self.service.board()
+        if force and version == self._board_version and \
+                board["longest_wait_min"] == self._board_wait:
+            return
+        if self._publish(self.topics.board, board, retain=True):
+            self._board_version, self._board_wait = version, board["longest_wait_min"]
 
     def _publish(self, topic: str, doc: dict[str, Any], *, retain: bool = False,
                  props: Properties | None = None) -> bool:
