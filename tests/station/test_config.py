@@ -51,3 +51,10 @@ def test_a_mistake_names_its_line_key_and_fix(old: str, new: str, message: str) 
 def test_a_missing_file_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no such file\. Fix: pass --config"):
         load(tmp_path / "nope.toml")
+
+
+def test_the_shipped_example_loads() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = load(root / "provision" / "station" / "station.example.toml")
+    assert cfg.site == "demo-site" and cfg.db_path.name == "kiosk.db"
+    assert [f.prefix for f in cfg.fallback] == ["E", "W1", "W2"]
