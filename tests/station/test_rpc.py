@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from station.config import StationConfig, load
 from station.rpc import StationServer, serve
-from tests.station.conftest import Device, station_toml
+from tests.station.conftest import Clock, Device, station_toml
 from tests.sync.conftest import Mosquitto
 
 pytestmark = pytest.mark.broker
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.broker
 class Served:
     """kiosk-station in this process (``serve``), stopped by the test."""
 
-    def __init__(self, cfg: StationConfig) -> None:
+    def __init__(self, cfg: StationConfig, **options: Any) -> None:
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.server: StationServer | None = None
@@ -31,7 +32,7 @@ class Served:
             self.ready.set()
 
         self.thread = threading.Thread(target=serve, args=(cfg, self.stop), kwargs={
-            "started": started, "reconnect_min_s": 0.05, "reconnect_max_s": 0.5},
+            "started": started, "reconnect_min_s": 0.05, "reconnect_max_s": 0.5, **options},
             daemon=True)
         self.thread.start()
         assert self.ready.wait(10)
@@ -43,12 +44,12 @@ class Served:
 
 
 @pytest.fixture
-def station(broker: Mosquitto, tmp_path: Path) -> Iterator[Callable[[], Served]]:
+def station(broker: Mosquitto, tmp_path: Path) -> Iterator[Callable[..., Served]]:
     cfg = load(station_toml(tmp_path, broker.port))
     made: list[Served] = []
 
-    def start() -> Served:
-        made.append(Served(cfg))
+    def start(**options: Any) -> Served:
+        made.append(Served(cfg, **options))
         return made[-1]
 
     yield start
@@ -140,3 +141,28 @@ def test_state_goes_offline_when_the_station_stops(station, devices) -> None:
     assert hall.wait(lambda: bool(hall.state and hall.state["online"]))
     served.close()
     assert hall.wait(lambda: hall.state == {"online": False})
+
+
+def test_the_clock_alone_updates_the_board_and_alerts_hq(station, devices) -> None:
+    clock = Clock()
+    served = station(clock=clock, tick_s=0.05)
+    hall, w1 = devices("hall"), devices("w01")
+    w1.call("issue", service="id_card.renew")
+    w1.call("away", window=1)
+    assert hall.wait(lambda: bool(hall.boards) and hall.boards[-1]["notices"] == [
+        "1号窗口暂离，请到2号窗口办理"])
+    clock.advance(20 * 60)
+    assert hall.wait(lambda: hall.boards[-1]["longest_wait_min"] == 20)
+    assert served.server is not None
+    journal = served.server.service.store.journal
+
+    def alerted() -> bool:
+        return any(e["type"] == "window.away_too_long" for e in journal.events())
+
+    # The alert is written by the first tick after the clock moved: each round trip is a
+    # turn of the server's loop, so within a few of them a tick has run.
+    for _ in range(500):
+        if alerted():
+            break
+        assert w1.call("call_next", window=3)["ticket"] is None
+    assert alerted()
