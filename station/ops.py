@@ -240,15 +240,14 @@ def away(v: View, window: int, backup: int) -> Outcome:
         entry = v.cfg.window(window)
         backup = entry.backup if entry else 0
     state = v.away.get(window)
-    since = state.since if state and state.away else v.now
+    again = bool(state and state.away)  # a new backup for an absence that goes on
+    since = state.since if state and again else v.now
     after = {**v.away, window: Away(True, backup, since)}
     moved = [n for n in q.routed(v.cfg, v.waiting(), v.away, after, window)
              if backup and _callable_by(v, n, backup, after)]
     return Outcome({"moved": moved, "backup": backup},
                    writers=[v.store.set_window(window, away=True, backup=backup, since=since,
-                                               alerted=bool(state and state.away
-                                                            and v.store.windows().get(
-                                                                window, {}).get("alerted")))])
+                                               alerted=bool(state and again and state.alerted))])
 
 
 def _callable_by(v: View, number: str, window: int, away_map: Mapping[int, Away]) -> bool:

@@ -52,6 +52,7 @@ class Away:
     away: bool
     backup: int
     since: float
+    alerted: bool = False  # HQ heard this absence was too long
 
 
 def key(row: Row) -> tuple[int, float, int]:

@@ -10,6 +10,7 @@ serialises requests: a ticket is numbered and called by one request at a time.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -70,8 +71,8 @@ class StationService:
 
     def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The response to ``request`` (a decoded JSON object); never raises for a bad
-        request. StoreError (the disk refused the commit) is answered with code
-        ``store``: nothing was stored, the client sends the same rid again."""
+        request. A database that fails (the disk refused the commit) is answered with
+        code ``store``: nothing was stored, the client sends the same rid again."""
         rid = request_id(request)
         try:
             if not rid:
@@ -84,38 +85,42 @@ class StationService:
         except ParseError as exc:
             return refusal(rid, Code.BAD_REQUEST, str(exc))
         with self._lock:
-            stored = self.store.response(rid)
-            if stored is not None:
-                return stored
-            now = self.clock()
-            day = self.today(now)
             try:
-                outcome = self._run(op, request, self._view(day, now, device))
-                response = {"v": PROTOCOL, "rid": rid, "ok": True, **outcome.response}
-            except (ParseError, Refused) as exc:
-                code = exc.code if isinstance(exc, Refused) else (
-                    Code.UNKNOWN_OP if op not in OPS else Code.BAD_REQUEST)
-                outcome, response = Outcome({}), refusal(rid, code, str(exc))
-            writers = [*outcome.writers]
-            if outcome.writers:
-                writers.append(self.store.set_meta("version", str(self.version + 1)))
-            # Refusals are stored too: the same rid always gets the same answer.
-            writers.append(self.store.save_response(rid, day, device, op, response, now))
-            if self.store.meta("requests_day") != day:
-                yesterday = (datetime.strptime(day, "%Y-%m-%d") - timedelta(days=1))
-                writers += [self.store.prune_requests(yesterday.strftime("%Y-%m-%d")),
-                            self.store.set_meta("requests_day", day)]
-            try:
-                self.store.commit(outcome.drafts, writers)
-            except StoreError as exc:
+                return self._answer(rid, device, op, request)
+            except (StoreError, sqlite3.Error) as exc:
                 log.error("request %s (%s from %s) not stored: %s", rid, op, device, exc)
                 return refusal(rid, Code.STORE, "the station could not store the request; "
                                "send it again with the same rid")
-            return response
+
+    def _answer(self, rid: str, device: str, op: str,
+                request: Mapping[str, Any]) -> dict[str, Any]:
+        stored = self.store.response(rid)
+        if stored is not None:
+            return stored
+        now = self.clock()
+        day = self.today(now)
+        try:
+            outcome = self._run(op, request, self._view(day, now, device))
+            response = {"v": PROTOCOL, "rid": rid, "ok": True, **outcome.response}
+        except (ParseError, Refused) as exc:
+            code = exc.code if isinstance(exc, Refused) else (
+                Code.UNKNOWN_OP if op not in OPS else Code.BAD_REQUEST)
+            outcome, response = Outcome({}), refusal(rid, code, str(exc))
+        writers = [*outcome.writers]
+        if outcome.writers:
+            writers.append(self.store.set_meta("version", str(self.version + 1)))
+        # Refusals are stored too: the same rid always gets the same answer.
+        writers.append(self.store.save_response(rid, day, device, op, response, now))
+        if self.store.meta("requests_day") != day:
+            yesterday = datetime.strptime(day, "%Y-%m-%d") - timedelta(days=1)
+            writers += [self.store.prune_requests(yesterday.strftime("%Y-%m-%d")),
+                        self.store.set_meta("requests_day", day)]
+        self.store.commit(outcome.drafts, writers)
+        return response
 
     def _view(self, day: str, now: float, device: str) -> View:
-        away = {n: Away(bool(r["away"]), int(r["backup"]), float(r["since"]))
-                for n, r in self.store.windows().items()}
+        away = {n: Away(bool(r["away"]), int(r["backup"]), float(r["since"]),
+                        bool(r["alerted"])) for n, r in self.store.windows().items()}
         return View(self.cfg, self.store, day, now, device, away, self.store.service_times())
 
     @staticmethod

@@ -229,3 +229,22 @@ def test_no_number_is_issued_or_called_twice(cfg: StationConfig, tmp_path_factor
         assert len(serving) == len(set(serving))
     finally:
         store.close()
+
+
+def test_a_failing_database_is_answered_store_and_changes_nothing(desk: Desk) -> None:
+    req = desk.request("issue", service="id_card.renew")
+    desk.service.store.journal.conn.close()
+    out = desk.service.handle(req)
+    assert (out["ok"], out["code"], out["rid"]) == (False, "store", req["rid"])
+
+
+def test_a_served_ticket_handed_to_another_window_waits_for_it_alone(desk: Desk) -> None:
+    desk.ok("issue", service="id_card.renew", appointment="20261001", priority=1)
+    desk.ok("call_next", "w01", window=1)
+    moved = desk.ok("transfer", "w01", window=1, number="A001", to_window=3)["ticket"]
+    assert (moved["status"], moved["window"]) == ("waiting", 0)
+    assert desk.ok("call_next", "w01", window=1)["ticket"] is None
+    assert desk.ok("call_next", "w02", window=2)["ticket"] is None
+    assert desk.ok("call_next", "w03", window=3)["ticket"]["number"] == "A001"
+    (row,) = desk.service.store.tickets(desk.service.today())
+    assert row["appointment"] == "20261001" and row["issued_by"] == "entrance"
