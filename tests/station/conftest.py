@@ -19,7 +19,9 @@ from paho.mqtt.properties import Properties
 from station.config import StationConfig, loads
 from station.service import StationService
 from station.store import StationStore
-from tests.sync.conftest import broker  # noqa: F401 (the real Mosquitto fixture)
+
+# The real Mosquitto, an HQ collector and running kiosk-syncs (tests/sync's fixtures).
+from tests.sync.conftest import broker, hq, hq_factory, running  # noqa: F401
 
 STATION_TOML = """\
 site = "s1"
