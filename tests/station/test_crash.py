@@ -19,7 +19,7 @@ from tests.sync.conftest import Mosquitto
 
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
-BURST = 80
+BURST = 200
 
 
 def start(config: Path) -> subprocess.Popen[bytes]:
