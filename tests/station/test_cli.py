@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.station_cli import main
-from tests.station.conftest import STATION_TOML
+from tests.station.server_support import STATION_TOML
 
 
 @pytest.mark.parametrize(("text", "message"), [

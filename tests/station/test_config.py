@@ -9,7 +9,7 @@ import pytest
 
 from device.errors import ConfigError
 from station.config import load, loads
-from tests.station.conftest import STATION_TOML, station_toml
+from tests.station.server_support import STATION_TOML, station_toml
 
 
 def test_the_example_loads(tmp_path: Path) -> None:

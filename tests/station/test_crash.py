@@ -14,7 +14,11 @@ import pytest
 
 from station.config import load
 from station.store import StationStore
-from tests.station.conftest import Device, station_toml
+from tests.station.server_support import (
+    MqttDevice,
+    station_mqtt_fixture,  # noqa: F401
+    station_toml,
+)
 from tests.sync.conftest import Mosquitto
 
 pytestmark = pytest.mark.broker
@@ -30,9 +34,9 @@ def start(config: Path) -> subprocess.Popen[bytes]:
 
 
 def test_sigkill_mid_burst_loses_nothing_and_issues_nothing_twice(
-        broker: Mosquitto, tmp_path: Path) -> None:
-    config = station_toml(tmp_path, broker.port)
-    entrance = Device(broker.port, "entrance")
+        station_mqtt: Mosquitto, tmp_path: Path) -> None:
+    config = station_toml(tmp_path, station_mqtt.port)
+    entrance = MqttDevice(station_mqtt.port, "entrance")
     proc = start(config)
     try:
         assert entrance.wait(lambda: bool(entrance.state and entrance.state["online"])), \
@@ -51,8 +55,8 @@ def test_sigkill_mid_burst_loses_nothing_and_issues_nothing_twice(
         # The broker kept the session: what was queued or unacknowledged comes again.
         for req in burst:
             entrance.resend_until_answered(req, timeout=30)
-        broker.restart()
-        again = Device(broker.port, "entrance")
+        station_mqtt.restart()
+        again = MqttDevice(station_mqtt.port, "entrance")
         try:
             for req in burst:
                 assert again.resend_until_answered(req, timeout=30) == \

@@ -13,7 +13,12 @@ import pytest
 
 from station.config import StationConfig, load
 from station.rpc import StationServer, serve
-from tests.station.conftest import Clock, Device, station_toml
+from tests.station.server_support import (
+    Clock,
+    MqttDevice,
+    station_mqtt_fixture,  # noqa: F401
+    station_toml,
+)
 from tests.sync.conftest import Mosquitto
 
 pytestmark = pytest.mark.broker
@@ -44,8 +49,8 @@ class Served:
 
 
 @pytest.fixture
-def station(broker: Mosquitto, tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    cfg = load(station_toml(tmp_path, broker.port))
+def station(station_mqtt: Mosquitto, tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    cfg = load(station_toml(tmp_path, station_mqtt.port))
     made: list[Served] = []
 
     def start(**options: Any) -> Served:
@@ -58,11 +63,11 @@ def station(broker: Mosquitto, tmp_path: Path) -> Iterator[Callable[..., Served]
 
 
 @pytest.fixture
-def devices(broker: Mosquitto) -> Iterator[Callable[[str], Device]]:
-    made: list[Device] = []
+def devices(station_mqtt: Mosquitto) -> Iterator[Callable[[str], MqttDevice]]:
+    made: list[MqttDevice] = []
 
-    def make(name: str) -> Device:
-        made.append(Device(broker.port, name))
+    def make(name: str) -> MqttDevice:
+        made.append(MqttDevice(station_mqtt.port, name))
         return made[-1]
 
     yield make
@@ -112,7 +117,7 @@ def test_bad_requests_are_answered_where_possible_and_never_fatal(station, devic
     assert w1.call("call_next", window=1)["ticket"]["number"] == "A001"
 
 
-def test_a_repeated_rid_after_a_broker_restart_changes_nothing(broker: Mosquitto, station,
+def test_a_repeated_rid_after_a_broker_restart_changes_nothing(station_mqtt: Mosquitto, station,
                                                                devices, tmp_path) -> None:
     served = station()
     entrance = devices("entrance")
@@ -120,9 +125,9 @@ def test_a_repeated_rid_after_a_broker_restart_changes_nothing(broker: Mosquitto
     first = entrance.resend_until_answered(req)
     assert served.server is not None
     version = served.server.service.version
-    broker.restart()
+    station_mqtt.restart()
     assert served.server.connected.wait(20)
-    again = Device(broker.port, "entrance")
+    again = MqttDevice(station_mqtt.port, "entrance")
     try:
         assert again.resend_until_answered(req) == first
         assert served.server.service.version == version

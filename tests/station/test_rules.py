@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from station.config import StationConfig
 from station.service import StationService
 from station.store import StationStore
-from tests.station.conftest import Clock, Desk
+from tests.station.server_support import Clock, Desk, desk_fixture, station_cfg_fixture  # noqa: F401
 
 
 def numbers(desk: Desk, window: int) -> list[str]:
@@ -193,9 +193,10 @@ OPS = st.one_of(
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(script=st.lists(OPS, min_size=1, max_size=60))
-def test_no_number_is_issued_or_called_twice(cfg: StationConfig, tmp_path_factory: Any,
+def test_no_number_is_issued_or_called_twice(station_cfg: StationConfig, tmp_path_factory: Any,
                                              script: list[tuple[str, Any, int]]) -> None:
     db = tmp_path_factory.mktemp("hyp") / "station.db"
+    cfg = station_cfg
     store = StationStore(db, site=cfg.site)
     clock = Clock()
     svc = StationService(store, cfg, clock=clock)

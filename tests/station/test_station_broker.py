@@ -22,7 +22,7 @@ from paho.mqtt.properties import Properties
 from station.config import load
 from station.rpc import serve
 from sync.topics import CONTENT_KINDS
-from tests.station.conftest import station_toml
+from tests.station.server_support import station_toml
 from tests.sync.conftest import MOSQUITTO, Mosquitto
 
 pytestmark = pytest.mark.broker

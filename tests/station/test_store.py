@@ -8,10 +8,14 @@ from device.store import Store
 from station.config import StationConfig
 from station.service import StationService
 from station.store import StationStore
-from tests.station.conftest import Clock
+from tests.station.server_support import (
+    Clock,
+    station_cfg_fixture,  # noqa: F401
+)
 
 
-def test_wal_full_sync_and_migrations_applied_once(cfg: StationConfig) -> None:
+def test_wal_full_sync_and_migrations_applied_once(station_cfg: StationConfig) -> None:
+    cfg = station_cfg
     store = StationStore(cfg.db_path, site=cfg.site)
     conn = store.journal.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -24,7 +28,8 @@ def test_wal_full_sync_and_migrations_applied_once(cfg: StationConfig) -> None:
     again.close()
 
 
-def test_the_queue_and_its_answers_survive_a_reopen(cfg: StationConfig) -> None:
+def test_the_queue_and_its_answers_survive_a_reopen(station_cfg: StationConfig) -> None:
+    cfg = station_cfg
     clock = Clock()
     store = StationStore(cfg.db_path, site=cfg.site)
     svc = StationService(store, cfg, clock=clock)
@@ -43,7 +48,8 @@ def test_the_queue_and_its_answers_survive_a_reopen(cfg: StationConfig) -> None:
     store.close()
 
 
-def test_kiosk_sync_reads_the_station_journal(cfg: StationConfig) -> None:
+def test_kiosk_sync_reads_the_station_journal(station_cfg: StationConfig) -> None:
+    cfg = station_cfg
     store = StationStore(cfg.db_path, site=cfg.site)
     svc = StationService(store, cfg, clock=Clock())
     for i in range(3):

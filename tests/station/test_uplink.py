@@ -12,16 +12,24 @@ import pytest
 from station.config import StationConfig
 from station.service import StationService
 from station.store import StationStore
-from tests.station.conftest import Clock
+from tests.station.server_support import (
+    Clock,
+    station_cfg_fixture,  # noqa: F401
+    station_hq_fixture,  # noqa: F401
+    station_mqtt_fixture,  # noqa: F401
+    syncs_fixture,  # noqa: F401
+)
 from tests.sync.conftest import Hq, Mosquitto, Running, device_config
 
 pytestmark = pytest.mark.broker
 
 
-def test_kiosk_sync_uplinks_the_station_events(broker: Mosquitto, hq: Hq,
-                                               running: list[Running], cfg: StationConfig,
+def test_kiosk_sync_uplinks_the_station_events(station_mqtt: Mosquitto, station_hq: Hq,
+                                               syncs: list[Running],
+                                               station_cfg: StationConfig,
                                                tmp_path: Path) -> None:
-    sync_cfg = device_config(tmp_path, broker.port, device="station", site=cfg.site)
+    cfg, hq = station_cfg, station_hq
+    sync_cfg = device_config(tmp_path, station_mqtt.port, device="station", site=cfg.site)
     station_cfg = dataclasses.replace(cfg, db=str(sync_cfg.db_path))
     store = StationStore(station_cfg.db_path, site=cfg.site)
     clock = Clock()
@@ -41,7 +49,7 @@ def test_kiosk_sync_uplinks_the_station_events(broker: Mosquitto, hq: Hq,
     clock.advance(3600)
     assert svc.tick()
     store.close()
-    running.append(Running(sync_cfg))
+    syncs.append(Running(sync_cfg))
     assert hq.wait_count(7)
     hq.assert_complete(sync_cfg)
     reader = hq.store.db

@@ -1,10 +1,17 @@
-"""Fixtures of the station tests: a station.toml, a service on a real station.db with a
-hand-driven clock, a real Mosquitto (tests/sync/conftest.py's) and an MQTT 5 client that
-talks to the station as a window or the entrance does (docs/station.md)."""
+"""What the station server's tests share: a station.toml, a service on a real station.db
+with a hand-driven clock, a real Mosquitto, an HQ collector, and an MQTT 5 client that
+talks to kiosk-station as a window or the entrance does (docs/station.md).
+
+Not a conftest: the counter side's tests (drivers/station/) have their own fixtures in
+tests/station/conftest.py. A module takes these by importing the ``*_fixture``
+functions; each fixture's own name (``station_cfg``, ``desk``, ``station_mqtt``,
+``station_hq``, ``syncs``) is what a test asks for."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,12 +23,19 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hq.collector import BrokerOptions, Collector
+from hq.store import HqStore
+from kiosk.sdnotify import Heartbeat
 from station.config import StationConfig, loads
 from station.service import StationService
 from station.store import StationStore
-
-# The real Mosquitto, an HQ collector and running kiosk-syncs (tests/sync's fixtures).
-from tests.sync.conftest import broker, hq, hq_factory, running  # noqa: F401
+from tests.sync.conftest import (
+    MOSQUITTO,
+    Hq,
+    Mosquitto,
+    Running,
+    WatchedCollectorStats,
+)
 
 STATION_TOML = """\
 site = "s1"
@@ -66,8 +80,8 @@ def station_toml(tmp_path: Path, port: int = 1883) -> Path:
     return path
 
 
-@pytest.fixture
-def cfg(tmp_path: Path) -> StationConfig:
+@pytest.fixture(name="station_cfg")
+def station_cfg_fixture(tmp_path: Path) -> StationConfig:
     return loads(station_toml(tmp_path).read_text(encoding="utf-8"), "station.toml")
 
 
@@ -101,15 +115,51 @@ class Desk:
         return out
 
 
-@pytest.fixture
-def desk(cfg: StationConfig) -> Iterator[Desk]:
+@pytest.fixture(name="desk")
+def desk_fixture(station_cfg: StationConfig) -> Iterator[Desk]:
     clock = Clock()
-    store = StationStore(cfg.db_path, site=cfg.site)
-    yield Desk(StationService(store, cfg, clock=clock), clock)
+    store = StationStore(station_cfg.db_path, site=station_cfg.site)
+    yield Desk(StationService(store, station_cfg, clock=clock), clock)
     store.close()
 
 
-class Device:
+@pytest.fixture(name="station_mqtt")
+def station_mqtt_fixture(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real Mosquitto on 127.0.0.1 (tests/sync/conftest.py's broker process)."""
+    if not os.path.exists(MOSQUITTO):
+        pytest.skip("mosquitto is not installed (setup.sh installs it)")
+    b = Mosquitto(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(name="station_hq")
+def station_hq_fixture(station_mqtt: Mosquitto, tmp_path: Path) -> Iterator[Hq]:
+    """An HQ collector on ``station_mqtt`` (as tests/sync/conftest.py's ``hq``)."""
+    path = tmp_path / "hq.db"
+    store = HqStore.open(str(path))
+    col = Collector(store, BrokerOptions(port=station_mqtt.port, client_id="hq-station"),
+                    repair_s=0.5, heartbeat=Heartbeat(max_age_s=60.0))
+    col.stats = WatchedCollectorStats()
+    col.start()
+    assert col.subscribed.wait(10), "collector did not subscribe"
+    yield Hq(path, store, col)
+    with contextlib.suppress(Exception):
+        col.stop()
+    store.close()
+
+
+@pytest.fixture(name="syncs")
+def syncs_fixture() -> Iterator[list[Running]]:
+    """kiosk-syncs a test starts (``Running``), stopped after it."""
+    made: list[Running] = []
+    yield made
+    for r in made:
+        r.close()
+
+
+class MqttDevice:
     """A window or the entrance on the station broker: requests with a Response Topic
     and Correlation Data, responses matched by them, the retained board kept."""
 
