@@ -42,9 +42,10 @@ from device.errors import ConfigError
 # The station is this device of its site at HQ (its events, its kiosk-sync).
 STATION_DEVICE = "station"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-# A ticket number is its prefix and a day count; capital letters (and digits after the
-# first letter, "W1") print on every printer and read aloud the same.
-_PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]{0,3}$")
+# A ticket number is its prefix and a day count; capital letters (and digits after them,
+# "W1") print on every printer and read aloud the same. The devices' rule for their
+# station.fallback_prefix (device/config.py) is the same: 1-3 letters, at most 2 digits.
+_PREFIX_RE = re.compile(r"^[A-Z]{1,3}[0-9]{0,2}$")
 
 
 # The station's broker is on its own LAN: plain 1883 unless the file says TLS.
@@ -200,7 +201,7 @@ def _check_prefixes(cfg: StationConfig, lines: _KeyLines, source: str) -> None:
     for path, prefix in named:
         if not _PREFIX_RE.match(prefix):
             raise _fail(source, lines, path, f"{prefix!r} is not a ticket prefix",
-                        'use 1-4 capital letters or digits starting with a letter, e.g. "A"')
+                        'use 1-3 capital letters and at most 2 digits, e.g. "A" or "W1"')
         for other, where in seen.items():
             if prefix.startswith(other) or other.startswith(prefix):
                 # "W" and "W1" would both print W1001 one day: never the same number twice.

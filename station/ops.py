@@ -84,9 +84,11 @@ class View:
 
 
 def ticket_json(row: Row, *, day: str) -> dict[str, Any]:
+    """A ticket as the window ops answer it (drivers/station/ reads recalls, no_shows)."""
     return {"number": row["number"], "service": row["service"],
             "priority": int(row["priority"]), "issued_ts": float(row["issued_ts"]), "day": day,
-            "status": row["status"], "window": int(row["window"])}
+            "status": row["status"], "window": int(row["window"]),
+            "recalls": int(row["recalls"]), "no_shows": int(row["no_shows"])}
 
 
 def issue(v: View, service: str, priority: int, appointment: str) -> Outcome:
@@ -114,8 +116,9 @@ def issue(v: View, service: str, priority: int, appointment: str) -> Outcome:
 
 def _called(v: View, row: Row, window: int, **facts: Any) -> Outcome:
     called = {**row, "status": "called", "window": window, "called_ts": v.now}
+    extra = {"skipped": facts["skipped"]} if "skipped" in facts else {}
     return Outcome(
-        {"ticket": ticket_json(called, day=v.day)},
+        {"ticket": ticket_json(called, day=v.day), **extra},
         [Draft(EventType.TICKET_CALLED, {
             "number": row["number"], "service": row["service"], "window": window,
             "priority": int(row["priority"]),
@@ -153,7 +156,7 @@ def call(v: View, window: int, number: str) -> Outcome:
 def recall(v: View, window: int) -> Outcome:
     row = v.serving(window)
     count = int(row["recalls"]) + 1
-    return Outcome({"ticket": ticket_json(row, day=v.day)},
+    return Outcome({"ticket": ticket_json({**row, "recalls": count}, day=v.day)},
                    [Draft(EventType.TICKET_RECALLED, {
                        "number": row["number"], "window": window, "count": count})],
                    [v.store.update_ticket(int(row["id"]), recalls=count, called_ts=v.now)])
@@ -209,7 +212,7 @@ def transfer(v: View, window: int, number: str, service: str, to_window: int) ->
             raise Refused(Code.OWN_WINDOW, f"field 'to_window': {to_window} is this window")
         facts["to_window"] = values["to_window"] = to_window
     after = {**row, **values}
-    return Outcome({"ticket": ticket_json(after, day=v.day)},
+    return Outcome({"ticket": ticket_json(after, day=v.day), "from_service": row["service"]},
                    [Draft(EventType.TICKET_TRANSFERRED, facts)],
                    [v.store.update_ticket(int(row["id"]), **values)])
 

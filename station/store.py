@@ -120,15 +120,17 @@ class StationStore:
     @staticmethod
     def insert_ticket(row: Row) -> Writer:
         """A new ticket: day, number, service, priority, appointment, issued_ts,
-        issued_by, and optionally status, window, called_ts, done_ts (reconciled)."""
-        full = {"status": "waiting", "window": 0, "called_ts": None, "done_ts": None, **row}
+        issued_by, and optionally status, window, to_window, called_ts, done_ts
+        (reconciled)."""
+        full = {"status": "waiting", "window": 0, "to_window": 0, "called_ts": None,
+                "done_ts": None, **row}
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO station_tickets (day, number, service, priority, appointment, "
-                "issued_ts, issued_by, status, window, called_ts, done_ts) VALUES (:day, "
-                ":number, :service, :priority, :appointment, :issued_ts, :issued_by, "
-                ":status, :window, :called_ts, :done_ts)", full)
+                "issued_ts, issued_by, status, window, to_window, called_ts, done_ts) VALUES "
+                "(:day, :number, :service, :priority, :appointment, :issued_ts, :issued_by, "
+                ":status, :window, :to_window, :called_ts, :done_ts)", full)
 
         return write
 

@@ -106,13 +106,17 @@ def test_recall_call_and_transfer(desk: Desk) -> None:
     for _ in range(3):
         desk.ok("issue", service="id_card.renew")
     assert desk.send("recall", window=1)["code"] == "no_called_ticket"
-    called = desk.ok("call", window=1, number="A003")["ticket"]
-    assert called["number"] == "A003" and called["status"] == "called"
+    out = desk.ok("call", window=1, number="A003")
+    called = out["ticket"]
+    assert called["number"] == "A003" and called["status"] == "called" and out["skipped"] == 2
     assert desk.send("call_next", window=1)["code"] == "busy"
-    assert desk.ok("recall", window=1)["ticket"]["number"] == "A003"
+    recalled = desk.ok("recall", window=1)["ticket"]
+    assert (recalled["number"], recalled["recalls"]) == ("A003", 1)
     assert desk.send("call", window=2, number="A003")["code"] == "ticket_not_waiting"
     # The served ticket needs another service: it waits for that service's windows.
-    moved = desk.ok("transfer", window=1, number="A003", service="hukou.birth")["ticket"]
+    out = desk.ok("transfer", window=1, number="A003", service="hukou.birth")
+    moved = out["ticket"]
+    assert out["from_service"] == "id_card.renew"
     assert moved["service"] == "hukou.birth" and moved["status"] == "waiting"
     assert desk.ok("call_next", window=3)["ticket"]["number"] == "A003"
     to_two = desk.ok("transfer", window=1, number="A002", to_window=2)["ticket"]
@@ -150,20 +154,37 @@ def test_bad_requests_name_the_field_and_are_never_fatal(desk: Desk) -> None:
 
 def test_reconcile_takes_each_ticket_once(desk: Desk) -> None:
     day = desk.service.today()
-    block = [{"number": "E001", "day": day, "service": "id_card.renew",
-              "issued_ts": desk.clock.now - 600},
-             {"number": "E002", "day": day, "service": "hukou.birth",
-              "issued_ts": desk.clock.now - 500}]
+    now = desk.clock.now
+    # As drivers/station/ sends its block: called_ts null when not called, gone.
+    block = [{"number": "E001", "day": day, "service": "id_card.renew", "priority": 0,
+              "appointment": "", "issued_ts": now - 600, "called_ts": None, "window": 0,
+              "gone": ""},
+             {"number": "E002", "day": day, "service": "hukou.birth", "priority": 0,
+              "appointment": "", "issued_ts": now - 500, "called_ts": None, "window": 0,
+              "gone": ""},
+             {"number": "E003", "day": day, "service": "hukou.birth", "priority": 0,
+              "appointment": "", "issued_ts": now - 400, "called_ts": None, "window": 0,
+              "gone": "window:2"}]
     first = desk.ok("reconcile", tickets=block)
-    assert (first["taken"], first["already"]) == (["E001", "E002"], [])
-    # A window called E002 from the entrance's list while the station was away.
-    called = [{**block[1], "status": "called", "window": 3, "called_ts": desk.clock.now - 60}]
-    again = desk.ok("reconcile", "w03", tickets=[*block[:1], *called])
+    assert (first["taken"], first["already"], first["refused"]) == (
+        ["E001", "E002", "E003"], [], [])
+    # A window called E002 from the entrance's list while the station was away: it
+    # served it there, so the station counts it done and keeps the window free.
+    called = {**block[1], "called_ts": now - 60, "window": 3}
+    again = desk.ok("reconcile", "w03", tickets=[block[0], called])
     assert again["taken"] == ["E002"] and again["already"] == ["E001"]
+    assert desk.service.store.ticket(day, "E002")["status"] == "done"  # type: ignore[index]
     assert desk.ok("call_next", window=1)["ticket"]["number"] == "E001"
-    assert desk.ok("call_next", window=2)["ticket"] is None
-    forged = desk.send("reconcile", tickets=[{**block[0], "number": "A900"}])
-    assert forged["code"] == "ticket_unknown" and "tickets[0]" in forged["error"]
+    assert desk.ok("call_next", window=3)["ticket"] is None  # E003 waits for window 2 only
+    assert desk.ok("call_next", window=2)["ticket"]["number"] == "E003"
+    own = {**block[0], "number": "W1001", "called_ts": now - 30, "window": 1}
+    forged = {**block[0], "number": "A900"}
+    mixed = desk.ok("reconcile", "w01", tickets=[own, forged])
+    assert mixed["taken"] == ["W1001"] and [r["number"] for r in mixed["refused"]] == ["A900"]
+    assert "tickets[1]: field 'number'" in mixed["refused"][0]["error"]
+    assert desk.service.store.serving(day, 1)["number"] == "E001"  # type: ignore[index]
+    assert "field 'gone'" in desk.send("reconcile", tickets=[{**block[0], "gone": "x"}])[
+        "error"]
 
 
 def test_away_too_long_and_crowded_are_events_for_hq_once(desk: Desk) -> None:
