@@ -14,12 +14,16 @@ is unambiguous and cannot be an HQ user). Its role lets it
   ``$share/...`` gets SUBACK 135 (Mosquitto's acl_file checks subscriptions only at delivery, so a
   shared subscription there "succeeds" and silently takes a share of HQ's events: that
   is why the fleet uses dynamic security),
-- on a station's site (docs/station.md): publish the station's requests
-  ``kiosk/v1/<site>/station/req`` and subscribe only to its own ``station/resp/<device>``
-  and the hall's ``station/board``. The station server (the sheet's device
-  ``station-server``, kiosk-station) instead subscribes to ``station/req`` and publishes
-  every ``station/resp/+``, ``station/board`` and ``station/state``; it has no device
-  topics of its own (the station's events go through kiosk-sync as device ``station``),
+- on a station's site (docs/station.md: the sheet has a ``station-server`` row for it),
+  as its second user ``<site>.<device>.station``
+  (the station client of drivers/station/, client id the same, the row's password or a
+  certificate with that CN): publish the station's requests
+  ``kiosk/v1/<site>/station/req`` and subscribe only to its own ``station/resp/<device>``,
+  the hall's ``station/board`` and the station's ``station/state``. The station server
+  (the sheet's device ``station-server``, kiosk-station) instead subscribes to
+  ``station/req`` and publishes every ``station/resp/+``, ``station/board`` and
+  ``station/state``; it has no device topics of its own (the station's events go
+  through kiosk-sync as device ``station``),
 - log in only with the client id ``<site>.<device>``: a password client is bound to it
   here (``clientid``), a certificate client by ``use_username_as_clientid`` on the
   certificate listener (CN = ``<site>.<device>``). A certificate counter has no password,
@@ -98,7 +102,7 @@ def station_client_role(prefix: str, site: str, device: str) -> dict[str, Any]:
     """A window's, the entrance's or the hall's part of the station protocol."""
     root = f"{prefix}/{site}/station"
     acls = [_acl("publishClientSend", f"{root}/req")]
-    for topic in (f"{root}/resp/{device}", f"{root}/board"):
+    for topic in (f"{root}/resp/{device}", f"{root}/board", f"{root}/state"):
         acls += [_acl("subscribeLiteral", topic), _acl("publishClientReceive", topic)]
     return {"rolename": f"station:{username(site, device)}", "acls": acls}
 
@@ -172,8 +176,7 @@ def device_client(row: dict[str, str], base: Path) -> tuple[dict[str, Any], str,
         roles = [{"rolename": f"station-server:{site}", "priority": 0}]
     else:
         roles = [{"rolename": f"device:{user}", "priority": 0},
-                 {"rolename": f"site:{site}", "priority": 0},
-                 {"rolename": f"station:{user}", "priority": 0}]
+                 {"rolename": f"site:{site}", "priority": 0}]
     client: dict[str, Any] = {"username": user, "textname": f"counter {site}/{device}",
                               "roles": roles}
     pw_file = (row.get("mqtt_password_file") or "").strip()
@@ -191,6 +194,19 @@ def device_client(row: dict[str, str], base: Path) -> tuple[dict[str, Any], str,
                              f"takes the CN as the counter's user, which must be {user!r}; "
                              "issue the certificate with that CN")
     return client, site, device
+
+
+def station_user(client: dict[str, Any], site: str, device: str) -> dict[str, Any]:
+    """The device's station client (drivers/station/ connects beside kiosk-sync, so it
+    needs a client id of its own): ``<site>.<device>.station``, the same credentials."""
+    name = f"{username(site, device)}.station"
+    out: dict[str, Any] = {"username": name, "textname": f"station client {site}/{device}",
+                           "roles": [{"rolename": f"station:{username(site, device)}",
+                                      "priority": 0}]}
+    if "password" in client:
+        out.update({k: client[k] for k in ("password", "salt", "iterations")})
+        out["clientid"] = name
+    return out
 
 
 def certificate_cn(path: Path) -> str | None:
@@ -217,6 +233,9 @@ def build(rows: list[tuple[int, dict[str, str]]], base: Path, hq: list[tuple[str
         clients = {c["username"]: c for c in merge.get("clients", [])}
         roles = {r["rolename"]: r for r in merge.get("roles", [])}
     seen: set[str] = set()
+    # A site has a station (docs/station.md) when the sheet lists its station server.
+    stations = {(row.get("site") or "").strip() for _, row in rows
+                if (row.get("device") or "").strip() == STATION_SERVER}
     for line_no, row in rows:
         try:
             client, site, device = device_client(row, base)
@@ -230,9 +249,13 @@ def build(rows: list[tuple[int, dict[str, str]]], base: Path, hq: list[tuple[str
             role = station_server_role(prefix, site)
             roles[role["rolename"]] = role
             continue
-        for role in (device_role(prefix, site, device), site_role(prefix, site),
-                     station_client_role(prefix, site, device)):
+        for role in (device_role(prefix, site, device), site_role(prefix, site)):
             roles[role["rolename"]] = role
+        if site in stations:
+            role = station_client_role(prefix, site, device)
+            roles[role["rolename"]] = role
+            station_client = station_user(client, site, device)
+            clients[station_client["username"]] = station_client
     role = hq_role(prefix, share)
     roles[role["rolename"]] = role
     for name, secret in hq:

@@ -105,10 +105,12 @@ def test_each_device_reaches_only_its_own_answers_and_kiosk_station_serves(
         f"allow_anonymous false\nplugin {plugins[0]}\nplugin_opt_config_file {dynsec}\n"))
     broker.start()
     root = "kiosk/v1/s1/station"
-    w01 = Client(broker.port, "s1.w01", "s1.w01", "pw-w01")
+    # The device's station client (drivers/station/) has its own user and client id.
+    w01 = Client(broker.port, "s1.w01.station", "s1.w01.station", "pw-w01")
     try:
         assert w01.subscribe(f"{root}/resp/w01") == 1
         assert w01.subscribe(f"{root}/board") == 1
+        assert w01.subscribe(f"{root}/state") == 1
         for other in (f"{root}/resp/w02", f"{root}/resp/+", f"{root}/req", f"{root}/#"):
             assert w01.subscribe(other) == 135, other
         # kiosk-station logs in as the site's station server and answers w01.
@@ -218,8 +220,13 @@ def test_the_rules_give_the_server_and_the_bridge_exactly_their_topics(tmp_path:
         ("publishClientSend", f"{root}/resp/+"), ("publishClientSend", f"{root}/board"),
         ("publishClientSend", f"{root}/state")}
     assert roles["station:s1.w01"] == {("publishClientSend", f"{root}/req")} | {
-        (kind, topic) for topic in (f"{root}/resp/w01", f"{root}/board")
+        (kind, topic) for topic in (f"{root}/resp/w01", f"{root}/board", f"{root}/state")
         for kind in ("subscribeLiteral", "publishClientReceive")}
+    # kiosk-sync's user has no station topics; the station client has nothing else.
+    assert [r["rolename"] for r in clients["s1.w01"]["roles"]] == ["device:s1.w01",
+                                                                   "site:s1"]
+    assert [r["rolename"] for r in clients["s1.w01.station"]["roles"]] == ["station:s1.w01"]
+    assert "password" not in clients["s1.w01.station"]  # a certificate counter
     bridge = roles["bridge:s1"]
     assert all(t.startswith("kiosk/v1/s1/") for _, t in bridge)
     assert not any("station/" in t for _, t in bridge)
