@@ -61,6 +61,12 @@ class EventType(StrEnum):
     # the registration officer calling it there (device/handover.py).
     INTAKE_QUEUED = "intake.queued"
     INTAKE_CALLED = "intake.called"
+    # The station queue (station/, device "station" of its site): a station ticket served
+    # to its end (its service time), a window away longer than station.away_alert_min,
+    # and more waiting (or waiting longer) than the station's crowd thresholds.
+    TICKET_DONE = "ticket.done"
+    WINDOW_AWAY_TOO_LONG = "window.away_too_long"
+    STATION_CROWDED = "station.crowded"
 
 
 # What a citizen was told we took. These are never shed when the disk fills.

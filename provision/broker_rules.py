@@ -14,6 +14,16 @@ is unambiguous and cannot be an HQ user). Its role lets it
   ``$share/...`` gets SUBACK 135 (Mosquitto's acl_file checks subscriptions only at delivery, so a
   shared subscription there "succeeds" and silently takes a share of HQ's events: that
   is why the fleet uses dynamic security),
+- on a station's site (docs/station.md: the sheet has a ``station-server`` row for it),
+  as its second user ``<site>.<device>.station``
+  (the station client of drivers/station/, client id the same, the row's password or a
+  certificate with that CN): publish the station's requests
+  ``kiosk/v1/<site>/station/req`` and subscribe only to its own ``station/resp/<device>``,
+  the hall's ``station/board`` and the station's ``station/state``. The station server
+  (the sheet's device ``station-server``, kiosk-station) instead subscribes to
+  ``station/req`` and publishes every ``station/resp/+``, ``station/board`` and
+  ``station/state``; it has no device topics of its own (the station's events go
+  through kiosk-sync as device ``station``),
 - log in only with the client id ``<site>.<device>``: a password client is bound to it
   here (``clientid``), a certificate client by ``use_username_as_clientid`` on the
   certificate listener (CN = ``<site>.<device>``). A certificate counter has no password,
@@ -23,6 +33,11 @@ HQ users (``--hq NAME=PASSWORD_FILE``) read every device topic, subscribe to the
 group, write commands, confirmations and site content, and never write events. They
 have no fixed client id (several collectors), and no counter can take theirs: every
 counter's id is its own ``<site>.<device>``.
+
+A station's bridge to HQ (``--bridge bridge-<site>=PASSWORD_FILE``, used in HQ's broker
+rules; provision/station/station_broker.py writes the other end) publishes the site's
+device topics for every device of the site and receives their commands, confirmations
+and the site's content; never the station's request, response or board topics.
 
 With ``--merge`` the clients and roles of an existing file are kept unless the sheet or
 ``--hq`` names them again (re-provisioning replaces a counter's entry). Stdlib only.
@@ -52,6 +67,8 @@ DEVICE_LEAVES = ("events", "state", "health", "cmd/+/result", "content/+/result"
 # sync/topics.py's CONTENT_KINDS, copied: this script runs on the broker host with the
 # stdlib alone (tests/test_broker_rules.py fails when the two differ).
 CONTENT_KINDS = ("catalogue", "roster", "appointments", "notices", "results", "holidays")
+# The sheet's device id of a station's queue server (kiosk-station, docs/station.md).
+STATION_SERVER = "station-server"
 
 
 class SheetError(Exception):
@@ -79,6 +96,33 @@ def device_role(prefix: str, site: str, device: str) -> dict[str, Any]:
     for topic in (f"{root}/cmd/+", f"{root}/confirmed"):
         acls += [_acl("subscribeLiteral", topic), _acl("publishClientReceive", topic)]
     return {"rolename": f"device:{username(site, device)}", "acls": acls}
+
+
+def station_client_role(prefix: str, site: str, device: str) -> dict[str, Any]:
+    """A window's, the entrance's or the hall's part of the station protocol."""
+    root = f"{prefix}/{site}/station"
+    acls = [_acl("publishClientSend", f"{root}/req")]
+    for topic in (f"{root}/resp/{device}", f"{root}/board", f"{root}/state"):
+        acls += [_acl("subscribeLiteral", topic), _acl("publishClientReceive", topic)]
+    return {"rolename": f"station:{username(site, device)}", "acls": acls}
+
+
+def station_server_role(prefix: str, site: str) -> dict[str, Any]:
+    """kiosk-station: every request of the site in, every answer and the board out."""
+    root = f"{prefix}/{site}/station"
+    acls = [_acl("subscribeLiteral", f"{root}/req"), _acl("publishClientReceive", f"{root}/req")]
+    acls += [_acl("publishClientSend", f"{root}/{leaf}") for leaf in ("resp/+", "board", "state")]
+    return {"rolename": f"station-server:{site}", "acls": acls}
+
+
+def bridge_role(prefix: str, site: str) -> dict[str, Any]:
+    """A station broker's bridge at HQ: the site's device topics, as the devices would."""
+    root = f"{prefix}/{site}/+"
+    acls = [_acl("publishClientSend", f"{root}/{leaf}") for leaf in DEVICE_LEAVES]
+    for topic in (f"{root}/cmd/+", f"{root}/confirmed",
+                  *(f"{prefix}/{site}/{k}" for k in CONTENT_KINDS)):
+        acls += [_acl("subscribePattern", topic), _acl("publishClientReceive", topic)]
+    return {"rolename": f"bridge:{site}", "acls": acls}
 
 
 def site_role(prefix: str, site: str) -> dict[str, Any]:
@@ -128,9 +172,13 @@ def device_client(row: dict[str, str], base: Path) -> tuple[dict[str, Any], str,
     if given and given != user:
         raise SheetError(f"mqtt_username {given!r}: a counter's broker user is "
                          f"'<site>.<device>' = {user!r}; leave the column empty or write that")
+    if device == STATION_SERVER:
+        roles = [{"rolename": f"station-server:{site}", "priority": 0}]
+    else:
+        roles = [{"rolename": f"device:{user}", "priority": 0},
+                 {"rolename": f"site:{site}", "priority": 0}]
     client: dict[str, Any] = {"username": user, "textname": f"counter {site}/{device}",
-                              "roles": [{"rolename": f"device:{user}", "priority": 0},
-                                        {"rolename": f"site:{site}", "priority": 0}]}
+                              "roles": roles}
     pw_file = (row.get("mqtt_password_file") or "").strip()
     if pw_file:
         client.update(_password(_secret(base, pw_file, "mqtt_password_file")))
@@ -146,6 +194,19 @@ def device_client(row: dict[str, str], base: Path) -> tuple[dict[str, Any], str,
                              f"takes the CN as the counter's user, which must be {user!r}; "
                              "issue the certificate with that CN")
     return client, site, device
+
+
+def station_user(client: dict[str, Any], site: str, device: str) -> dict[str, Any]:
+    """The device's station client (drivers/station/ connects beside kiosk-sync, so it
+    needs a client id of its own): ``<site>.<device>.station``, the same credentials."""
+    name = f"{username(site, device)}.station"
+    out: dict[str, Any] = {"username": name, "textname": f"station client {site}/{device}",
+                           "roles": [{"rolename": f"station:{username(site, device)}",
+                                      "priority": 0}]}
+    if "password" in client:
+        out.update({k: client[k] for k in ("password", "salt", "iterations")})
+        out["clientid"] = name
+    return out
 
 
 def certificate_cn(path: Path) -> str | None:
@@ -164,13 +225,17 @@ def certificate_cn(path: Path) -> str | None:
 
 def build(rows: list[tuple[int, dict[str, str]]], base: Path, hq: list[tuple[str, str]],
           *, prefix: str, share: str, merge: dict[str, Any] | None = None,
-          admins: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+          admins: list[tuple[str, str]] | None = None,
+          bridges: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     clients: dict[str, dict[str, Any]] = {}
     roles: dict[str, dict[str, Any]] = {}
     if merge:
         clients = {c["username"]: c for c in merge.get("clients", [])}
         roles = {r["rolename"]: r for r in merge.get("roles", [])}
     seen: set[str] = set()
+    # A site has a station (docs/station.md) when the sheet lists its station server.
+    stations = {(row.get("site") or "").strip() for _, row in rows
+                if (row.get("device") or "").strip() == STATION_SERVER}
     for line_no, row in rows:
         try:
             client, site, device = device_client(row, base)
@@ -180,15 +245,33 @@ def build(rows: list[tuple[int, dict[str, str]]], base: Path, hq: list[tuple[str
             raise SheetError(f"line {line_no}: {site}/{device} appears twice")
         seen.add(client["username"])
         clients[client["username"]] = client
-        role = device_role(prefix, site, device)
-        roles[role["rolename"]] = role
-        role = site_role(prefix, site)
-        roles[role["rolename"]] = role
+        if device == STATION_SERVER:
+            role = station_server_role(prefix, site)
+            roles[role["rolename"]] = role
+            continue
+        for role in (device_role(prefix, site, device), site_role(prefix, site)):
+            roles[role["rolename"]] = role
+        if site in stations:
+            role = station_client_role(prefix, site, device)
+            roles[role["rolename"]] = role
+            station_client = station_user(client, site, device)
+            clients[station_client["username"]] = station_client
     role = hq_role(prefix, share)
     roles[role["rolename"]] = role
     for name, secret in hq:
         clients[name] = {"username": name, "textname": "HQ collector / tools",
                          "roles": [{"rolename": "kiosk-hq", "priority": 0}],
+                         **_password(secret)}
+    for name, secret in bridges or []:
+        site = name.removeprefix("bridge-")
+        if not name.startswith("bridge-") or not ID_RE.match(site):
+            raise SheetError(f"--bridge {name!r}: name a bridge 'bridge-<site>'")
+        role = bridge_role(prefix, site)
+        roles[role["rolename"]] = role
+        # Bound to its client id like a counter: nobody else takes its session at HQ.
+        clients[name] = {"username": name, "clientid": name,
+                         "textname": f"station bridge of {site}",
+                         "roles": [{"rolename": role["rolename"], "priority": 0}],
                          **_password(secret)}
     if admins:
         roles["broker-admin"] = admin_role()
@@ -225,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="an HQ broker user (collector or tool); repeat for several")
     p.add_argument("--admin", action="append", default=[], metavar="NAME=PASSWORD_FILE",
                    help="a broker administrator for mosquitto_ctrl (revocation)")
+    p.add_argument("--bridge", action="append", default=[], metavar="bridge-SITE=PASSWORD_FILE",
+                   help="a station broker's bridge to this (HQ's) broker; repeat per site")
     p.add_argument("--merge", type=Path, help="existing dynamic-security.json to keep")
     p.add_argument("--prefix", default="kiosk/v1", help="mqtt.topic_prefix")
     p.add_argument("--share", default="hq", help="HQ's shared-subscription group")
@@ -233,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hq = _users(args.hq, "--hq")
         admins = _users(args.admin, "--admin")
+        bridges = _users(args.bridge, "--bridge")
         merge = None
         if args.merge and args.merge.exists():
             try:
@@ -242,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         with args.sheet.open(newline="", encoding="utf-8-sig") as f:
             rows = list(enumerate(csv.DictReader(f), start=2))
         doc = build(rows, base, hq, prefix=args.prefix, share=args.share, merge=merge,
-                    admins=admins)
+                    admins=admins, bridges=bridges)
     except (SheetError, OSError) as exc:
         print(f"broker_rules: {args.sheet}: {exc}", file=sys.stderr)
         return 2

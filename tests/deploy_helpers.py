@@ -12,8 +12,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEMD = REPO / "systemd"
-UNITS = ("kiosk.service", "kiosk-sync.service", "kiosk-hq.service", "kiosk-hq-console.service")
-CONSOLE_SCRIPTS = ("kiosk", "kiosk-sync", "kiosk-hq")
+UNITS = ("kiosk.service", "kiosk-sync.service", "kiosk-hq.service", "kiosk-hq-console.service",
+         "kiosk-station.service")
+CONSOLE_SCRIPTS = ("kiosk", "kiosk-sync", "kiosk-hq", "kiosk-station")
 
 # A stand-in for python3 in the installer: "-m venv [opts] DIR" makes DIR/bin/python,
 # which appends its arguments to DIR/pip.log; the "--no-deps" install (the package itself)

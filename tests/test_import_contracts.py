@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("device", "drivers", "ui", "sync", "kiosk")
+PACKAGES = ("device", "drivers", "ui", "sync", "kiosk", "station")
 LINT = Path(sys.executable).with_name("lint-imports")
 
 
@@ -48,6 +48,8 @@ def test_the_copied_tree_keeps_every_contract(tree: Path) -> None:
     ("drivers/sound.py", "import ui.theme", "nothing but the program shell imports ui/"),
     ("sync/health.py", "import device.core", "sync/ uses only device's store"),
     ("sync/topics.py", "import drivers.base", "drivers/ and sync/ are independent"),
+    ("station/queue.py", "import drivers.base", "station/ uses device's leaves and paho"),
+    ("station/rpc.py", "import sync.topics", "station/ uses device's leaves and paho"),
 ])
 def test_a_planted_import_breaks_its_contract(tree: Path, module: str, planted: str,
                                               contract: str) -> None:

@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ("device", "drivers", "ui", "sync", "kiosk")
+PROGRAM = ("device", "drivers", "ui", "sync", "kiosk", "station")
 STORE = {
     "device/store.py", "device/store_types.py", "device/store_queue.py",
     "device/store_content.py", "device/store_journal.py", "device/store_sync.py",
     "device/printjobs.py", "device/shedding.py", "device/migrations.py",
+    # station.db's queue tables (station/): the station store's, beside device.store's.
+    "station/store.py", "station/migrations.py",
 }
 # HQ's database (hq.db on SQLite or PostgreSQL), not the counter's.
 HQ = {"sync/hq_db.py", "sync/hq_store.py", "sync/report.py"}

@@ -1,5 +1,5 @@
 """The units: `systemd-analyze verify` is clean and `systemd-analyze security` exposure is
-within budget (<= 3.0 for kiosk-sync and kiosk-hq, <= 5.0 for the kiosk).
+within budget (<= 3.0 for kiosk-sync, kiosk-station and kiosk-hq, <= 5.0 for the kiosk).
 
 systemd-analyze runs against a throwaway root (--root) holding the stock units, our units
 and stub executables at the ExecStart paths, so verify checks the real ExecStart lines
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                 reason="systemd-analyze missing (apt install systemd)")
 
 BUDGET = {"kiosk.service": 5.0, "kiosk-sync.service": 3.0, "kiosk-hq.service": 3.0,
-          "kiosk-hq-console.service": 3.0}
+          "kiosk-hq-console.service": 3.0, "kiosk-station.service": 3.0}
 EXEC = "/opt/counter-kiosk/venv/bin/{}"
 
 
@@ -125,6 +125,8 @@ def test_exec_lines_run_the_console_scripts_from_pyproject():
     assert unit_settings("kiosk.service")["ExecStart"] == [f"{EXEC.format('kiosk')} run {config}"]
     assert unit_settings("kiosk-sync.service")["ExecStart"] == [
         f"{EXEC.format('kiosk-sync')} {config}"]
+    assert unit_settings("kiosk-station.service")["ExecStart"] == [
+        f"{EXEC.format('kiosk-station')} --config /etc/counter-kiosk/station.toml"]
     # kiosk-hq takes its broker and database from hq.env (its CLI has no --config).
     assert unit_settings("kiosk-hq.service")["ExecStart"] == [
         f"{EXEC.format('kiosk-hq')} collect --db ${{KIOSK_HQ_DB}} $KIOSK_HQ_ARGS"]
