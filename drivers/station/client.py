@@ -82,7 +82,7 @@ class StationClient:
                     raise DriverError(f"station.password_file = {st.password_file!r}: "
                                       f"{exc.strerror}. Fix: provision it (mode 0600)") from None
             c.username_pw_set(st.username, password)
-        c.reconnect_delay_set(0.05, 2)
+        c.reconnect_delay_set(1, 2)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -115,7 +115,7 @@ class StationClient:
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            body = load_object(msg.payload, max_bytes=256 * 1024, where=msg.topic)
+            body = load_object(bytes(msg.payload), max_bytes=256 * 1024, where=msg.topic)
         except ParseError as exc:
             log.warning("ignored: %s", exc)
             return
