@@ -63,6 +63,9 @@ def station_config(tmp_path: Path, port: int, device: str, *, role: str = "windo
 class Device:
     counter: Counter
     link: StationLink | None
+    # The control commands (`kiosk sim ...`) of its started drivers: "hall", "station".
+    commands: dict[str, Callable[[dict[str, object]], dict[str, object]]] = \
+        dataclasses.field(default_factory=dict)
 
     @property
     def core(self):  # type: ignore[no-untyped-def]
@@ -86,9 +89,9 @@ def device(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., Device]]
         cfg = station_config(tmp_path, broker.port, name, role=role, window=window,
                              prefix=prefix, timeout_s=timeout_s)
         counter = build_counter(cfg, clock=clock, with_drivers=drivers)
-        link = None
+        link, commands = None, {}
         if drivers:
-            counter.start_drivers()
+            commands = counter.start_drivers()
         elif counter.station is not None:
             link = StationLink(counter.station)
             link.start(counter.core)
@@ -96,7 +99,7 @@ def device(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., Device]]
         if client is not None:
             assert client.connected.wait(10), "device did not reach the station broker"
         counter.core.start()
-        d = Device(counter, link)
+        d = Device(counter, link, commands)
         made.append(d)
         return d
 
