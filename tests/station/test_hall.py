@@ -4,12 +4,19 @@ board's lines through `kiosk sim hall`, each new call spoken once."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from device.hall import HallView, hall_view, new_calls
 from device.intents import Press
 from drivers.sound import call_clips
-from tests.station.conftest import Device
+from kiosk import cli
+from kiosk.control import ControlClient
+from tests.kiosk_support import running_kiosk
+from tests.station.conftest import Device, station_config
 from tests.station.responder import Responder
+from tests.sync.conftest import Mosquitto
 
 BOARD = {
     "v": 1, "ts": 100.0, "day": "2026-11-26",
@@ -74,3 +81,24 @@ def test_the_headless_hall_follows_the_station(device: Callable[..., Device],
     w1.core.submit(Press("away"))
     assert board.wait_for(lambda v: "1号窗口暂离，请到2号窗口办理" in v.lines(), 10)
     assert list(sound.played) == [call_clips("A001", 2)]  # nothing more was called
+
+
+def test_kiosk_sim_hall_reads_a_running_headless_hall(
+        tmp_path: Path, broker: Mosquitto, responder: Responder,
+        device: Callable[..., Device], capsys: pytest.CaptureFixture[str]) -> None:
+    e = device("e01", role="entrance", prefix="E")
+    w1 = device("w01", window=1, prefix="W1")
+    e.desk.issue_ticket("id_card.renew")
+    w1.core.submit(Press("next"))
+    cfg = station_config(tmp_path, broker.port, "hall", role="hall")
+    with running_kiosk(cfg) as app:
+        assert app.counter is not None and app.counter.hall is not None
+        assert app.counter.hall.wait_for(lambda v: bool(v.latest), 10)
+        with ControlClient(cfg.control_socket) as client:
+            reply = client.request({"cmd": "hall"})
+        assert reply["ok"] and reply["lines"][:2] == ["请A001号到1号窗口办理",
+                                                      "1号窗口　正在办理 A001"]
+        # The same through the command line a technician types.
+        args = ["sim", "--state-dir", str(cfg.state_dir), "hall"]
+        assert cli.main(args) == 0
+        assert "请A001号到1号窗口办理" in capsys.readouterr().out
