@@ -97,3 +97,20 @@ def test_the_retained_board_is_kept(tmp_path: Path, broker: Mosquitto,
         assert responder.wait(wait_for, 5)
     finally:
         c.close()
+
+
+def test_a_request_outlives_a_broker_restart_with_its_rid(
+        tmp_path: Path, broker: Mosquitto, responder: Responder) -> None:
+    c = client_for(tmp_path, broker, timeout_s=15.0, resend_s=0.3)
+    got: list[dict[str, object] | None] = []
+    try:
+        broker.stop()
+        t = threading.Thread(target=lambda: got.append(
+            c.request("issue", service="id_card.renew", priority=0, appointment="")))
+        t.start()
+        broker.start()  # same port; client and responder reconnect
+        t.join(20)
+        assert got and got[0] is not None and got[0]["ok"]
+        assert len({r["rid"] for r in responder.ops("issue")}) == 1 == len(responder.tickets)
+    finally:
+        c.close()
