@@ -177,7 +177,7 @@ class StationBook:
             op = "recall" if isinstance(intent, Recall) else "no_show"
             resp = self.ask(op, window=self.window)
             if resp is None:
-                return Refused(Refusal.NO_CALLED_TICKET)  # ours to say nothing changed
+                return Refused(Refusal.STATION_AWAY, {"op": op})
             answer = resp
             return self._answer(resp, serving, lambda t: self._control(intent, answer, t, s))
         if isinstance(intent, Transfer):
@@ -194,8 +194,7 @@ class StationBook:
         target = {"service": i.service} if i.service else {"to_window": i.window}
         resp = self.ask("transfer", window=self.window, number=i.number, **target)
         if resp is None:
-            return Refused(Refusal.TICKET_UNKNOWN, {"number": i.number,
-                                                    "waiting": "the station does not answer"})
+            return Refused(Refusal.STATION_AWAY, {"op": "transfer"})
         return self._answer(resp, i.number, lambda t: self._control(i, resp, t, s))
 
     def _control(self, intent: Intent, resp: Response, t: Mapping[str, Any],
@@ -224,7 +223,7 @@ class StationBook:
         try:
             code = Refusal(str(resp.get("code")))
         except ValueError:
-            code = Refusal.TICKET_UNKNOWN
+            code = Refusal.STATION_REFUSED
         return Refused(code, _Detail(number=number, error=error, waiting=error, why=error))
 
     # ------------------------------------------------------------------ reconcile
