@@ -125,3 +125,19 @@ def test_fallback_blocks_do_not_overlap_are_stored_before_printing_and_reconcile
     assert w2.core.state.ticket == "E001"
     # Nothing more is sent: a further reconcile has nothing.
     assert e.counter.station is not None and e.counter.station.reconcile() is None
+
+
+def test_the_registry_wires_each_role(device: Make, responder: Responder) -> None:
+    """With every (simulated) driver: the entrance has no pad, link or sign; the window
+    has them all; both reach the station through their station link."""
+    e = device("e01", role="entrance", prefix="E", drivers=True)
+    w1 = device("w01", window=1, prefix="W1", drivers=True)
+    assert {"press", "link", "sign"}.isdisjoint(e.commands)
+    assert {"scan", "printer", "sound", "station"} <= set(e.commands)
+    assert {"press", "link", "sign", "printer", "station"} <= set(w1.commands)
+    assert e.desk.issue_ticket("id_card.renew").number == "A001"
+    reply = w1.commands["press"]({"button": "next"})
+    assert reply["ok"], reply
+    assert w1.core.state.ticket == "A001"
+    station = w1.commands["station"]({})
+    assert station["ok"] and station["connected"] and station["pending"] == []
