@@ -15,6 +15,9 @@ from typing import Any
 NameOf = Callable[[str], str]  # a service code -> its name on screen (the catalogue's)
 
 
+OFFLINE = "叫号系统暂时中断，请留意各窗口的屏幕和语音叫号"
+
+
 def call_text(number: str, window: int | str) -> str:
     """The sentence a call is shown and spoken as."""
     return f"请{number}号到{window}号窗口办理"
@@ -44,10 +47,15 @@ class HallView:
     waiting: tuple[str, ...] = ()  # "居民身份证换领 3人"
     notices: tuple[str, ...] = ()
     longest_wait_min: int = 0
+    # The station said it is gone (its LWT): the windows call from their own blocks
+    # meanwhile, on their own screens and speakers (docs/station.md).
+    offline: bool = False
 
     def lines(self) -> list[str]:
         """Everything the hall shows, top to bottom, as text."""
         out = [self.latest or "请留意叫号"]
+        if self.offline:
+            out.append(OFFLINE)
         out += [w.text for w in self.windows]
         if self.called:
             out.append("最近叫号：" + "　".join(self.called))
@@ -63,10 +71,12 @@ def _int(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def hall_view(board: Mapping[str, Any] | None, name_of: NameOf = str) -> HallView:
-    """The display of ``board`` (None: nothing heard from the station yet)."""
+def hall_view(board: Mapping[str, Any] | None, name_of: NameOf = str,
+              online: bool | None = None) -> HallView:
+    """The display of ``board`` (None: nothing heard from the station yet); ``online``
+    False when the station's state says it is gone."""
     if not board:
-        return HallView()
+        return HallView(offline=online is False)
     windows = tuple(
         WindowLine(_int(w.get("window")), str(w.get("serving") or ""), bool(w.get("away")),
                    _int(w.get("backup")))
@@ -81,7 +91,8 @@ def hall_view(board: Mapping[str, Any] | None, name_of: NameOf = str) -> HallVie
                     for n in board.get("notices", ()) or ())
     return HallView(latest, windows,
                     tuple(f"{c['number']} → {_int(c.get('window'))}号窗口" for c in calls[:8]),
-                    waiting, tuple(n for n in notices if n), _int(board.get("longest_wait_min")))
+                    waiting, tuple(n for n in notices if n), _int(board.get("longest_wait_min")),
+                    online is False)
 
 
 def new_calls(before: Mapping[str, Any] | None,
@@ -107,10 +118,16 @@ class HallBoard:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     changed: threading.Condition = field(default_factory=threading.Condition)
     version: int = 0
+    online: bool | None = None  # the station's retained state; None: not heard
 
-    def update(self, board: dict[str, Any]) -> HallView:
+    def update(self, board: dict[str, Any] | None = None,
+               online: bool | None = None) -> HallView:
+        """A new board, or (``online``) the station's state."""
         with self._lock:
-            self.board = board
+            if board is not None:
+                self.board = board
+            if online is not None:
+                self.online = online
             view = self.view()
         with self.changed:
             self.version += 1
@@ -120,7 +137,7 @@ class HallBoard:
         return view
 
     def view(self) -> HallView:
-        return hall_view(self.board, self.name_of)
+        return hall_view(self.board, self.name_of, self.online)
 
     def lines(self) -> list[str]:
         return self.view().lines()

@@ -36,6 +36,7 @@ log = logging.getLogger("station.client")
 
 PROTOCOL_VERSION = 1
 BoardObserver = Callable[[dict[str, Any]], None]
+StateObserver = Callable[[bool], None]
 
 
 class StationClient:
@@ -60,6 +61,7 @@ class StationClient:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._board_observers: list[BoardObserver] = []
+        self._state_observers: list[StateObserver] = []
         self._client = self._make_client(client_id or f"{self.site}.{self.device}.station")
 
     # ------------------------------------------------------------------ connection
@@ -132,6 +134,8 @@ class StationClient:
                     log.exception("board observer failed")
         elif msg.topic == self.state_topic:
             self.online = body.get("online") is True
+            for state_observer in list(self._state_observers):
+                state_observer(self.online)
 
     def _answer(self, rid: str, body: dict[str, Any]) -> None:
         if body.get("rid") != rid:
@@ -149,6 +153,10 @@ class StationClient:
 
     def subscribe_board(self, observer: BoardObserver) -> None:
         self._board_observers.append(observer)
+
+    def subscribe_state(self, observer: StateObserver) -> None:
+        """``observer(online)`` on each retained ``station/state`` (its LWT says false)."""
+        self._state_observers.append(observer)
 
     # ------------------------------------------------------------------ requests
 

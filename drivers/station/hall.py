@@ -28,6 +28,7 @@ class HallDriver(BaseDriver):
     def start(self, core: Core) -> None:
         self.core = core
         self.client.subscribe_board(self.on_board)
+        self.client.subscribe_state(lambda online: self.board.update(online=online))
         self.client.start()
 
     def close(self) -> None:

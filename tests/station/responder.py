@@ -86,6 +86,9 @@ class Responder:
     def stop(self) -> None:
         """The station goes away: nothing answers until :meth:`start` again."""
         if self.client is not None:
+            # As kiosk-station does when it stops; a crash leaves it to the LWT.
+            self.client.publish(f"{self.base}/state", json.dumps({"online": False}), qos=1,
+                                retain=True).wait_for_publish(5)
             self.client.disconnect()
             self.client.loop_stop()
             self.client = None

@@ -81,6 +81,12 @@ def test_the_headless_hall_follows_the_station(device: Callable[..., Device],
     w1.core.submit(Press("away"))
     assert board.wait_for(lambda v: "1号窗口暂离，请到2号窗口办理" in v.lines(), 10)
     assert list(sound.played) == [call_clips("A001", 2)]  # nothing more was called
+    # The station gone: the hall says to watch the windows' own calls.
+    responder.stop()
+    assert board.wait_for(lambda v: v.offline, 10)
+    assert hall.commands["hall"]({})["lines"][1] == "叫号系统暂时中断，请留意各窗口的屏幕和语音叫号"
+    responder.start()
+    assert board.wait_for(lambda v: not v.offline, 10)
 
 
 def test_kiosk_sim_hall_reads_a_running_headless_hall(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
-from device.hall import HallView
+from device.hall import OFFLINE, HallView
 from ui import theme
 from ui.screens.base import KioskScreen, column, row, shrink_to_fit
 from ui.widgets import Cell, Panel, Txt
@@ -63,6 +63,8 @@ class HallScreen(KioskScreen):
         body.add_widget(middle)
 
         foot = column(spacing=6, size_hint_y=None, height=190)
+        if v.offline:
+            foot.add_widget(Txt(OFFLINE, size=36, bold=True, colour=theme.BAD_TEXT))
         waiting = "　".join(v.waiting) if v.waiting else "暂无等候"
         foot.add_widget(Txt(f"等候人数：{waiting}", size=36))
         if v.longest_wait_min:
