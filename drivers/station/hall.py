@@ -28,11 +28,14 @@ class HallDriver(BaseDriver):
     def start(self, core: Core) -> None:
         self.core = core
         self.client.subscribe_board(self.on_board)
-        self.client.subscribe_state(lambda online: self.board.update(online=online))
+        self.client.subscribe_state(self.on_state)
         self.client.start()
 
     def close(self) -> None:
         self.client.close()
+
+    def on_state(self, online: bool) -> None:
+        self.board.update(online=online)
 
     def on_board(self, board: dict[str, Any]) -> None:
         before = self.board.board
