@@ -6,7 +6,8 @@ to ``kiosk/v1/S/station/req`` with the MQTT 5 *Response Topic*
 (a ``threading.Event``) for the response with that correlation and resends the request,
 with the same rid, until ``station.timeout_s`` has passed: the station answers a rid it
 has seen with the stored response and changes nothing, so a resend never issues or calls
-twice. No answer in time: ``None``, and the caller falls back to its own number block.
+twice. No answer in time: ``None``, and the caller falls back to its own number block;
+while the retained ``station/state`` says the station is offline, ``None`` at once.
 
 The retained ``station/board`` (what the hall shows) and ``station/state`` are kept as
 they arrive; observers of the board are called on paho's thread.
@@ -165,6 +166,11 @@ class StationClient:
         """The station's response to ``op`` (``ok`` true or false), or None when it did
         not answer within ``timeout_s`` (station.timeout_s)."""
         rid = rid or uuid7()
+        if self.online is False:
+            # The station's state (its LWT, or its own goodbye) says it is gone: nobody
+            # would answer, and a citizen should not wait timeout_s at the screen for it.
+            log.info("station offline: %s falls back at once", op)
+            return None
         body = {"v": PROTOCOL_VERSION, "rid": rid, "device": self.device, "op": op, **fields}
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         props = Properties(PacketTypes.PUBLISH)

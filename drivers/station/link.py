@@ -93,7 +93,10 @@ class StationLink(BaseDriver):
             rid, op, fields = held
             resp = self.client.request(op, rid=rid, **fields)
             if resp is None:
-                continue  # the same rid again: the station takes it once
+                # The same rid again (the station takes it once), after a pause: an
+                # offline station answers None at once.
+                self._stop.wait(self.config.station.timeout_s)
+                continue
             if not resp.get("ok"):
                 log.warning("the station refused %s: %s", op, resp.get("error"))
             held = None

@@ -67,11 +67,31 @@ def test_concurrent_requests_get_their_own_responses(
 
 def test_no_answer_within_the_timeout_is_none(tmp_path: Path, broker: Mosquitto,
                                               responder: Responder) -> None:
-    responder.stop()
+    responder.drop = 100  # the station hangs: connected, says nothing
     c = client_for(tmp_path, broker, timeout_s=0.5, resend_s=0.2)
     try:
         assert c.request("call_next", window=1) is None
         assert len(c.sent) >= 2 and len({rid for rid, _ in c.sent}) == 1
+    finally:
+        c.close()
+
+
+def test_an_offline_station_falls_back_at_once(tmp_path: Path, broker: Mosquitto,
+                                               responder: Responder) -> None:
+    c = client_for(tmp_path, broker, timeout_s=30.0)
+    gone = threading.Event()
+
+    def state(online: bool) -> None:
+        if not online:
+            gone.set()
+
+    c.subscribe_state(state)
+    try:
+        responder.stop()  # its retained state: {"online": false}
+        assert gone.wait(10)
+        assert c.request("issue", service="id_card.renew", priority=0,
+                         appointment="") is None
+        assert c.sent == []  # nothing published, no 30 s wait
     finally:
         c.close()
 
