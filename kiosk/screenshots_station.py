@@ -51,6 +51,7 @@ def shoot_roles(cfg: Config, out: Path, frames: Callable[[int], None],
     from ui import theme
     from ui.app import build_app
 
+    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for role in ("entrance", "hall"):
         rcfg = role_config(cfg, role, workdir / role)

@@ -81,3 +81,20 @@ def test_the_entrance_home_and_a_fallback_ticket(role_app: Any) -> None:
     assert "E001" in shown and "请留意1号窗口叫号" in shown, shown
     row = counter.store.ticket_numbered(counter.desk.today(), "E001")
     assert row is not None  # stored (with its print job) before it printed
+
+
+def test_screenshots_of_the_station_roles(display: str, kclock: KivyClock, config: Config,
+                                          tmp_path: Path) -> None:
+    from PIL import Image
+
+    from kiosk.screenshots import demo_config, frames
+    from kiosk.screenshots_station import shoot_roles
+
+    cfg = demo_config(config, str(tmp_path / "state"))
+    written = shoot_roles(cfg, tmp_path / "shots", frames, tmp_path / "roles")
+    assert {p.name for p in written} == {
+        "entrance.png", "entrance-large.png", "entrance-ticket.png",
+        "entrance-ticket-large.png", "hall.png"}
+    img = Image.open(tmp_path / "shots" / "hall.png")
+    assert img.size == (1280, 800)
+    assert len(img.convert("RGB").getcolors(1 << 16) or []) > 20  # drawn, not blank
