@@ -76,6 +76,9 @@ class Refusal(StrEnum):
     SERVICE_UNKNOWN = "service_unknown"
     SAME_SERVICE = "same_service"
     OWN_WINDOW = "own_window"
+    # A station's shared queue (docs/station.md): it did not answer, or said no.
+    STATION_AWAY = "station_away"
+    STATION_REFUSED = "station_refused"
 
 
 # Every refused rating press says the same on the screen, except a repeated one: the
@@ -198,6 +201,13 @@ REFUSALS: Mapping[Refusal, Texts] = {
     Refusal.OWN_WINDOW: Texts(
         "不能转到本窗口", "name another window (1-99)",
         "window {window} is this counter's own window: name another window (1-99)"),
+    Refusal.STATION_AWAY: Texts(
+        "叫号系统暂时无法连接，请稍候", "check the station broker and kiosk-station "
+        "(docs/station.md); own-block tickets still work",
+        "the station did not answer {op} within station.timeout_s; nothing changed"),
+    Refusal.STATION_REFUSED: Texts(
+        "叫号系统拒绝了该操作", "see the station's error",
+        "the station refused: {error}"),
 }
 
 

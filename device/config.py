@@ -337,6 +337,33 @@ class MqttSection:
     client_id: str = ""  # empty: "<site>.<device>", the broker user
 
 
+# What this device is in a station of several windows (docs/station.md): one of the
+# windows, the entrance kiosk where numbers are taken, or the hall's calling display.
+StationRole = Literal["window", "entrance", "hall"]
+
+
+@dataclass(frozen=True)
+class StationSection:
+    """The station's shared queue (docs/station.md). Off: a standalone counter with its
+    own local queue, exactly as without this section."""
+
+    enabled: bool = False
+    role: StationRole = "window"
+    # The station-local broker (like [mqtt]; not the HQ broker).
+    host: str = ""
+    port: int = ranged(1883, *_PORT)
+    tls: bool = False
+    ca_file: str = ""
+    username: str = ""
+    password_file: str = ""
+    # This device's own number block while the station does not answer ("E" for the
+    # entrance, "W1" for window 1): unique per device, the station checks it at start.
+    fallback_prefix: str = ""
+    # A request is resent with the same rid for this long, then the device falls back.
+    timeout_s: float = ranged(3.0, 0.2, 60.0, "seconds a request is resent before the "
+                              "device falls back to its own number block")
+
+
 @dataclass(frozen=True)
 class UiSection:
     fullscreen: bool = False
@@ -370,6 +397,7 @@ class Config:
     queue: QueueSection = QueueSection()
     store: StoreSection = StoreSection()
     mqtt: MqttSection = MqttSection()
+    station: StationSection = StationSection()
     ui: UiSection = UiSection()
     logging: LoggingSection = LoggingSection()
     # Where the config came from (not a key in the file).

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from device.config import Config, range_of
 from device.errors import ConfigError, ParseError
 from device.fields import looks_like_resident_id
+from device.handover import HANDOVER_PREFIX
 from device.pins import parse as parse_pin_hash
 
 # An id that can stand as one MQTT topic level and one file name: no '/', '+', '#'.
@@ -284,6 +285,7 @@ def _check_semantics(cfg: Config, lines: _KeyLines, source: str) -> None:
     # Numeric ranges are checked in _build, next to each key's definition (ranged()).
     _check_urls(cfg, lines, source)
     _check_panel(cfg, lines, source)
+    _check_station(cfg, lines, source)
 
 
 def _check_panel(cfg: Config, lines: _KeyLines, source: str) -> None:
@@ -343,3 +345,37 @@ def _check_urls(cfg: Config, lines: _KeyLines, source: str) -> None:
             raise _fail(source, lines, ("printer", "url"),
                         f"{cfg.printer.url!r} has port {m.group(1)}; a port is from 1 to "
                         "65535", 'write e.g. url = "192.168.1.50:9100"')
+
+
+# A fallback block's prefix: upper-case letters, then at most two digits ("E", "W1").
+_FALLBACK_RE = re.compile(r"^[A-Z]{1,3}[0-9]{0,2}$")
+
+
+def _check_station(cfg: Config, lines: _KeyLines, source: str) -> None:
+    """[station]: a broker to reach, and a number block of this device's own for when
+    the station does not answer (docs/station.md, "When the station is away")."""
+    st = cfg.station
+    if not st.enabled:
+        return
+    if not st.host:
+        raise _fail(source, lines, ("station", "host"), "the station is enabled but "
+                    "station.host is empty", 'set host = "192.168.50.2", the station '
+                    "broker's address, or enabled = false for a standalone counter")
+    if st.tls and not st.ca_file:
+        raise _fail(source, lines, ("station", "ca_file"), "TLS is on but no CA file is set",
+                    "set ca_file to the station broker's CA certificate, or tls = false")
+    if st.role == "hall":
+        return  # the hall display issues and calls nothing
+    if not st.fallback_prefix:
+        raise _fail(source, lines, ("station", "fallback_prefix"),
+                    f"a {st.role} needs a number block of its own for when the station "
+                    "does not answer", 'set fallback_prefix = "E" (the entrance) or "W1" '
+                    "(window 1): unique in the station")
+    if not _FALLBACK_RE.match(st.fallback_prefix):
+        raise _fail(source, lines, ("station", "fallback_prefix"),
+                    f"{st.fallback_prefix!r} is not 1-3 upper-case letters and at most two "
+                    "digits", 'write e.g. fallback_prefix = "E" or "W1"')
+    if st.fallback_prefix == HANDOVER_PREFIX:
+        raise _fail(source, lines, ("station", "fallback_prefix"),
+                    f"{HANDOVER_PREFIX!r} numbers the after-hours intakes (户口代办)",
+                    'choose another block, e.g. "W1"')

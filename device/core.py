@@ -29,8 +29,7 @@ from device.events import Draft, Envelope, EventType
 from device.intents import QUEUE_INTENTS, ConfirmDocument, Intent, Press, Tick
 from device.printjobs import PrintJob
 from device.store import Store, Writer
-from device.ticket_ops import Refused, plan
-from device.tickets import Calling, TicketBook
+from device.tickets import Book, Calling, Refused
 
 log = logging.getLogger("core")
 
@@ -74,7 +73,7 @@ class Outcome:
 
 class Core:
     def __init__(self, config: Config, store: Store, *, clock: Callable[[], float] = time.time,
-                 tickets: TicketBook | None = None) -> None:
+                 tickets: Book | None = None) -> None:
         self.config = config
         # Which ticket a next press calls; without a book (a counter without a queue, the
         # core's own tests) next opens a walk-in case.
@@ -187,7 +186,7 @@ class Core:
         if self.tickets is None:
             return None
         if isinstance(intent, QUEUE_INTENTS):
-            return plan(self.tickets, intent, self.counter.state, now)
+            return self.tickets.plan(intent, self.counter.state, now)
         if not (isinstance(intent, Press) and intent.button == "next"
                 and self.counter.state.mode is Mode.IDLE):
             return None

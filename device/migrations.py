@@ -115,4 +115,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE queue_tickets ADD COLUMN intake TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        "0013_station_fallback",
+        """
+        -- A station's window or entrance stores here the tickets of its own block, issued
+        -- while the station did not answer (docs/station.md); reconciled_ts is when the
+        -- station took them (reconcile), so each is sent once.
+        ALTER TABLE queue_tickets ADD COLUMN reconciled_ts REAL;
+        """,
+    ),
 ]

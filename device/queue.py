@@ -42,8 +42,8 @@ from device.tickets import (
     PRIORITY_APPOINTMENT,
     PRIORITY_GREEN,
     PRIORITY_NORMAL,
+    Book,
     Ticket,
-    TicketBook,
 )
 
 log = logging.getLogger("queue")
@@ -81,7 +81,7 @@ class QueueDesk:
     """Issues tickets and checks appointments in through ``core`` (each one commit);
     reads the queue through ``book``, the same :class:`TicketBook` the core calls from."""
 
-    def __init__(self, core: Core, book: TicketBook) -> None:
+    def __init__(self, core: Core, book: Book) -> None:
         self.core = core
         self.book = book
         self.config = book.config
@@ -125,30 +125,30 @@ class QueueDesk:
             raise StateError(f"service {service!r} is not in catalogue {catalogue.version}")
         with self.core.exclusive():
             now = self.core.clock()
-            day = self.today()
-            count = self.core.store.tickets_issued(day)
-            number = f"{self.config.queue.prefix}{count + 1:03d}"
-            ahead = self.people_ahead(priority=priority)
-            wait = self.est_wait_min(ahead)
+            # The book numbers it (this counter's queue, or the station's) and gives the
+            # row writers; they commit with the event and the print job, so a printed
+            # number is on disk.
+            issued = self.book.issue(service, group, priority, appointment, now)
+            number, ahead, wait = issued.number, issued.ahead, issued.est_wait_min
             name = catalogue.name(service)
-            ids: list[int] = []
-            insert = self.core.store.issue_ticket({
-                "day": day, "number": number, "service": service, "grp": group,
-                "priority": priority, "appointment": appointment, "issued_ts": now}, ids)
-
             job = printjobs.PrintJob("ticket", {
                 "number": number, "service_name": name, "people_ahead": ahead,
-                "est_wait_min": wait, "window": self.config.window.number,
+                "est_wait_min": wait, "window": _windows(issued.windows)
+                or self.config.window.number,
                 "issued_at": datetime.fromtimestamp(now, self._tz).strftime("%Y-%m-%d %H:%M"),
                 "green_channel": priority == PRIORITY_GREEN,
                 "appointment": priority == PRIORITY_APPOINTMENT,
                 "station": self.config.window.station})
-            drafts = [*extra, Draft(EventType.TICKET_ISSUED, {
+            facts: dict[str, Any] = {
                 "number": number, "service": service, "group": group, "priority": priority,
-                "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait})]
-            self.core.record(drafts, also=[insert, self.core.store.enqueue_print(job)])
-            return Ticket(ids[0], number, service, name, group, priority, appointment, now,
-                          ahead, wait)
+                "appointment": appointment, "people_ahead": ahead, "est_wait_min": wait}
+            if issued.fallback:
+                facts["fallback"] = True
+            drafts = [*extra, Draft(EventType.TICKET_ISSUED, facts)]
+            self.core.record(drafts, also=[*issued.also, self.core.store.enqueue_print(job)])
+            return Ticket(issued.ids[0] if issued.ids else 0, number, service, name, group,
+                          priority, appointment, now, ahead, wait, windows=issued.windows,
+                          fallback=issued.fallback)
 
     # ------------------------------------------------------------------ appointments
 
@@ -234,6 +234,12 @@ class QueueDesk:
 
 
 # ---------------------------------------------------------------------- check-in window
+
+
+def _windows(windows: tuple[int, ...]) -> str:
+    """"1、2号窗口" for a station's ticket served at several windows; "" for none."""
+    return "、".join(str(w) for w in windows) + "号窗口" if windows else ""
+
 
 
 def _outside_slot(slot: str, now: datetime, grace_min: int) -> str:

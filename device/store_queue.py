@@ -146,3 +146,25 @@ class QueueRecords(Records):
                          (service, ticket_id))
 
         return write
+
+    # A station's fallback block (drivers/station/book.py, docs/station.md "When the
+    # station is away"): what this device issued and called on its own, until reconciled.
+
+    def unreconciled_tickets(self) -> list[dict[str, Any]]:
+        """Every ticket of this device's own block not yet taken by the station, in the
+        order issued, with its day."""
+        return self._dicts(f"SELECT day, {_COLUMNS} FROM queue_tickets "
+                           "WHERE reconciled_ts IS NULL AND intake = '' ORDER BY id")
+
+    @staticmethod
+    def mark_reconciled(ticket_ids: list[int], ts: float) -> Writer:
+        """The station took these tickets: never sent again, and one still waiting here
+        is the station's to call now (gone 'station')."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE queue_tickets SET reconciled_ts = ?, gone = CASE WHEN "
+                "called_ts IS NULL AND gone = '' THEN 'station' ELSE gone END WHERE id = ?",
+                [(ts, i) for i in ticket_ids])
+
+        return write

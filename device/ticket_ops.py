@@ -11,8 +11,7 @@ and only when the counter took the intent, so a refusal on either side changes n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from device import handover
@@ -22,17 +21,12 @@ from device.events import Draft, EventType
 from device.intents import CallTicket, Intent, NoShow, Recall, Transfer
 from device.snapshot import Mode, Snapshot
 from device.store import Writer
-from device.tickets import Calling, TicketBook
+from device.tickets import Calling, Refused, TicketBook
 
 GONE_NO_SHOW = "no_show"  # queue_tickets.gone of a ticket dropped for the day
 _WINDOW = "window:"  # queue_tickets.gone of one handed to another window: "window:3"
 _LISTED = 10  # waiting numbers a refusal names; more would not fit a workstation's line
-
-
-@dataclass(frozen=True)
-class Refused:
-    code: Refusal
-    detail: Mapping[str, str] = field(default_factory=dict)
+__all__ = ["GONE_NO_SHOW", "Refused", "plan"]
 
 
 Row = dict[str, Any]

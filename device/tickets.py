@@ -10,18 +10,23 @@ through the same book: the core does not know the desk, the desk knows the core.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from device import handover
 from device.catalogue import CatalogueSource
+from device.codes import Refusal
 from device.config import Config
 from device.counter import Call
 from device.events import Draft, EventType
 from device.store import Store, Writer
+
+if TYPE_CHECKING:
+    from device.intents import Intent
+    from device.snapshot import Snapshot
 
 PRIORITY_GREEN, PRIORITY_APPOINTMENT, PRIORITY_NORMAL = 2, 1, 0
 
@@ -39,6 +44,33 @@ class Ticket:
     people_ahead: int = 0
     est_wait_min: int = 0
     called_ts: float | None = None
+    # A station's ticket (docs/station.md): the windows that serve it now; ``fallback``
+    # when it came from this device's own block (the station did not answer).
+    windows: tuple[int, ...] = ()
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The book's no to a queue control: nothing is written (device/ticket_ops.py)."""
+
+    code: Refusal
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A new ticket's number and place as the book gave it, with the row writers that
+    commit with its ``ticket.issued`` event and print job (device/queue.py); ``ids``
+    receives the local row id once committed (none for a station's ticket)."""
+
+    number: str
+    ahead: int
+    est_wait_min: int
+    also: tuple[Writer, ...] = ()
+    ids: list[int] = field(default_factory=list)
+    windows: tuple[int, ...] = ()
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,7 +84,34 @@ class Calling:
     also: tuple[Writer, ...]
 
 
+class Book(Protocol):
+    """What the core (under its lock) and the queue desk ask of a ticket book: this
+    counter's own queue (:class:`TicketBook`) or the station's (drivers/station/book.py)."""
+
+    config: Config
+    catalogue: CatalogueSource
+
+    def today(self) -> str: ...
+
+    def waiting(self) -> list[Ticket]: ...
+
+    def people_ahead(self, ticket: Ticket | None = None, *, priority: int = 0) -> int: ...
+
+    def est_wait_min(self, people_ahead: int) -> int: ...
+
+    def ticket_on(self, day: str, number: str) -> Ticket | None: ...
+
+    def next_call(self, now: float) -> Calling | None: ...
+
+    def plan(self, intent: Intent, s: Snapshot, now: float) -> Calling | Refused | None: ...
+
+    def issue(self, service: str, group: str, priority: int, appointment: str,
+              now: float) -> Issued: ...
+
+
 class TicketBook:
+    """This counter's own queue, numbered ``{queue.prefix}001`` per local day."""
+
     def __init__(self, store: Store, config: Config, *, clock: Callable[[], float],
                  catalogue: CatalogueSource | None = None) -> None:
         self.store = store
@@ -102,6 +161,29 @@ class TicketBook:
         intake = handover.called(rows[0], self.today(), self.config.window.number)
         return Calling(Call(t.number, t.service, self.today()), (called, *intake),
                        (self.store.mark_called(t.id, now),))
+
+    def plan(self, intent: Intent, s: Snapshot, now: float) -> Calling | Refused | None:
+        """What a queue control does to this counter's tickets (device/ticket_ops.py)."""
+        from device import ticket_ops  # it builds on this module: imported when asked
+
+        return ticket_ops.plan(self, intent, s, now)
+
+    def issue(self, service: str, group: str, priority: int, appointment: str,
+              now: float) -> Issued:
+        """The next number of the day and the row that stores the ticket; called under
+        the core lock, so two tickets never take one number."""
+        day = self.today()
+        number = f"{self.config.queue.prefix}{self.store.tickets_issued(day) + 1:03d}"
+        return self.issue_numbered(number, service, group, priority, appointment, now)
+
+    def issue_numbered(self, number: str, service: str, group: str, priority: int,
+                       appointment: str, now: float) -> Issued:
+        ahead = self.people_ahead(priority=priority)
+        ids: list[int] = []
+        insert = self.store.issue_ticket({
+            "day": self.today(), "number": number, "service": service, "grp": group,
+            "priority": priority, "appointment": appointment, "issued_ts": now}, ids)
+        return Issued(number, ahead, self.est_wait_min(ahead), (insert,), ids)
 
     def _ticket(self, row: dict[str, Any], *, ahead: int) -> Ticket:
         service = row["service"]

@@ -19,7 +19,13 @@ printer   :class:`SimTransport`            serial / network / USB transport
 sound     :class:`SimPlayer`               :class:`Aplay`
 panel     the same (a page on              :class:`OfficerPanel` on ``panel.listen``,
           ``panel.listen``)                only when ``panel.enabled``
+station   the same (MQTT 5 to              :class:`StationLink` / :class:`HallDriver`
+          ``station.host``)                only when ``station.enabled``
 ========  ===============================  =========================================
+
+With ``station.enabled`` the role picks the drivers: a ``window`` has them all and the
+station's ticket book (:func:`station_book`); the ``entrance`` has no rating pad, officer
+buttons, workstation link or sign; the ``hall`` only its sound and the board.
 
 A simulator is the real driver on a fake wire: the simulated link and scanner read their
 in-memory line from the same thread, through the same framing, limits and parser as a
@@ -43,7 +49,9 @@ from device.config import (
     PrinterSection,
     SoundSection,
 )
+from device.hall import HallBoard
 from device.queue import QueueDesk
+from device.store import Store
 from drivers.base import Driver
 from drivers.gpio import ButtonPanel, make_pin_factory
 from drivers.link import SerialLink, SimLink, TcpLink
@@ -61,6 +69,10 @@ from drivers.serialport import Opener, url_opener
 from drivers.sign import SignDriver, SimSign
 from drivers.simport import SimPort
 from drivers.sound import Aplay, SimPlayer, Sound
+from drivers.station.book import StationBook
+from drivers.station.client import StationClient
+from drivers.station.hall import HallDriver
+from drivers.station.link import StationLink
 
 
 def pin_factory(cfg: GpioSection) -> Any:
@@ -132,22 +144,38 @@ def panel(config: Config, clock: Callable[[], float]) -> Driver:
     return OfficerPanel(config.panel, clock)
 
 
+def station_book(config: Config, store: Store, clock: Callable[[], float]) -> StationBook:
+    """The station's ticket book of a window or the entrance (not connected yet: its
+    driver, :class:`StationLink`, connects in ``start``)."""
+    return StationBook(store, config, StationClient(config), clock=clock)
+
+
 def build(config: Config, *, desk: QueueDesk | None = None,
-          clock: Callable[[], float] = time.time) -> list[Driver]:
+          clock: Callable[[], float] = time.time, station: StationBook | None = None,
+          hall: HallBoard | None = None) -> list[Driver]:
     """Drivers for ``config``, not yet started (``Config.simulated()`` picks simulators).
 
     ``desk`` is the queue desk the scanner checks appointments in with; without one (a
     counter with no queue) a scan tells the citizen to go to the window. ``clock`` is the
-    counter's (the scanner refuses another day's appointment by it)."""
+    counter's (the scanner refuses another day's appointment by it). ``station`` (a window
+    or the entrance) and ``hall`` (the hall display) are given when ``station.enabled``."""
     check_in = (lambda code: desk.check_in(code, source="scanner")) if desk else None
     # The officer panel is a web page, not hardware: the same with --simulate.
     panels: list[Driver] = [panel(config, clock)] if config.panel.enabled else []
+    speaker = sound(config.sound, config.window.number)
+    if hall is not None:
+        return [speaker, HallDriver(StationClient(config), hall, speaker)]
+    links: list[Driver] = [StationLink(station)] if station is not None else []
+    if station is not None and config.station.role == "entrance":
+        return [scanner(config, check_in=check_in, clock=clock), speaker,
+                printer(config.printer, config.state_dir), *links, *panels]
     return [
         gpio(config.gpio),
         link(config.link),
         sign(config),
         scanner(config, check_in=check_in, clock=clock),
-        sound(config.sound, config.window.number),
+        speaker,
         printer(config.printer, config.state_dir),
         *panels,
+        *links,
     ]

@@ -111,7 +111,7 @@ class KioskApp:
                 from ui import app as ui  # Kivy loads only when there is a screen
 
                 assert self.counter is not None
-                ui.run(core, self.counter.desk, self.config)
+                ui.run(core, self.counter.desk, self.config, self.counter.hall)
         finally:
             self.close()
         return 0

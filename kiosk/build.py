@@ -12,14 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from device.catalogue import CatalogueSource
 from device.codes import Fault
 from device.config import Config
 from device.core import Core
+from device.hall import HallBoard
 from device.queue import QueueDesk
 from device.store import Store
-from device.tickets import TicketBook
+from device.tickets import Book, TicketBook
 from drivers import registry
 from drivers.base import Driver
+from drivers.station.book import StationBook
 from kiosk.control import Handler
 
 log = logging.getLogger("build")
@@ -34,6 +37,13 @@ class Counter:
     core: Core
     desk: QueueDesk
     drivers: list[Driver] = field(default_factory=list)
+    # The station's roles (docs/station.md): the hall display's board, and the ticket
+    # book of a window or the entrance (its ``client`` is the station connection).
+    hall: HallBoard | None = None
+    station: StationBook | None = None
+
+    def driver(self, name: str) -> Driver:
+        return next(d for d in self.drivers if d.name == name)
 
     def start_drivers(self) -> dict[str, Handler]:
         """Start every driver; one that fails is a fault on the counter, not a stop (a
@@ -68,8 +78,16 @@ def build_counter(config: Config, *, store: Store | None = None,
     (``Config.simulated()`` picks the simulators), given the desk they need."""
     if store is None:
         store = Store(config.db_path, site=config.device.site, device=config.device.id)
-    book = TicketBook(store, config, clock=clock)
+    st = config.station
+    station = registry.station_book(config, store, clock) \
+        if st.enabled and st.role in ("window", "entrance") else None
+    hall = None
+    if st.enabled and st.role == "hall":
+        names = CatalogueSource(store)
+        hall = HallBoard(name_of=lambda code: names.current().name(code))
+    book: Book = station or TicketBook(store, config, clock=clock)
     core = Core(config, store, clock=clock, tickets=book)
     desk = QueueDesk(core, book)
-    drivers = registry.build(config, desk=desk, clock=clock) if with_drivers else []
-    return Counter(config, store, core, desk, drivers)
+    drivers = registry.build(config, desk=desk, clock=clock, station=station,
+                             hall=hall) if with_drivers else []
+    return Counter(config, store, core, desk, drivers, hall, station)

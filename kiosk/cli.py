@@ -2,6 +2,7 @@
 
     kiosk run [--config FILE] [--simulate] [--headless] [--state-dir DIR]
     kiosk sim [--config FILE] [--state-dir DIR] press NAME | link JSON | state | pins | raw JSON
+    kiosk sim hall | station     (a station's hall display / window or entrance)
     kiosk sim printer [--paper out|near_end|ok] [--cover open|closed] [--last N]
     kiosk events [--config FILE] [--state-dir DIR] [--json] [--unsent] [--limit N]
     kiosk check-config [--config FILE]
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim_sub.add_parser("state", help="show the counter state")
     sim_sub.add_parser("pins", help="show LED and button pin states")
     sim_sub.add_parser("sign", help="show what the away sign shows")
+    sim_sub.add_parser("hall", help="show the lines the hall display shows (role hall)")
+    sim_sub.add_parser("station", help="show the station link: online, the board, the "
+                       "own-block tickets not yet reconciled (role window or entrance)")
     printer = sim_sub.add_parser("printer", help="show the simulated printer's last jobs "
                                  "as text; set its paper, cover, line or cable")
     printer.add_argument("--paper", choices=["ok", "near_end", "out"])

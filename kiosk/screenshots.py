@@ -25,6 +25,7 @@ from device.intents import AwaySet, CaseEnd, MirrorAnswer, MirrorField, Press
 from device.store import Store
 from drivers.link import handle_line
 from kiosk.build import build_counter
+from kiosk.screenshots_station import shoot_roles
 
 log = logging.getLogger("kiosk.screenshots")
 
@@ -82,7 +83,9 @@ def main(args: argparse.Namespace, config: Config) -> int:
     xvfb = ensure_display()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            written = shoot(demo_config(config, tmp), out)
+            cfg = demo_config(config, tmp)
+            written = shoot(cfg, out)
+            written += shoot_roles(cfg, out, frames, Path(tmp) / "roles")
     finally:
         if xvfb is not None:
             xvfb.stop()

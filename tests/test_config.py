@@ -353,6 +353,9 @@ def configs(draw: st.DrawFn) -> Config:
                                                   usb_product=0x5011)
     m = sections["mqtt"]
     sections["mqtt"] = dataclasses.replace(m, ca_file="ca.pem")
+    # [station] checks a broker and a number block when enabled (docs/station.md).
+    sections["station"] = dataclasses.replace(sections["station"], host="192.168.50.2",
+                                              ca_file="ca.pem", fallback_prefix="W1")
     sections["panel"] = dataclasses.replace(
         sections["panel"], listen=draw(st.sampled_from(["192.168.50.21:8080", "[fd00::5]:80"])),
         allow_from=tuple(draw(st.lists(st.sampled_from(["192.168.50.30", "10.0.0.0/8", "fd00::/8"]),

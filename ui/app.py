@@ -26,6 +26,7 @@ from device.config import Config
 from device.core import Change, Core
 from device.counter import Mode
 from device.events import EventType
+from device.hall import HallBoard
 from device.queue import QueueDesk
 from device.rating import RatingLevel
 from ui import env
@@ -54,9 +55,10 @@ CALLED_SHOW_S = 10.0
 TOAST_S = 4.0
 
 
-def build_app(core: Core, desk: QueueDesk, config: Config) -> Any:
+def build_app(core: Core, desk: QueueDesk, config: Config,
+              hall: HallBoard | None = None) -> Any:
     """The Kivy app for ``core`` and its queue desk ``desk`` (Kivy configured and the CJK
-    font registered first)."""
+    font registered first); ``hall`` is the station's board on the hall display."""
     env.prepare(config)
     from ui import fonts
 
@@ -68,13 +70,13 @@ def build_app(core: Core, desk: QueueDesk, config: Config) -> Any:
 
     memory.freeze_startup()  # before any screen exists: screens stay collectable
 
-    return KioskUi(core, desk, config)
+    return KioskUi(core, desk, config, hall)
 
 
-def run(core: Core, desk: QueueDesk, config: Config) -> None:
+def run(core: Core, desk: QueueDesk, config: Config, hall: HallBoard | None = None) -> None:
     """Open the window and run until it is closed (kiosk/app.py, not headless)."""
     started = time.perf_counter()
-    app = build_app(core, desk, config)
+    app = build_app(core, desk, config, hall)
     app.started_perf = started
     from kivy.clock import Clock
 
@@ -91,6 +93,11 @@ def run(core: Core, desk: QueueDesk, config: Config) -> None:
 
 def local_time(core: Core, config: Config) -> datetime:
     return datetime.fromtimestamp(core.clock(), ZoneInfo(config.device.timezone))
+
+
+def role_of(config: Config) -> str:
+    """"counter" (standalone), or the station role: "window", "entrance", "hall"."""
+    return config.station.role if config.station.enabled else "counter"
 
 
 def mode_screen(mode: Mode) -> str:

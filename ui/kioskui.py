@@ -21,6 +21,7 @@ from kivy.uix.widget import Widget
 from device.catalogue import Catalogue
 from device.config import Config
 from device.core import Change, Core
+from device.hall import HallBoard, HallView
 from device.intents import Press
 from device.notices import Notice, NoticeBoard
 from device.queue import QueueDesk
@@ -36,12 +37,14 @@ from ui.app import (
     catalogue_of,
     local_time,
     mode_screen,
+    role_of,
 )
 from ui.changes import apply_change
 from ui.screens.away import AwayScreen
 from ui.screens.base import KioskScreen, column, row
 from ui.screens.comment import CommentScreen
 from ui.screens.guide import GuideScreen
+from ui.screens.hall import HallScreen
 from ui.screens.home import HomeScreen
 from ui.screens.mirror import MirrorScreen
 from ui.screens.rating import RatingScreen, ThanksScreen
@@ -54,7 +57,7 @@ PREBUILT = ("home", "guide", "ticket", "checkin", "comment")
 
 SCREENS: tuple[type[KioskScreen], ...] = (
     HomeScreen, GuideScreen, TicketScreen, CheckinScreen, MirrorScreen, RatingScreen,
-    ThanksScreen, AwayScreen, CommentScreen)
+    ThanksScreen, AwayScreen, CommentScreen, HallScreen)
 
 
 class KioskRoot(FloatLayout):
@@ -72,11 +75,17 @@ class KioskRoot(FloatLayout):
 class KioskUi(App):
     title = "counter-kiosk"
 
-    def __init__(self, core: Core, desk: QueueDesk, config: Config, **kw: Any) -> None:
+    def __init__(self, core: Core, desk: QueueDesk, config: Config,
+                 hall: HallBoard | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.core = core
         self.desk = desk
         self.cfg = config  # not "config": Kivy's App keeps its ConfigParser there
+        # The station role (docs/station.md): "counter" (standalone), "window",
+        # "entrance" (no mirror, no rating) or "hall" (the calling display, fed by
+        # ``hall``, the station's board).
+        self.role = role_of(config)
+        self.hall = hall
         self.started_perf = time.perf_counter()
         self.first_frame_s: float | None = None
         self.simulation_keys = not config.ui.fullscreen
@@ -95,7 +104,8 @@ class KioskUi(App):
         self.help_widget: Widget | None = None
         # Frees what changed screens left behind, soon after (ui/memory.py).
         self.reclaimer = memory.Reclaimer()
-        theme.set_large(config.ui.large_text)
+        # The hall's display is large text already, sized for across the hall.
+        theme.set_large(config.ui.large_text and self.role != "hall")
 
     use_kivy_settings = False
 
@@ -126,7 +136,8 @@ class KioskUi(App):
         self.main = column(spacing=0)
         # The header's own padding (4 px) around the 96 px buttons: nothing pokes out.
         self.header = BoxLayout(size_hint_y=None, height=theme.TARGET + 8)
-        self.main.add_widget(self.header)
+        if self.role != "hall":  # the calling display is the whole screen
+            self.main.add_widget(self.header)
         self.sm = ScreenManager(transition=NoTransition())
         for cls in SCREENS:
             self.sm.add_widget(cls(self))
@@ -139,8 +150,10 @@ class KioskUi(App):
         h, cfg = self.header, self.cfg
         h.clear_widgets()
         bar = Panel(orientation="horizontal", padding=[16, 4], spacing=12, bg=list(theme.PANEL))
-        bar.add_widget(Cell(f"[b]{cfg.window.number}号窗口[/b]  {cfg.window.name}", size=30,
-                            size_hint_x=0.36))
+        where = (f"[b]{cfg.window.station or '户政服务大厅'}[/b]"
+                 if self.role == "entrance"
+                 else f"[b]{cfg.window.number}号窗口[/b]  {cfg.window.name}")
+        bar.add_widget(Cell(where, size=30, size_hint_x=0.36))
         called = self.desk.called
         self.called_label = Cell(
             f"正在办理：[b][color=#ffd600]{called.number}[/color][/b]" if called else "",
@@ -167,7 +180,9 @@ class KioskUi(App):
         self._catalogue_version = self.catalogue().version
         self._notice_ids = tuple(n.id for n in self.current_notices())
         self._figure_line = self._figure_text()
-        self.go(mode_screen(self.core.state.mode))
+        if self.hall is not None:
+            self.hall.subscribe(self._hall_changed)
+        self.go(self.mode_target())
         Window.bind(on_flip=self._first_frame)
 
     def _first_frame(self, *_: Any) -> None:
@@ -177,7 +192,7 @@ class KioskUi(App):
         log.info("first frame shown %.2f s after the UI started", self.first_frame_s)
         # Build the other touch screens now, one per frame, so a citizen's first tap on
         # each shows it within a frame (the start-up window is not delayed by them).
-        pending = [n for n in PREBUILT if n != self.sm.current]
+        pending = [n for n in PREBUILT if n != self.sm.current and self.role != "hall"]
 
         def build_next(_dt: float) -> None:
             if pending:
@@ -196,6 +211,8 @@ class KioskUi(App):
     def on_stop(self) -> None:
         with contextlib.suppress(ValueError):
             self.core.unsubscribe(self._observe)
+        if self.hall is not None:
+            self.hall.unsubscribe(self._hall_changed)
         Window.unbind(on_key_down=self._on_key, on_request_close=self._on_request_close,
                       on_flip=self._first_frame)
         for ev in (self._idle_ev, self._home_ev, self._toast_ev, self._called_ev,
@@ -224,12 +241,20 @@ class KioskUi(App):
     def home(self) -> None:
         """Home, or the screen the counter's mode demands (mirror, rating, away); an
         unsent comment the counter interrupted comes back first (docs/ui.md)."""
-        target = mode_screen(self.core.state.mode)
+        target = self.mode_target()
         comment = self.sm.get_screen("comment")
         assert isinstance(comment, CommentScreen)
         if target == "home" and comment.has_draft(Clock.get_time()):
             target = "comment"
         self.go(target)
+
+    def mode_target(self) -> str:
+        """The screen the counter's mode wants; the hall shows only its board."""
+        return "hall" if self.role == "hall" else mode_screen(self.core.state.mode)
+
+    def _hall_changed(self, _view: HallView) -> None:
+        # The station driver's thread: redraw on Kivy's main thread.
+        Clock.schedule_once(lambda _dt: self._redraw("hall"), 0)
 
     def touched(self) -> None:
         if self._idle_ev is not None:
@@ -238,7 +263,7 @@ class KioskUi(App):
         self.reclaimer.soon()
 
     def _idle(self, _dt: float) -> None:
-        if self.sm.current != mode_screen(self.core.state.mode):
+        if self.sm.current != self.mode_target():
             log.info("idle for %.0f s on %s: back home", self.cfg.timeouts.idle_home_s,
                      self.sm.current)
             comment = self.sm.get_screen("comment")

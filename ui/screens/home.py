@@ -42,6 +42,11 @@ class HomeScreen(KioskScreen):
 
     def build_content(self) -> Widget:
         ui, cfg = self.ui, self.ui.cfg
+        if ui.role == "entrance":  # the station's ticket kiosk at the door
+            from ui.screens.entrance import entrance_home
+
+            body, self.nav = entrance_home(ui)
+            return body
         state = ui.core.state
         body = column(padding=[16, 12, 16, 12], spacing=14)
         top = row(spacing=14)

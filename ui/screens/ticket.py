@@ -31,18 +31,32 @@ def printed_line(printer_fault: Fault | None, number: str = "") -> str:
             "打印机恢复后号票自动打印")
 
 
+def where_to_go(ticket: Ticket) -> str:
+    """Which window(s) a station's ticket goes to; with the station away, which to watch
+    (docs/station.md). "" for a standalone counter's own ticket."""
+    windows = "、".join(str(w) for w in ticket.windows)
+    if ticket.fallback:
+        return f"请留意{windows}号窗口叫号" if windows else "请留意大厅屏幕和语音叫号"
+    return f"请留意叫号，到{windows}号窗口办理" if windows else ""
+
+
 def ticket_view(ticket: Ticket, note: str = "",
                 printer_fault: Fault | None = None) -> Widget:
     v = Panel(orientation="vertical", padding=24, spacing=12)
     if note:
         v.add_widget(Txt(note, size=30, colour=theme.ACCENT, halign="center"))
     v.add_widget(Txt("您的号码", size=32, halign="center"))
-    v.add_widget(Txt(ticket.number, size=150, bold=True, colour=theme.ACCENT, halign="center"))
+    where = where_to_go(ticket)
+    # A station's ticket has one line more (which window): the number gives it room.
+    v.add_widget(Txt(ticket.number, size=130 if where else 150, bold=True,
+                     colour=theme.ACCENT, halign="center"))
     kind = {2: "绿色通道 优先办理", 1: "预约 优先办理"}.get(ticket.priority, "")
     v.add_widget(Txt(ticket.service_name + (f"　[b]{kind}[/b]" if kind else ""), size=32,
                      halign="center"))
     v.add_widget(Txt(f"前面还有 [b]{ticket.people_ahead}[/b] 人等候，预计等候约 "
                      f"[b]{ticket.est_wait_min}[/b] 分钟", size=32, halign="center"))
+    if where:
+        v.add_widget(Txt(where, size=36, bold=True, colour=theme.ACCENT, halign="center"))
     v.add_widget(Txt(printed_line(printer_fault, ticket.number), size=28,
                      colour=theme.ACCENT if printer_fault else theme.MUTED, halign="center"))
     v.add_widget(Widget())
