@@ -19,10 +19,10 @@ is unambiguous and cannot be an HQ user). Its role lets it
   (the station client of drivers/station/, client id the same, the row's password or a
   certificate with that CN): publish the station's requests
   ``kiosk/v1/<site>/station/req`` and subscribe only to its own ``station/resp/<device>``,
-  the hall's ``station/board`` and the station's ``station/state``. The station server
+  the hall's ``station/board`` and the station's ``station/server``. The station server
   (the sheet's device ``station-server``, kiosk-station) instead subscribes to
   ``station/req`` and publishes every ``station/resp/+``, ``station/board`` and
-  ``station/state``; it has no device topics of its own (the station's events go
+  ``station/server``; it has no device topics of its own (the station's events go
   through kiosk-sync as device ``station``),
 - log in only with the client id ``<site>.<device>``: a password client is bound to it
   here (``clientid``), a certificate client by ``use_username_as_clientid`` on the
@@ -102,7 +102,7 @@ def station_client_role(prefix: str, site: str, device: str) -> dict[str, Any]:
     """A window's, the entrance's or the hall's part of the station protocol."""
     root = f"{prefix}/{site}/station"
     acls = [_acl("publishClientSend", f"{root}/req")]
-    for topic in (f"{root}/resp/{device}", f"{root}/board", f"{root}/state"):
+    for topic in (f"{root}/resp/{device}", f"{root}/board", f"{root}/server"):
         acls += [_acl("subscribeLiteral", topic), _acl("publishClientReceive", topic)]
     return {"rolename": f"station:{username(site, device)}", "acls": acls}
 
@@ -111,7 +111,7 @@ def station_server_role(prefix: str, site: str) -> dict[str, Any]:
     """kiosk-station: every request of the site in, every answer and the board out."""
     root = f"{prefix}/{site}/station"
     acls = [_acl("subscribeLiteral", f"{root}/req"), _acl("publishClientReceive", f"{root}/req")]
-    acls += [_acl("publishClientSend", f"{root}/{leaf}") for leaf in ("resp/+", "board", "state")]
+    acls += [_acl("publishClientSend", f"{root}/{leaf}") for leaf in ("resp/+", "board", "server")]
     return {"rolename": f"station-server:{site}", "acls": acls}
 
 

@@ -8,7 +8,7 @@ broker delivers it again; the stored response makes the second delivery change n
 
 Each response goes QoS 1 to the request's MQTT 5 Response Topic, which must be the
 sender's ``station/resp/<device>``, with the request's Correlation Data. After every
-change the board is published retained; ``station/state`` is retained with the Last Will
+change the board is published retained; ``station/server`` is retained with the Last Will
 ``{"online": false}``. Nothing a client sends can stop the loop: bad JSON, a missing
 response topic or a bug in one request is logged (and answered where it can be).
 
@@ -60,7 +60,9 @@ class Topics:
         self.root = f"{prefix}/{site}/station"
         self.req = f"{self.root}/req"
         self.board = f"{self.root}/board"
-        self.state = f"{self.root}/state"
+        # Not "state": that is the station kiosk-sync's own (device "station"), bridged
+        # to HQ; the server's liveness stays at the station.
+        self.state = f"{self.root}/server"
         self.resp_prefix = f"{self.root}/resp/"
 
     def resp(self, device: str) -> str:

@@ -7,9 +7,9 @@ to ``kiosk/v1/S/station/req`` with the MQTT 5 *Response Topic*
 with the same rid, until ``station.timeout_s`` has passed: the station answers a rid it
 has seen with the stored response and changes nothing, so a resend never issues or calls
 twice. No answer in time: ``None``, and the caller falls back to its own number block;
-while the retained ``station/state`` says the station is offline, ``None`` at once.
+while the retained ``station/server`` says the station is offline, ``None`` at once.
 
-The retained ``station/board`` (what the hall shows) and ``station/state`` are kept as
+The retained ``station/board`` (what the hall shows) and ``station/server`` are kept as
 they arrive; observers of the board are called on paho's thread.
 """
 
@@ -51,7 +51,7 @@ class StationClient:
         base = f"{config.mqtt.topic_prefix}/{self.site}/station"
         self.req_topic = f"{base}/req"
         self.resp_topic = f"{base}/resp/{self.device}"
-        self.board_topic, self.state_topic = f"{base}/board", f"{base}/state"
+        self.board_topic, self.state_topic = f"{base}/board", f"{base}/server"
         self.timeout_s = st.timeout_s
         # A few tries within the timeout: a lost PUBLISH or a broker restart costs one.
         self.resend_s = resend_s if resend_s is not None else max(0.2, st.timeout_s / 3)
@@ -156,7 +156,7 @@ class StationClient:
         self._board_observers.append(observer)
 
     def subscribe_state(self, observer: StateObserver) -> None:
-        """``observer(online)`` on each retained ``station/state`` (its LWT says false)."""
+        """``observer(online)`` on each retained ``station/server`` (its LWT says false)."""
         self._state_observers.append(observer)
 
     # ------------------------------------------------------------------ requests

@@ -75,11 +75,11 @@ class Responder:
 
         c.on_connect = on_connect
         c.on_message = self._on_message
-        c.will_set(f"{self.base}/state", json.dumps({"online": False}), qos=1, retain=True)
+        c.will_set(f"{self.base}/server", json.dumps({"online": False}), qos=1, retain=True)
         c.connect("127.0.0.1", self.port)
         c.loop_start()
         assert ready.wait(10), "responder did not connect"
-        c.publish(f"{self.base}/state", json.dumps({"online": True, "ts": self.clock()}),
+        c.publish(f"{self.base}/server", json.dumps({"online": True, "ts": self.clock()}),
                   qos=1, retain=True)
         self.client = c
 
@@ -87,7 +87,7 @@ class Responder:
         """The station goes away: nothing answers until :meth:`start` again."""
         if self.client is not None:
             # As kiosk-station does when it stops; a crash leaves it to the LWT.
-            self.client.publish(f"{self.base}/state", json.dumps({"online": False}), qos=1,
+            self.client.publish(f"{self.base}/server", json.dumps({"online": False}), qos=1,
                                 retain=True).wait_for_publish(5)
             self.client.disconnect()
             self.client.loop_stop()

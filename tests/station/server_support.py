@@ -184,7 +184,7 @@ class MqttDevice:
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
         client.subscribe([(self.resp_topic, 1), (f"{self.root}/board", 1),
-                          (f"{self.root}/state", 1)])
+                          (f"{self.root}/server", 1)])
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         doc = json.loads(msg.payload)

@@ -110,7 +110,7 @@ def test_each_device_reaches_only_its_own_answers_and_kiosk_station_serves(
     try:
         assert w01.subscribe(f"{root}/resp/w01") == 1
         assert w01.subscribe(f"{root}/board") == 1
-        assert w01.subscribe(f"{root}/state") == 1
+        assert w01.subscribe(f"{root}/server") == 1
         for other in (f"{root}/resp/w02", f"{root}/resp/+", f"{root}/req", f"{root}/#"):
             assert w01.subscribe(other) == 135, other
         # kiosk-station logs in as the site's station server and answers w01.
@@ -156,8 +156,11 @@ def test_the_bridge_carries_device_topics_and_keeps_the_station_s_own(tmp_path: 
         assert at_hq.subscribe("kiosk/v1/#") == 1
         assert here.subscribe("kiosk/v1/s1/#") == 1
         kept = ["kiosk/v1/s1/station/req", "kiosk/v1/s1/station/resp/w01",
-                "kiosk/v1/s1/station/board", "kiosk/v1/s2/w01/events"]
+                "kiosk/v1/s1/station/board", "kiosk/v1/s1/station/server",
+                "kiosk/v1/s2/w01/events"]
+        # station/state is the station kiosk-sync's own state (device "station"): to HQ.
         sent = ["kiosk/v1/s1/w01/events", "kiosk/v1/s1/station/events",
+                "kiosk/v1/s1/station/state",
                 "kiosk/v1/s1/w01/state", "kiosk/v1/s1/w01/content/catalogue/result"]
         sentinel = "kiosk/v1/s1/w01/health"
 
@@ -218,9 +221,9 @@ def test_the_rules_give_the_server_and_the_bridge_exactly_their_topics(tmp_path:
     assert roles["station-server:s1"] == {
         ("subscribeLiteral", f"{root}/req"), ("publishClientReceive", f"{root}/req"),
         ("publishClientSend", f"{root}/resp/+"), ("publishClientSend", f"{root}/board"),
-        ("publishClientSend", f"{root}/state")}
+        ("publishClientSend", f"{root}/server")}
     assert roles["station:s1.w01"] == {("publishClientSend", f"{root}/req")} | {
-        (kind, topic) for topic in (f"{root}/resp/w01", f"{root}/board", f"{root}/state")
+        (kind, topic) for topic in (f"{root}/resp/w01", f"{root}/board", f"{root}/server")
         for kind in ("subscribeLiteral", "publishClientReceive")}
     # kiosk-sync's user has no station topics; the station client has nothing else.
     assert [r["rolename"] for r in clients["s1.w01"]["roles"]] == ["device:s1.w01",
