@@ -124,4 +124,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE queue_tickets ADD COLUMN reconciled_ts REAL;
         """,
     ),
+    (
+        "0014_station_replaces",
+        """
+        -- The rid of the station request a block ticket stands in for: the device gave up
+        -- waiting for the station's answer and issued this one instead. If the station did
+        -- take that request (its answer was lost), reconcile voids the station's ticket,
+        -- which nobody holds ('' for none).
+        ALTER TABLE queue_tickets ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]

@@ -14,7 +14,7 @@ from typing import Any
 from device.store_types import Records, Writer
 
 _COLUMNS = ("id, number, service, grp, priority, appointment, issued_ts, called_ts, recalls, "
-            "no_shows, place, gone, intake")
+            "no_shows, place, gone, intake, replaces")
 _WAITING = "day = ? AND called_ts IS NULL AND gone = ''"
 # Call order within a priority: the order issued, unless a requeued no-show was placed.
 _KEY = "COALESCE(place, id)"
@@ -70,14 +70,14 @@ class QueueRecords(Records):
     @staticmethod
     def issue_ticket(row: dict[str, Any], ids: list[int]) -> Writer:
         """A writer inserting ticket ``row`` (day, number, service, grp, priority,
-        appointment, issued_ts) and, for an appointment, its check-in; the new id is
-        appended to ``ids``."""
+        appointment, issued_ts, and optionally replaces) and, for an appointment, its
+        check-in; the new id is appended to ``ids``."""
 
         def write(conn: sqlite3.Connection) -> None:
             cur = conn.execute(
                 "INSERT INTO queue_tickets (day, number, service, grp, priority, "
-                "appointment, issued_ts) VALUES (:day, :number, :service, :grp, :priority, "
-                ":appointment, :issued_ts)", row)
+                "appointment, issued_ts, replaces) VALUES (:day, :number, :service, :grp, "
+                ":priority, :appointment, :issued_ts, :replaces)", {"replaces": "", **row})
             ids.append(int(cur.lastrowid or 0))
             if row["appointment"]:
                 conn.execute("INSERT INTO appointment_checkins (code, ticket_id, ts) "

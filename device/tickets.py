@@ -177,12 +177,14 @@ class TicketBook:
         return self.issue_numbered(number, service, group, priority, appointment, now)
 
     def issue_numbered(self, number: str, service: str, group: str, priority: int,
-                       appointment: str, now: float) -> Issued:
+                       appointment: str, now: float, *, replaces: str = "") -> Issued:
+        """``replaces``: the rid of the station request this block ticket stands in for."""
         ahead = self.people_ahead(priority=priority)
         ids: list[int] = []
         insert = self.store.issue_ticket({
             "day": self.today(), "number": number, "service": service, "grp": group,
-            "priority": priority, "appointment": appointment, "issued_ts": now}, ids)
+            "priority": priority, "appointment": appointment, "issued_ts": now,
+            "replaces": replaces}, ids)
         return Issued(number, ahead, self.est_wait_min(ahead), (insert,), ids)
 
     def _ticket(self, row: dict[str, Any], *, ahead: int) -> Ticket:

@@ -10,7 +10,8 @@ import sqlite3
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("station_0001_queue", [
         # One row a ticket of the day. status: waiting, called (being served at
-        # ``window``), done, no_show (dropped), transferred (handed on, see to_window).
+        # ``window``), done, no_show (dropped), transferred (handed on, see to_window),
+        # void (issued for a request whose device gave up on the answer, reconcile.py).
         # to_window: a ticket transferred to one window waits for that window only.
         # place orders a requeued ticket among its priority (NULL: issued_ts).
         """CREATE TABLE station_tickets (

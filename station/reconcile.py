@@ -10,7 +10,9 @@ replace ``called_ts``/``gone``. A number the station does not hold is inserted: 
 window: the device served it while the station was away and ends its case itself, so
 the station never holds a window busy with a ticket it did not call. One the station
 holds waiting that a device reports called is marked done the same way; anything else
-is ``already``. A ticket the station cannot take (not from any device's block, a service
+is ``already``. A ticket that ``replaces`` a request's rid (the device gave up on its
+answer) voids the ticket the station issued for that request, if it did and the ticket
+still waits (``voided``). A ticket the station cannot take (not from any device's block, a service
 no window serves) is listed in ``refused`` with the reason, the others are taken.
 """
 
@@ -65,7 +67,8 @@ def _item(t: Any, where: str) -> dict[str, Any]:
         "status": "done" if status == "called" else status,
         "window": window, "called_ts": called, "to_window": to_window,
         "done_ts": number_field(t, "done_ts", lo=0, hi=1e11, required=False,
-                                where=where) or called}
+                                where=where) or called,
+        "replaces": text_field(t, "replaces", required=False, limit=64, where=where)}
 
 
 def reconcile(v: View, items: Sequence[Mapping[str, Any]]) -> Outcome:
@@ -73,7 +76,9 @@ def reconcile(v: View, items: Sequence[Mapping[str, Any]]) -> Outcome:
     taken: list[str] = []
     already: list[str] = []
     refused: list[dict[str, str]] = []
-    out = Outcome({"taken": taken, "already": already, "refused": refused})
+    voided: list[str] = []
+    out = Outcome({"taken": taken, "already": already, "refused": refused,
+                   "voided": voided})
     seen: set[tuple[str, str]] = set()
     for i, t in enumerate(items):
         number, day = str(t["number"]), str(t["day"])
@@ -81,6 +86,8 @@ def reconcile(v: View, items: Sequence[Mapping[str, Any]]) -> Outcome:
             already.append(number)
             continue
         seen.add((day, number))
+        if t["replaces"]:
+            _void_replaced(v, str(t["replaces"]), voided, out)
         row = v.store.ticket(day, number)
         if row is None:
             prefix = next((p for p in prefixes if number.startswith(p)
@@ -105,3 +112,19 @@ def reconcile(v: View, items: Sequence[Mapping[str, Any]]) -> Outcome:
         else:
             already.append(number)
     return out
+
+
+def _void_replaced(v: View, rid: str, voided: list[str], out: Outcome) -> None:
+    """The device gave up on request ``rid`` and issued a block ticket instead. If the
+    station took that request (its answer was lost: killed between the commit and the
+    reply), the ticket it issued is in nobody's hand: void it while it still waits, so no
+    window calls a number nobody holds."""
+    answer = v.store.response(rid)
+    number = ((answer or {}).get("ticket") or {}).get("number") if answer else None
+    day = ((answer or {}).get("ticket") or {}).get("day") if answer else None
+    if not number or not day:
+        return  # the request never reached the station: nothing was issued for it
+    row = v.store.ticket(str(day), str(number))
+    if row is not None and row["status"] == "waiting":
+        out.writers.append(v.store.update_ticket(int(row["id"]), status="void"))
+        voided.append(str(number))

@@ -26,7 +26,7 @@ from device.codes import Refusal
 from device.config import Config
 from device.counter import Call
 from device.errors import StateError
-from device.events import Draft, EventType
+from device.events import Draft, EventType, uuid7
 from device.intents import CallTicket, Intent, NoShow, Recall, Transfer
 from device.snapshot import Mode, Snapshot
 from device.store import Store
@@ -100,12 +100,17 @@ class StationBook:
 
     def issue(self, service: str, group: str, priority: int, appointment: str,
               now: float) -> Issued:
-        resp = self.ask("issue", service=service, priority=priority, appointment=appointment)
+        rid = uuid7()
+        resp = self.ask("issue", rid=rid, service=service, priority=priority,
+                        appointment=appointment)
         if resp is None:
             day = self.today()
             number = f"{self.prefix}{self.store.tickets_issued(day) + 1:03d}"
+            # The station may have taken the request and lost only its answer (killed
+            # between commit and reply): reconcile names the rid, and the station voids
+            # the ticket it issued for it, which nobody holds.
             issued = self.local.issue_numbered(number, service, group, priority, appointment,
-                                               now)
+                                               now, replaces=rid)
             watch = tuple(self.windows_for(service))
             log.warning("station away: ticket %s from this device's block", number)
             return Issued(number, issued.ahead, issued.est_wait_min, issued.also, issued.ids,
@@ -242,7 +247,7 @@ class StationBook:
                     "priority": int(r["priority"]), "appointment": r["appointment"],
                     "issued_ts": float(r["issued_ts"]), "called_ts": r["called_ts"],
                     "window": self.window if r["called_ts"] is not None else 0,
-                    "gone": r["gone"]} for r in rows]
+                    "gone": r["gone"], "replaces": r["replaces"]} for r in rows]
         resp = self.ask("reconcile", tickets=tickets)
         if resp is None or not resp.get("ok"):
             return resp

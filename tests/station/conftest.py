@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -85,10 +86,17 @@ def device(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., Device]]
     clock = FakeClock()
 
     def make(name: str, *, role: str = "window", window: int = 1, prefix: str = "",
-             timeout_s: float = 0.6, drivers: bool = False) -> Device:
+             timeout_s: float = 0.6, drivers: bool = False,
+             real_clock: bool = False, edit: Callable[[Config], Config] | None = None,
+             ) -> Device:
+        """``real_clock``: the wall clock (against a kiosk-station process, whose day is
+        today's); ``edit`` changes the config before the counter is built."""
         cfg = station_config(tmp_path, broker.port, name, role=role, window=window,
                              prefix=prefix, timeout_s=timeout_s)
-        counter = build_counter(cfg, clock=clock, with_drivers=drivers)
+        if edit is not None:
+            cfg = edit(cfg)
+        counter = build_counter(cfg, clock=time.time if real_clock else clock,
+                                with_drivers=drivers)
         link, commands = None, {}
         if drivers:
             commands = counter.start_drivers()

@@ -270,3 +270,29 @@ def test_a_served_ticket_handed_to_another_window_waits_for_it_alone(desk: Desk)
     assert desk.ok("call_next", "w03", window=3)["ticket"]["number"] == "A001"
     (row,) = desk.service.store.tickets(desk.service.today())
     assert row["appointment"] == "20261001" and row["issued_by"] == "entrance"
+
+
+def test_a_block_ticket_that_replaces_a_lost_answer_voids_the_stations_ticket(
+        desk: Desk) -> None:
+    day = desk.service.today()
+    # The station took the entrance's request, but its answer never arrived (the station
+    # was killed between the commit and the reply): the entrance printed E001 instead.
+    lost = desk.request("issue", service="id_card.renew", priority=0, appointment="")
+    ghost = desk.service.handle(lost)["ticket"]["number"]
+    never = desk.request("issue", service="hukou.birth", priority=0, appointment="")
+    block = [{"number": "E001", "day": day, "service": "id_card.renew", "priority": 0,
+              "appointment": "", "issued_ts": desk.clock.now, "called_ts": None,
+              "window": 0, "gone": "", "replaces": lost["rid"]},
+             # A request that never reached the station: nothing to void for it.
+             {"number": "E002", "day": day, "service": "hukou.birth", "priority": 0,
+              "appointment": "", "issued_ts": desk.clock.now, "called_ts": None,
+              "window": 0, "gone": "", "replaces": never["rid"]}]
+    out = desk.ok("reconcile", tickets=block)
+    assert out["voided"] == [ghost] and out["taken"] == ["E001", "E002"]
+    assert desk.service.store.ticket(day, ghost)["status"] == "void"  # type: ignore[index]
+    # Nobody holds the ghost: no window calls it, and the board does not count it.
+    assert desk.ok("call_next", window=1)["ticket"]["number"] == "E001"
+    assert desk.service.board()["waiting"].get("id_card.renew", 0) == 0
+    # Sent again (the device lost this answer too): nothing more changes.
+    again = desk.ok("reconcile", tickets=block)
+    assert again["voided"] == [] and again["taken"] == []

@@ -118,6 +118,10 @@ def test_fallback_blocks_do_not_overlap_are_stored_before_printing_and_reconcile
         assert d.link is not None and d.link.reconciled.wait(10)
         assert d.counter.station is not None and d.counter.station.pending() == []
     assert len(responder.reconciled) == len(set(responder.reconciled))
+    # Each block ticket names the station request it stands in for, so a station that took
+    # that request after all (its answer lost) voids what it issued for it.
+    sent = [t for r in responder.ops("reconcile") for t in r["tickets"]]
+    assert sent and all(len(t["replaces"]) == 36 for t in sent)
     called = next(t for t in responder.tickets if t.number == "W1001")
     assert called.called == 1  # it was called at window 1, and the station knows
     # The blocks' waiting tickets are the station's to call now (all issued at the
