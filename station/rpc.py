@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -94,7 +95,13 @@ def make_client(cfg: StationConfig, client_id: str) -> mqtt.Client:
                                   "file (mode 0600).", key="mqtt.password_file") from None
         client.username_pw_set(m.username, password)
     client.max_inflight_messages_set(max(1, m.inflight))
+    client.on_socket_open = _nodelay
     return client
+
+
+def _nodelay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    # paho leaves Nagle on: a small answer then waits for the delayed ACK, ~40 ms a hop.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class StationServer:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -86,6 +87,7 @@ class StationClient:
                                       f"{exc.strerror}. Fix: provision it (mode 0600)") from None
             c.username_pw_set(st.username, password)
         c.reconnect_delay_set(1, 2)
+        c.on_socket_open = _nodelay
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -196,3 +198,8 @@ class StationClient:
         finally:
             with self._lock:
                 self._waiting.pop(rid, None)
+
+
+def _nodelay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    # paho leaves Nagle on: a small request then waits for the delayed ACK, ~40 ms a hop.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -86,6 +86,9 @@ autosave_interval 30
 max_inflight_messages 100
 max_queued_messages 100000
 message_size_limit 1048576
+# Requests and answers are a few hundred bytes: without this, Nagle's algorithm held each
+# until the delayed ACK, ~40 ms a hop (bench/station_queue.py).
+set_tcp_nodelay true
 # The station LAN only: one address of this machine, never every interface.
 listener {port} {listen}
 listener {port} 127.0.0.1
