@@ -31,7 +31,6 @@ from ui.app import (
     CALLED_SHOW_S,
     KEY_ESC,
     KEY_F1,
-    KEY_HELP,
     KEYS,
     TOAST_S,
     catalogue_of,
@@ -40,8 +39,9 @@ from ui.app import (
     role_of,
 )
 from ui.changes import apply_change
+from ui.help_card import help_card
 from ui.screens.away import AwayScreen
-from ui.screens.base import KioskScreen, column, row
+from ui.screens.base import KioskScreen, column
 from ui.screens.comment import CommentScreen
 from ui.screens.guide import GuideScreen
 from ui.screens.hall import HallScreen
@@ -418,21 +418,7 @@ class KioskUi(App):
             self.root_widget.remove_widget(self.help_widget)
             self.help_widget = None
             return
-        card = Panel(orientation="vertical", padding=30, spacing=14, bg=[0.02, 0.05, 0.12, 1],
-                     size_hint=(0.88, 0.94), pos_hint={"center_x": 0.5, "center_y": 0.5})
-        card.add_widget(Txt("使用帮助", size=40, bold=True, colour=theme.ACCENT))
-        card.add_widget(Txt("点击屏幕下方的大按钮即可办理；“大字”按钮放大文字；"
-                            "一段时间无操作将自动回到首页。", size=28))
-        if self.simulation_keys:
-            card.add_widget(Txt("模拟运行键盘按键（与台面按键效果相同）：", size=28,
-                                colour=theme.ACCENT))
-            for key, what in KEY_HELP:
-                r = row(size_hint_y=None, height=50)
-                r.add_widget(Txt(f"[b]{key}[/b]", size=28, size_hint_x=0.2))
-                r.add_widget(Txt(what, size=26))
-                card.add_widget(r)
-        card.add_widget(Widget())
-        card.add_widget(BigButton("关闭", colour=theme.PRIMARY, on_press=self.toggle_help))
+        card = help_card(self.simulation_keys, self.toggle_help)
         self.help_widget = card
         self.root_widget.add_widget(card)
 
