@@ -70,17 +70,25 @@ class Responder:
 
         def on_connect(client: mqtt.Client, *_: Any) -> None:
             client.subscribe(f"{self.base}/req", qos=1)
+            # On every connect, as kiosk-station does: a broker shutting down sends our
+            # Last Will to whoever is still connected, so after its restart the windows
+            # have heard {"online": false} until we say otherwise.
+            client.publish(f"{self.base}/server",
+                           json.dumps({"online": True, "ts": self.clock()}), qos=1,
+                           retain=True)
             self.publish_board(client)
             ready.set()
 
         c.on_connect = on_connect
         c.on_message = self._on_message
+        # paho's default backoff doubles to 120 s: after a slow broker restart the stand-in
+        # would stay away past a request's timeout (CI saw it once). kiosk-station's own
+        # backoff is capped at 5 s (station.rpc reconnect_max_s).
+        c.reconnect_delay_set(1, 2)
         c.will_set(f"{self.base}/server", json.dumps({"online": False}), qos=1, retain=True)
         c.connect("127.0.0.1", self.port)
         c.loop_start()
         assert ready.wait(10), "responder did not connect"
-        c.publish(f"{self.base}/server", json.dumps({"online": True, "ts": self.clock()}),
-                  qos=1, retain=True)
         self.client = c
 
     def stop(self) -> None:

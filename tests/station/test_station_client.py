@@ -123,14 +123,30 @@ def test_a_request_outlives_a_broker_restart_with_its_rid(
         tmp_path: Path, broker: Mosquitto, responder: Responder) -> None:
     c = client_for(tmp_path, broker, timeout_s=15.0, resend_s=0.3)
     got: list[dict[str, object] | None] = []
+    responder.drop = 10**6  # in flight: the station says nothing until the restart
+    stopped, back = threading.Event(), threading.Event()
+
+    def state(online: bool) -> None:
+        if online and stopped.is_set():
+            back.set()
+
+    c.subscribe_state(state)
     try:
-        broker.stop()
         t = threading.Thread(target=lambda: got.append(
             c.request("issue", service="id_card.renew", priority=0, appointment="")))
         t.start()
+        assert responder.wait(lambda: len(responder.requests) >= 1, 10)
+        # The broker shutting down sends the responder's Last Will {"online": false} to
+        # the client: a request already in flight keeps its rid and is resent.
+        broker.stop()
+        stopped.set()
+        responder.drop = 0
         broker.start()  # same port; client and responder reconnect
         t.join(20)
         assert got and got[0] is not None and got[0]["ok"]
         assert len({r["rid"] for r in responder.ops("issue")}) == 1 == len(responder.tickets)
+        # The station's own "online" once it reconnected (whether or not the client heard
+        # the Last Will first): new requests go to it again.
+        assert back.wait(10) and c.online is True
     finally:
         c.close()
