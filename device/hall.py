@@ -3,16 +3,21 @@
 Pure, so the Kivy screen (ui/screens/hall.py), the headless hall (``kiosk sim hall``)
 and the tests read the same lines. :class:`HallBoard` keeps the latest board for both:
 the station driver puts each retained board in, the screen subscribes to it.
+
+The notices come from two places: HQ's site notices (device/notices.py; the
+extended-hours notice a chief pushes when the station is crowded, an urgent one) first,
+then the station board's own (a window away, go to its backup).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 NameOf = Callable[[str], str]  # a service code -> its name on screen (the catalogue's)
+SiteNotices = Callable[[], Sequence[str]]  # HQ's notices valid now, urgent first
 
 
 OFFLINE = "叫号系统暂时中断，请留意各窗口的屏幕和语音叫号"
@@ -72,11 +77,12 @@ def _int(value: Any) -> int:
 
 
 def hall_view(board: Mapping[str, Any] | None, name_of: NameOf = str,
-              online: bool | None = None) -> HallView:
+              online: bool | None = None, site_notices: Sequence[str] = ()) -> HallView:
     """The display of ``board`` (None: nothing heard from the station yet); ``online``
-    False when the station's state says it is gone."""
+    False when the station's state says it is gone; ``site_notices`` HQ's, shown first."""
+    site = tuple(n for n in site_notices if n)
     if not board:
-        return HallView(offline=online is False)
+        return HallView(notices=site, offline=online is False)
     windows = tuple(
         WindowLine(_int(w.get("window")), str(w.get("serving") or ""), bool(w.get("away")),
                    _int(w.get("backup")))
@@ -87,12 +93,12 @@ def hall_view(board: Mapping[str, Any] | None, name_of: NameOf = str,
     waiting_map = board.get("waiting") or {}
     waiting = tuple(f"{name_of(str(s))} {_int(n)}人" for s, n in waiting_map.items()
                     if _int(n) > 0) if isinstance(waiting_map, Mapping) else ()
-    notices = tuple(str(n.get("text", "")) if isinstance(n, Mapping) else str(n)
-                    for n in board.get("notices", ()) or ())
+    own = tuple(str(n.get("text", "")) if isinstance(n, Mapping) else str(n)
+                for n in board.get("notices", ()) or ())
+    notices = tuple(dict.fromkeys(site + tuple(n for n in own if n)))
     return HallView(latest, windows,
                     tuple(f"{c['number']} → {_int(c.get('window'))}号窗口" for c in calls[:8]),
-                    waiting, tuple(n for n in notices if n), _int(board.get("longest_wait_min")),
-                    online is False)
+                    waiting, notices, _int(board.get("longest_wait_min")), online is False)
 
 
 def new_calls(before: Mapping[str, Any] | None,
@@ -113,6 +119,7 @@ class HallBoard:
     """The latest board, shared by the station driver (writes) and the screen (reads)."""
 
     name_of: NameOf = str
+    site_notices: SiteNotices = tuple
     board: dict[str, Any] | None = None
     _observers: list[Callable[[HallView], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -137,7 +144,7 @@ class HallBoard:
         return view
 
     def view(self) -> HallView:
-        return hall_view(self.board, self.name_of, self.online)
+        return hall_view(self.board, self.name_of, self.online, self.site_notices())
 
     def lines(self) -> list[str]:
         return self.view().lines()

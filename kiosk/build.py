@@ -17,6 +17,7 @@ from device.codes import Fault
 from device.config import Config
 from device.core import Core
 from device.hall import HallBoard
+from device.notices import NoticeBoard
 from device.queue import QueueDesk
 from device.store import Store
 from device.tickets import Book, TicketBook
@@ -84,7 +85,11 @@ def build_counter(config: Config, *, store: Store | None = None,
     hall = None
     if st.enabled and st.role == "hall":
         names = CatalogueSource(store)
-        hall = HallBoard(name_of=lambda code: names.current().name(code))
+        # HQ's notices (the extended-hours notice, an urgent one) reach the hall as site
+        # content, like every screen of the site; the hall shows them above its own.
+        notices = NoticeBoard(store, config.window.notice, config.device.timezone)
+        hall = HallBoard(name_of=lambda code: names.current().name(code),
+                         site_notices=lambda: [n.text for n in notices.current(clock())])
     book: Book = station or TicketBook(store, config, clock=clock)
     core = Core(config, store, clock=clock, tickets=book)
     desk = QueueDesk(core, book)

@@ -340,7 +340,7 @@ class KioskUi(App):
         if ids != self._notice_ids:
             self._notice_ids = ids
             log.info("notices now shown: %s", ", ".join(ids) or "none")
-            self._redraw("home", "away")
+            self._redraw("hall" if self.role == "hall" else "home", "away")
         line = self._figure_text()
         if line != self._figure_line:
             self._figure_line = line

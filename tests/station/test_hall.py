@@ -3,6 +3,8 @@ board's lines through `kiosk sim hall`, each new call spoken once."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +50,15 @@ def test_the_lines_the_hall_shows_for_a_board() -> None:
     assert hall_view(None).lines() == ["请留意叫号"]
 
 
+def test_hq_notices_come_first_and_once() -> None:
+    pushed = "今日办理人数较多，本所延时服务至19:00，请耐心等候。"
+    view = hall_view(BOARD, site_notices=[pushed, "今日延时服务至19:00"])
+    assert view.notices == (pushed, "今日延时服务至19:00")  # the board's same text: once
+    assert view.lines()[-2:] == [f"公告：{pushed}", "公告：今日延时服务至19:00"]
+    # Nothing heard from the station yet: HQ's notice is shown all the same.
+    assert hall_view(None, site_notices=[pushed]).lines() == ["请留意叫号", f"公告：{pushed}"]
+
+
 def test_only_new_calls_are_spoken() -> None:
     later = {**BOARD, "called": [*BOARD["called"], {"number": "A007", "window": 1, "ts": 99.0},
                                  {"number": "A008", "window": 2, "ts": 98.0}]}
@@ -81,6 +92,19 @@ def test_the_headless_hall_follows_the_station(device: Callable[..., Device],
     w1.core.submit(Press("away"))
     assert board.wait_for(lambda v: "1号窗口暂离，请到2号窗口办理" in v.lines(), 10)
     assert list(sound.played) == [call_clips("A001", 2)]  # nothing more was called
+    # HQ pushes the extended-hours notice: kiosk-sync stores it as the site's notices,
+    # the hall shows it above the station's own, with no new board needed.
+    pushed = "今日办理人数较多，本所延时服务至19:00，请耐心等候。"
+    body = json.dumps({"version": "7", "notices": [
+        {"id": "hours", "text": pushed, "level": "urgent"}]}, ensure_ascii=False)
+    other = sqlite3.connect(hall.counter.config.db_path)  # kiosk-sync's own connection
+    with other:
+        other.execute("INSERT OR REPLACE INTO site_content VALUES ('notices', '7', ?, 'now')",
+                      (body,))
+    other.close()
+    lines = hall.commands["hall"]({})["lines"]
+    assert f"公告：{pushed}" in lines
+    assert board.view().notices[0] == pushed
     # The station gone: the hall says to watch the windows' own calls.
     responder.stop()
     assert board.wait_for(lambda v: v.offline, 10)
