@@ -20,6 +20,7 @@ from typing import Any
 
 from device.codes import FAULTS
 from device.config import (
+    Config,
     GpioSection,
     LinkSection,
     OfficerEntry,
@@ -284,3 +285,10 @@ def printer(cfg: PrinterSection) -> Verdict:
 
 def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
+def station(cfg: Config, timeout: float = 5.0) -> Verdict:
+    """The station broker and kiosk-station (drivers/station/probe.py)."""
+    from drivers.station.probe import station as probe
+
+    return probe(cfg, timeout)

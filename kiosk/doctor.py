@@ -33,6 +33,7 @@ from kiosk.doctor_devices import (
     DEVICES,
     check_broker,
     check_services,
+    check_station,
     checks_from_faults,
     lock_holder,
     probe_devices,
@@ -51,7 +52,7 @@ LATEST_YEAR = 2100
 FILES_IN_RAM = ("overlay", "tmpfs", "ramfs")
 
 CHECKS = ("config", "clock", "disk", "database", "counter", "gpio", "printer", "sign",
-          "link", "scanner", "panel", "broker", "services")
+          "link", "scanner", "panel", "broker", "station", "services")
 
 
 # --------------------------------------------------------------------------- checks
@@ -252,6 +253,8 @@ def run_checks(cfg: Config, *, simulate: bool = False, env: Env | None = None,
         results.extend(c for c in found if c.name in devices)
     if "broker" in wanted:
         results.append(check_broker(cfg, env, simulate, timeout))
+    if "station" in wanted:
+        results.append(check_station(cfg, env, timeout))
     if "services" in wanted and env.systemd and not simulate:
         results.append(check_services(env))
     return results

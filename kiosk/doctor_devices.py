@@ -117,6 +117,15 @@ def check_broker(cfg: Config, env: Env, simulate: bool, timeout: float) -> Check
     return Check("broker", status, detail, fix)
 
 
+def check_station(cfg: Config, env: Env, timeout: float) -> Check:
+    """The station link (a network check like the broker's: also while the kiosk runs)."""
+    try:
+        status, detail, fix = env.probes().station(cfg, timeout=timeout)
+    except ImportError as exc:
+        return Check("station", FAIL, f"cannot load the station client: {exc}", "reinstall")
+    return Check("station", status, detail, fix)
+
+
 def check_services(env: Env) -> Check:
     states = {}
     for unit in ("kiosk.service", "kiosk-sync.service"):

@@ -90,7 +90,7 @@ def test_everything_passes_against_a_running_simulated_counter(cfg, running, cap
     lines = [line for line in out.splitlines() if line[:4] in ("PASS", "WARN", "FAIL")]
     assert [line.split()[1] for line in lines] == [
         "config", "clock", "disk", "database", "counter", "gpio", "printer", "sign", "link",
-        "scanner", "panel", "broker"]
+        "scanner", "panel", "broker", "station"]
     assert all(line.startswith("PASS") for line in lines), out
     assert "kiosk is running: mode idle" in out
     assert "all checks pass" in out

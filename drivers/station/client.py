@@ -59,6 +59,7 @@ class StationClient:
         self.board: dict[str, Any] | None = None
         self.online: bool | None = None  # the station's retained state; None: not heard
         self.connected = threading.Event()
+        self.refused = ""  # the broker's reason when it refused the last connect
         self.sent: list[tuple[str, str]] = []  # (rid, op) of every publish, for tests/logs
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
@@ -105,8 +106,10 @@ class StationClient:
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any,
                     _p: Any = None) -> None:
         if rc.is_failure:
+            self.refused = str(rc)
             log.warning("station broker refused the connection: %s", rc)
             return
+        self.refused = ""
         client.subscribe([(self.resp_topic, 1), (self.board_topic, 1), (self.state_topic, 1)])
         self.connected.set()
         log.info("connected to the station broker %s:%d", self.config.station.host,
