@@ -37,6 +37,7 @@ log = logging.getLogger("station.book")
 
 Response = dict[str, Any]
 GONE_STATION = "station"  # queue_tickets.gone of a block ticket the station took
+BUSY = "busy"  # the station's refusal of call_next: the window still serves a ticket
 
 
 class _Detail(dict[str, str]):
@@ -140,10 +141,26 @@ class StationBook:
         if resp is None:
             return self.local.next_call(now)  # the station is away: our own block
         if not resp.get("ok"):
+            if resp.get("code") == BUSY:
+                return self._resume(now)
             log.warning("the station refused call_next: %s", resp.get("error"))
             return None
         t = resp.get("ticket")
         return self._calling(t, now, {}) if isinstance(t, dict) else None
+
+    def _resume(self, now: float) -> Calling | None:
+        """The station says this window still serves a ticket, yet the counter is idle:
+        the station committed our call and we did not (killed between its answer and our
+        commit, or the commit failed). Call that ticket again (``recall``) and serve it,
+        rather than leave the window refused at every next press."""
+        resp = self.ask("recall", window=self.window)
+        t = resp.get("ticket") if resp is not None and resp.get("ok") else None
+        if not isinstance(t, dict):
+            log.warning("the station says window %d serves a ticket but did not recall it: "
+                        "%s", self.window, (resp or {}).get("error", "no answer"))
+            return None
+        log.warning("the station's call of %s was not recorded here: called again", t["number"])
+        return self._calling(t, now, {"resumed": True})
 
     def _calling(self, t: Mapping[str, Any], now: float, extra: Mapping[str, Any]) -> Calling:
         number, service = str(t["number"]), str(t["service"])

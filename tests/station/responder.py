@@ -154,6 +154,10 @@ class Responder:
                     "windows": windows}
         if op == "call_next":
             w = int(r["window"])
+            busy = self._serving(w)
+            if busy is not None:  # as kiosk-station: done or no_show first
+                return {"ok": False, "error": f"field 'window': window {w} still serves "
+                        f"{busy.number}; send done or no_show first", "code": "busy"}
             waiting = [t for t in self.tickets if not t.called and self._serves(w, t)]
             if not waiting:
                 return {"ok": True, "ticket": None}

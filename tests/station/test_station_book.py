@@ -49,6 +49,30 @@ def test_a_call_through_the_station_gives_the_counters_own_events(
         local.close()
 
 
+def test_a_call_the_counter_did_not_record_is_served_at_the_next_press(
+        device: Make, responder: Responder) -> None:
+    entrance = device("e01", role="entrance", prefix="E")
+    w1 = device("w01", window=1, prefix="W1")
+    entrance.desk.issue_ticket("id_card.renew")
+    entrance.desk.issue_ticket("id_card.renew")
+    # The station commits window 1's call of A001; the counter is killed before its own
+    # commit (or the commit fails): the station counts A001 called at window 1, the
+    # counter is idle and has no record of it.
+    station = w1.counter.station
+    assert station is not None
+    resp = station.client.request("call_next", window=1)
+    assert resp is not None and resp["ticket"]["number"] == "A001"
+    assert w1.events("ticket.called") == []
+    # The next press is not refused for ever ("window 1 still serves A001"): A001 is
+    # called again and served, A002 still waits.
+    w1.core.submit(Press("next"))
+    assert w1.core.state.ticket == "A001"
+    (called,) = w1.events("ticket.called")
+    assert (called["number"], called["resumed"]) == ("A001", True)
+    assert [r["op"] for r in responder.requests[-2:]] == ["call_next", "recall"]
+    assert [t.number for t in responder.tickets if not t.called] == ["A002"]
+
+
 def test_queue_controls_and_the_end_of_a_case_reach_the_station(
         device: Make, responder: Responder) -> None:
     e = device("e01", role="entrance", prefix="E")
