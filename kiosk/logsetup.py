@@ -22,8 +22,32 @@ class _JournalFormatter(logging.Formatter):
         return f"<{_PRIORITY.get(record.levelno, 6)}>{record.name}: {msg}"
 
 
+class _StdStream(logging.StreamHandler):
+    """Writes to ``sys.stdout`` (or ``sys.stderr``) as it is when each record comes, not
+    as it was at setup: whoever swaps it later (pytest's capture, a daemon redirecting)
+    is followed, and a record never goes to a stream already closed."""
+
+    def __init__(self, name: str) -> None:
+        self._std = name
+        super().__init__()
+
+    @property
+    def stream(self) -> object:
+        return getattr(sys, self._std)
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass  # StreamHandler.__init__ and setStream set it: the name decides
+
+
 def setup(level: str = "INFO", stream: object = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stdout)  # type: ignore[arg-type]
+    handler: logging.Handler
+    if stream is None or stream is sys.stdout:
+        handler = _StdStream("stdout")
+    elif stream is sys.stderr:
+        handler = _StdStream("stderr")
+    else:
+        handler = logging.StreamHandler(stream)  # type: ignore[call-overload]
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(_JournalFormatter("%(message)s"))
     else:

@@ -144,6 +144,27 @@ def test_second_kiosk_on_the_same_state_dir_is_refused(app: KioskApp) -> None:
         assert c.request({"cmd": "ping"}) == {"ok": True}
 
 
+def test_the_log_follows_stdout_when_it_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's captured stdout closes after the test; a handler bound to it at setup
+    printed "I/O operation on closed file" for every later record."""
+    import io
+    import logging
+
+    from kiosk import logsetup
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", first)
+    logsetup.setup("INFO")
+    logging.getLogger("core").warning("one")
+    monkeypatch.setattr("sys.stdout", second)
+    first.close()
+    logging.getLogger("core").warning("two")
+    assert second.getvalue().rstrip().endswith("WARNING core: two")
+
+
 def test_log_lines_for_the_console_and_for_journald(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import logging
