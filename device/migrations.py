@@ -134,4 +134,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE queue_tickets ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        "0015_station_brought",
+        """
+        -- 1: a ticket this window did not issue (the entrance's block, or the station's
+        -- from before it went away), brought to the window by its holder while the station
+        -- did not answer and called here by its number. Reconciled as called here, so the
+        -- station never calls it again; not counted in this device's own numbering.
+        ALTER TABLE queue_tickets ADD COLUMN brought INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]

@@ -53,7 +53,8 @@ class QueueRecords(Records):
         """How many tickets ``day`` has issued to citizens (the next number is one more);
         intakes handed on to ``day`` are numbered apart (:meth:`intakes_queued`)."""
         with self._lock:
-            return int(self.db["queue_tickets"].count_where("day = ? AND intake = ''", [day]))
+            return int(self.db["queue_tickets"].count_where(
+                "day = ? AND intake = '' AND brought = 0", [day]))
 
     def intakes_queued(self, day: str) -> int:
         """How many after-hours intakes were handed on to ``day``'s queue."""
@@ -95,6 +96,19 @@ class QueueRecords(Records):
                 "INSERT INTO queue_tickets (day, number, service, priority, issued_ts, "
                 "intake) VALUES (:day, :number, :service, :priority, :issued_ts, :intake)",
                 row)
+
+        return write
+
+    @staticmethod
+    def bring_ticket(row: dict[str, Any]) -> Writer:
+        """A writer inserting ticket ``row`` (day, number, service, issued_ts, called_ts)
+        of another device's block, called here (migration 0015's ``brought``)."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO queue_tickets (day, number, service, grp, priority, appointment, "
+                "issued_ts, called_ts, brought) VALUES (:day, :number, :service, '', 0, '', "
+                ":issued_ts, :called_ts, 1)", row)
 
         return write
 

@@ -12,8 +12,9 @@ the station never holds a window busy with a ticket it did not call. One the sta
 holds waiting that a device reports called is marked done the same way; anything else
 is ``already``. A ticket that ``replaces`` a request's rid (the device gave up on its
 answer) voids the ticket the station issued for that request, if it did and the ticket
-still waits (``voided``). A ticket the station cannot take (not from any device's block, a service
-no window serves) is listed in ``refused`` with the reason, the others are taken.
+still waits (``voided``). A ticket the station cannot take (not from any device's block, or
+still waiting for a service no window serves) is listed in ``refused`` with the reason,
+the others are taken.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def reconcile(v: View, items: Sequence[Mapping[str, Any]]) -> Outcome:
                 refused.append({"number": number, "error": (
                     f"tickets[{i}]: field 'number': {number} is from no device's block "
                     f"(station.toml [[fallback]]) and the station did not issue it on {day}")})
-            elif t["service"] not in v.cfg.services:
+            elif t["status"] == "waiting" and t["service"] not in v.cfg.services:
+                # Only a ticket still to call needs a window that serves it; one a device
+                # served is history (a brought ticket's service is the window's guess).
                 refused.append({"number": number, "error": (
                     f"tickets[{i}]: field 'service': {t['service']!r} is served at no "
                     "window of this station")})

@@ -18,6 +18,7 @@ again and marks those it took, so each goes once.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,6 +39,9 @@ log = logging.getLogger("station.book")
 Response = dict[str, Any]
 GONE_STATION = "station"  # queue_tickets.gone of a block ticket the station took
 BUSY = "busy"  # the station's refusal of call_next: the window still serves a ticket
+# A ticket number of the station's groups or of a device's block: 1-3 letters, at most two
+# digits of prefix, then the day's count (docs/station.md).
+TICKET_NUMBER = re.compile(r"[A-Z]{1,3}[0-9]{3,6}")
 
 
 class _Detail(dict[str, str]):
@@ -125,6 +129,13 @@ class StationBook:
                       int(wait) if isinstance(wait, int | float) else self.est_wait_min(ahead),
                       windows=tuple(int(w) for w in resp.get("windows", ()) or ()))
 
+    def _board_services(self) -> list[str]:
+        """The services the last board says this window serves (none heard: none)."""
+        for w in (self.client.board or {}).get("windows", ()) or ():
+            if isinstance(w, dict) and w.get("window") == self.window:
+                return [str(x) for x in w.get("services") or ()]
+        return []
+
     def windows_for(self, service: str) -> list[int]:
         """The windows the last board says serve ``service`` (none heard: none)."""
         board = self.client.board or {}
@@ -192,7 +203,7 @@ class StationBook:
         if isinstance(intent, CallTicket) and s.mode is Mode.IDLE:
             resp = self.ask("call", window=self.window, number=intent.number)
             if resp is None:
-                return self.local.plan(intent, s, now)
+                return self._brought(intent.number, now) or self.local.plan(intent, s, now)
             facts = {"out_of_order": True, "skipped": int(resp.get("skipped", 0))}
             return self._answer(resp, intent.number, lambda t: self._calling(t, now, facts))
         if isinstance(intent, Recall | NoShow) and serving:
@@ -205,6 +216,31 @@ class StationBook:
         if isinstance(intent, Transfer):
             return self._transfer(intent, s, serving)
         return None
+
+    def _brought(self, number: str, now: float) -> Calling | None:
+        """While the station does not answer, a ticket this window never issued (the
+        entrance's block, or a station ticket from before it went away) whose holder came
+        to the window: called here by its number and stored as ``brought``, so reconcile
+        reports it called here and the station never calls it again. None: a number of
+        this window's own block, one it holds already, or not a ticket number."""
+        day = self.today()
+        if not TICKET_NUMBER.fullmatch(number) or self.store.ticket_numbered(day, number):
+            return None
+        if self.prefix and number.startswith(self.prefix) and \
+                number[len(self.prefix):].isdigit():
+            return None  # our own block: the local book knows every number it issued
+        # The slip's service is not known here: this window's first (as the last board
+        # said, else as configured), which the officer's case can change like any other.
+        service = next(iter(self._board_services() or self.config.window.services), "") or \
+            next((x.code for x in self.catalogue.current().services), "")
+        called = Draft(EventType.TICKET_CALLED, {
+            "number": number, "service": service, "window": self.config.window.number,
+            "priority": 0, "waited_s": 0.0, "out_of_order": True, "skipped": 0,
+            "brought": True})
+        log.warning("station away: ticket %s, not this window's, called here by number", number)
+        write = self.store.bring_ticket({"day": day, "number": number, "service": service,
+                                         "issued_ts": now, "called_ts": now})
+        return Calling(Call(number, service, day), (called,), (write,))
 
     def _transfer(self, i: Transfer, s: Snapshot, serving: str) -> Calling | Refused:
         if i.window and i.window == self.config.window.number:

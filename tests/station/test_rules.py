@@ -185,6 +185,13 @@ def test_reconcile_takes_each_ticket_once(desk: Desk) -> None:
     assert desk.service.store.serving(day, 1)["number"] == "E001"  # type: ignore[index]
     assert "field 'gone'" in desk.send("reconcile", tickets=[{**block[0], "gone": "x"}])[
         "error"]
+    # A service no window serves: refused while it would wait, taken once a window served
+    # it (a brought ticket's service is the window's guess; what happened is history).
+    odd = {**block[0], "number": "E004", "service": "passport.new"}
+    assert [r["number"] for r in desk.ok("reconcile", tickets=[odd])["refused"]] == ["E004"]
+    served = {**odd, "called_ts": now - 10, "window": 2}
+    assert desk.ok("reconcile", "w02", tickets=[served])["taken"] == ["E004"]
+    assert desk.service.store.ticket(day, "E004")["status"] == "done"  # type: ignore[index]
 
 
 def test_away_too_long_and_crowded_are_events_for_hq_once(desk: Desk) -> None:

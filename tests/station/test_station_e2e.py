@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from device.config import Config
-from device.intents import AwayClear, AwaySet, CaseEnd, Press
+from device.intents import AwayClear, AwaySet, CallTicket, CaseEnd, Press
 from device.snapshot import Mode
 from tests.station.conftest import Device
 from tests.sync.conftest import Mosquitto
@@ -229,9 +229,18 @@ def test_with_the_station_stopped_every_device_issues_from_its_block_and_reconci
     # The windows serve their own blocks meanwhile.
     assert w1.core.submit(Press("next")).ok and w1.core.state.ticket == "W1001"
     serve_and_rate(w1)
+    # The entrance's slip sends E002's holder to window 2, who calls it by its number.
+    assert w2.core.submit(CallTicket("E002")).ok and w2.core.state.ticket == "E002"
+    (brought,) = [e for e in w2.events("ticket.called") if e["number"] == "E002"]
+    # The slip's service is not known at the window: its first, as the last board said.
+    assert brought["brought"] is True and brought["service"] == "hukou.birth"
+    serve_and_rate(w2)
+    # Not one of window 2's own: its block goes on at W2004.
+    extra = w2.desk.issue_ticket("id_card.renew")
+    assert (extra.number, extra.fallback) == ("W2004", True)
 
     station.start()
-    numbers = {t.number for ts in issued.values() for t in ts}
+    numbers = {t.number for ts in issued.values() for t in ts} | {"W2004"}
 
     def reconciled() -> bool:
         return numbers <= {n for (n,) in station.rows("SELECT number FROM station_tickets")}
@@ -239,6 +248,7 @@ def test_with_the_station_stopped_every_device_issues_from_its_block_and_reconci
         "SELECT number, status FROM station_tickets")
     status = dict(station.rows("SELECT number, status FROM station_tickets"))
     assert status["W1001"] == "done"  # served at window 1 while the station was away
+    assert status["E002"] == "done"  # and the entrance's E002 at window 2: never again
     # The rest is the station's to call now, each once, at either window.
     for _ in range(12):
         for w in (w1, w2):
