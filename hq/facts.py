@@ -292,7 +292,8 @@ def backfill_station_sql(vendor: str) -> str:
     pg = vendor == "postgresql"
     if pg:
         # json, not jsonb, for the window: jsonb normalises 1e2 to 100, which Python
-        # reads as a float (no window); json keeps the number as it was sent.
+        # reads as a float (no window); json keeps the number as it was sent. Digits
+        # only, at most three: a JSON integer, and at most MAX_WINDOW.
         w = "(body::json)->'data'"
         window = (f"CASE WHEN json_typeof({w}->'window') = 'number' AND ({w}->>'window') ~ "
                   f"'^[0-9]{{1,3}}$' THEN CASE WHEN CAST({w}->>'window' AS INTEGER) >= 1 "
