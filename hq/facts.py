@@ -14,7 +14,12 @@ a queue control did), ``case_no`` (to find the receipt a promise change moved), 
 (what the report ranks: a refusal's reason, a referral's unit, a home visit's need, a
 promise change's reason) and ``on_date`` (the date a document or a change promises, an
 intake's handover day). A date counts only when it is a JSON string shaped 2026-11-02.
-Pure: no Django.
+A ticket a station's window or entrance numbered from its own block (``fallback``) has
+kind ``block``.
+
+The station's shared queue (:func:`station_facts`, migration fleet 0007) adds two:
+``window_no``, the station's window number a ticket.* event names (a JSON integer in
+1..999), and ``service_s``, how long a ticket.done's case took. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -90,14 +95,8 @@ def backfill_sql(vendor: str) -> str:
                  "THEN json_extract(body, '$.data.mirror_flags') ELSE 0 END")
     sets = ", ".join([f"{f} = {text(f)}" for f in TEXT_FIELDS] + [
         f"seconds = COALESCE({', '.join(secs(f) for f in SECONDS_FIELDS)})"])
-    # One broken body would fail the whole statement: SQLite's json functions on
-    # malformed text, PostgreSQL's jsonb cast on an escaped NUL (jsonb text cannot hold
-    # one). The collector refuses both; a 0.1 database may hold them: they keep no facts.
-    nul = r"'\u0000'"
-    guard = (f"left(body, 1) = '{{' AND strpos(body, {nul}) = 0" if vendor == "postgresql"
-             else f"json_valid(body) AND json_type(body, '$.data') = 'object' AND "
-                  f"instr(body, {nul}) = 0")
-    return f"UPDATE hq_events SET {sets}, mirror_flags = {flags} WHERE {guard}"
+    return (f"UPDATE hq_events SET {sets}, mirror_flags = {flags} "
+            f"WHERE {_guard(vendor == 'postgresql')}")
 
 
 # ------------------------------------------------------------ documents and queue controls
@@ -113,6 +112,7 @@ INTAKE = "intake"  # also ticket.called's kind when the call took up a handed-on
 DETAIL_OF = {"refusal": ("reason",), "referral": ("to_unit", "to"), "home_visit": ("need",)}
 DATE_OF = {"receipt": "promised_date", "intake": "handover_date", "home_visit": "visit_date"}
 OUT_OF_ORDER = "out_of_order"  # ticket.called's kind when it went before waiting tickets
+BLOCK = "block"  # ticket.issued's kind when a device numbered it from its own block
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # [0-9], not \d: \d matches ٣ too
 
 
@@ -157,6 +157,10 @@ def doc_facts(ev: Mapping[str, Any]) -> DocFacts:
 
 
 def _queue_kind(etype: str, data: dict[str, Any]) -> str | None:
+    if etype == "ticket.issued":
+        # The station did not answer and the device printed its own block's number
+        # (device/queue.py): no station event tells of it, hq.reports.station counts it.
+        return BLOCK if data.get("fallback") is True else None
     if etype == "ticket.called":
         intake = data.get("intake")
         if isinstance(intake, str) and intake:
@@ -215,6 +219,7 @@ def backfill_docs_sql(vendor: str) -> str:
     dates = " ".join(f"WHEN '{k}' THEN {day(f)}" for k, f in DATE_OF.items())
     sets = {
         "kind": f"CASE WHEN {docs} THEN {kind} "
+                f"WHEN type = 'ticket.issued' THEN {_block(pg)} "
                 f"WHEN type = 'ticket.called' THEN CASE WHEN {intake} THEN '{INTAKE}' "
                 f"WHEN {is_('out_of_order', 'true')} THEN {skipped} END "
                 f"WHEN type = 'ticket.transferred' THEN CASE WHEN {jtype('to_service')} = "
@@ -229,11 +234,82 @@ def backfill_docs_sql(vendor: str) -> str:
         "on_date": f"CASE WHEN {docs} THEN CASE {kind} {dates} END "
                    f"WHEN type = '{PROMISE}' THEN {day('new_date')} "
                    f"WHEN {intakes} THEN {day('handover_date')} END"}
-    nul = r"'\u0000'"
-    guard = (f"left(body, 1) = '{{' AND strpos(body, {nul}) = 0" if pg
-             else f"json_valid(body) AND json_type(body, '$.data') = 'object' AND "
-                  f"instr(body, {nul}) = 0")
     types = (*DOC_TYPES, PROMISE, *INTAKE_TYPES, "ticket.called", "ticket.transferred",
-             "ticket.no_show")
+             "ticket.no_show", "ticket.issued")
     return (f"UPDATE hq_events SET {', '.join(f'{c} = {e}' for c, e in sets.items())} "
-            f"WHERE type IN {types} AND {guard}")
+            f"WHERE type IN {types} AND {_guard(pg)}")
+
+
+def _block(pg: bool) -> str:
+    got = ("(body::jsonb)->'data'->'fallback' = 'true'::jsonb" if pg
+           else "json_type(body, '$.data.fallback') = 'true'")
+    return f"CASE WHEN {got} THEN '{BLOCK}' END"
+
+
+def _guard(pg: bool) -> str:
+    """The rows a backfill reads. One broken body would fail the whole statement:
+    SQLite's json functions on malformed text, PostgreSQL's jsonb cast on an escaped NUL
+    (jsonb text cannot hold one). The collector refuses both; a 0.1 database may hold
+    them: they keep no facts."""
+    nul = r"'\u0000'"
+    return (f"left(body, 1) = '{{' AND strpos(body, {nul}) = 0" if pg
+            else f"json_valid(body) AND json_type(body, '$.data') = 'object' AND "
+                 f"instr(body, {nul}) = 0")
+
+
+# ------------------------------------------------------------ the station's shared queue
+
+MAX_WINDOW = 999  # a window number, as station.toml and the station protocol allow
+
+
+class StationFacts(NamedTuple):
+    window_no: int | None
+    service_s: float | None
+
+
+STATION_NONE = StationFacts(None, None)
+
+
+def station_facts(ev: Mapping[str, Any]) -> StationFacts:
+    """The window number of a ticket.* event (a JSON integer, bool is not one, in
+    1..MAX_WINDOW) and a ticket.done's ``service_s`` (a JSON number in 0..MAX_SECONDS)."""
+    etype, data = ev.get("type"), ev.get("data")
+    if not isinstance(data, dict) or not isinstance(etype, str) or \
+            not etype.startswith("ticket."):
+        return STATION_NONE
+    w = data.get("window")
+    window = (w if isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WINDOW
+              else None)
+    s = data.get("service_s") if etype == "ticket.done" else None
+    took = (float(s) if isinstance(s, int | float) and not isinstance(s, bool)
+            and 0 <= s <= MAX_SECONDS else None)  # NaN fails the comparison
+    return StationFacts(window, took)
+
+
+def backfill_station_sql(vendor: str) -> str:
+    """Migration fleet 0007's UPDATE: :func:`station_facts` of the ticket.* rows stored
+    before it, and the ``block`` kind of their ticket.issued (0005 did not know it)."""
+    pg = vendor == "postgresql"
+    if pg:
+        # json, not jsonb, for the window: jsonb normalises 1e2 to 100, which Python
+        # reads as a float (no window); json keeps the number as it was sent. Digits
+        # only, at most three: a JSON integer, and at most MAX_WINDOW.
+        w = "(body::json)->'data'"
+        window = (f"CASE WHEN json_typeof({w}->'window') = 'number' AND ({w}->>'window') ~ "
+                  f"'^[0-9]{{1,3}}$' THEN CASE WHEN CAST({w}->>'window' AS INTEGER) >= 1 "
+                  f"THEN CAST({w}->>'window' AS INTEGER) END END")
+        v = "(body::jsonb)->'data'->'service_s'"
+        took = (f"CASE WHEN jsonb_typeof({v}) = 'number' THEN CASE WHEN CAST({v} AS DOUBLE "
+                f"PRECISION) BETWEEN 0 AND {MAX_SECONDS} THEN CAST({v} AS DOUBLE PRECISION) "
+                "END END")
+    else:
+        w = "'$.data.window'"
+        window = (f"CASE WHEN json_type(body, {w}) = 'integer' AND json_extract(body, {w}) "
+                  f"BETWEEN 1 AND {MAX_WINDOW} THEN json_extract(body, {w}) END")
+        v = "'$.data.service_s'"
+        took = (f"CASE WHEN json_type(body, {v}) IN ('integer', 'real') AND json_extract("
+                f"body, {v}) BETWEEN 0 AND {MAX_SECONDS} THEN CAST(json_extract(body, {v}) "
+                "AS REAL) END")
+    return (f"UPDATE hq_events SET window_no = {window}, service_s = CASE WHEN type = "
+            f"'ticket.done' THEN {took} END, kind = CASE WHEN type = 'ticket.issued' THEN "
+            f"{_block(pg)} ELSE kind END WHERE substr(type, 1, 7) = 'ticket.' AND {_guard(pg)}")

@@ -28,7 +28,7 @@ from django.db import IntegrityError
 
 from device.events import GENESIS, chain_digest, chain_hash, hashed_text
 from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
-from hq.facts import doc_facts, facts
+from hq.facts import doc_facts, facts, station_facts
 from hq.store_reads import StoreReads
 from hq.workorders import opening
 from sync.inbound import events_payload as parse_events_payload
@@ -48,7 +48,7 @@ _WALK = 5000
 EVENT_COLUMNS = ("id", "site", "device", "seq", "ts", "type", "body", "replayed",
                  "received_at", "simulated", "level", "officer", "service",
                  "mirror_flags", "seconds", "kind", "case_no", "detail", "on_date",
-                 "verified")
+                 "window_no", "service_s", "verified")
 
 
 @dataclass
@@ -94,7 +94,7 @@ def prepare(events: Sequence[tuple[Mapping[str, Any], bool]]) -> Prepared:
             rows[ev["id"]] = (ev["id"], ev["site"], ev["device"], ev["seq"], ev["ts"],
                               ev["type"], opening.stored_body(ev, hashed), int(again),
                               received, int(ev["data"].get("simulated") is True),
-                              *facts(ev), *doc_facts(ev))
+                              *facts(ev), *doc_facts(ev), *station_facts(ev))
             intact[ev["id"]] = _intact(ev, stored=False, hashed=hashed)
     return Prepared(events, rows, intact, received)
 

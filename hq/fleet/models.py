@@ -52,6 +52,9 @@ class Event(models.Model):
     case_no = models.TextField(null=True)  # a receipt's, and that of a promise.changed
     detail = models.TextField(null=True)  # what the report ranks: a reason, a unit, a need
     on_date = models.TextField(null=True)  # YYYY-MM-DD a document or a change promises
+    # The station's shared queue's ticket.* only (hq.facts.station_facts), NULL on the rest.
+    window_no = models.IntegerField(null=True)  # the station's window number (1..999)
+    service_s = models.FloatField(null=True)  # ticket.done: how long the case took
 
     class Meta:
         db_table = "hq_events"

@@ -50,12 +50,13 @@ def _period(form: ReportForm) -> tuple[date, date]:
     return start, max(last, start) + timedelta(days=1)
 
 
-def filters(request: HttpRequest) -> tuple[ReportForm, date, date, By, str,
-                                          frozenset[str] | None]:
+def filters(request: HttpRequest, form_class: type[ReportForm] = ReportForm
+            ) -> tuple[ReportForm, date, date, By, str, frozenset[str] | None]:
     """A report page's form and what it asks for: the period [start, end), the dimension,
     the one station asked for ("" for all) and the stations this user may see of them
-    (None: every station). Another station's code is 404 before any figure is read."""
-    form = ReportForm(request.GET, label_suffix="：")
+    (None: every station). Another station's code is 404 before any figure is read.
+    ``form_class``: a report with fewer dimensions offers only those (its ``by``)."""
+    form = form_class(request.GET, label_suffix="：")
     form.is_valid()  # a field that fails falls back to its default; the form shows why
     start, end = _period(form)
     by = By(form.cleaned_data.get("by") or By.WINDOW.value)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from device.store import Store
 from tests.hq.console import Console, login
@@ -42,7 +43,8 @@ def test_a_pin_set_in_the_admin_reaches_the_counter_as_a_hash(
     page.goto(console.url + "/admin/fleet/officer/000071/change/")
     page.fill("input[name=pin]", "12ab")
     page.click("input[name=_save]")
-    assert "PIN为4至12位数字" in page.inner_text("body")  # refused, nothing stored
+    # expect waits for the answer's page: read at once, body was the empty page between.
+    expect(page.locator("body")).to_contain_text("PIN为4至12位数字")  # refused, nothing stored
     assert Officer.objects.using(db).get(badge="000071").pin_hash == ""
     page.fill("input[name=pin]", PIN)
     page.click("input[name=_save]")
