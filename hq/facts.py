@@ -28,6 +28,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+# The station's shared queue records as this device of its site (station/config.py). Its
+# ticket events repeat what the windows and the entrance record of the same tickets: the
+# station report reads them, every per-counter report leaves them out.
+STATION_DEVICE = "station"
 TEXT_FIELDS = ("level", "officer", "service")
 SECONDS_FIELDS = ("duration_s", "waited_s")  # the first that holds a duration counts
 MAX_COUNT = 999_999

@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hq.db import HqDb
-from hq.facts import INTAKE, doc_facts
+from hq.facts import INTAKE, STATION_DEVICE, doc_facts
 from hq.reports.documents import KINDS, DocRow, QueueRow, Scope, documents, queue
 
 LEVELS = ("very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied")
@@ -104,7 +104,8 @@ def build(db: HqDb, start: date, end: date, tz: str = "Asia/Shanghai", *,
     sim = "" if simulated else " AND simulated = 0"
     rows = [(f"{site}/{device}", ts, etype, body) for site, device, ts, etype, body in db.all(
         "SELECT site, device, ts, type, body FROM hq_events WHERE ts >= ? AND ts < ? AND "
-        f"verified = 1{sim} ORDER BY site, device, seq", (lo, hi))]
+        f"verified = 1{sim} AND device <> '{STATION_DEVICE}' ORDER BY site, device, seq",
+        (lo, hi))]
     groups: dict[str, dict[str, Group]] = {d: defaultdict(Group) for d in DIMENSIONS}
     cases: dict[tuple[str, str], dict[str, Any]] = {}
     rated: set[tuple[str, str]] = set()

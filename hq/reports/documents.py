@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from hq.db import HqDb
-from hq.facts import INTAKE, OUT_OF_ORDER, PROMISE
+from hq.facts import INTAKE, OUT_OF_ORDER, PROMISE, STATION_DEVICE
 from hq.reports.queries import By, utc_bound
 
 KINDS = ("notice", "refusal", "receipt", "referral", "intake", "home_visit")
@@ -100,10 +100,15 @@ class Scope:
     simulated: bool = False
     tz: str = "Asia/Shanghai"
 
-    def where(self, types: Sequence[str], alias: str = "") -> tuple[str, list[object]]:
+    def where(self, types: Sequence[str], alias: str = "", *,
+              station: bool = False) -> tuple[str, list[object]]:
+        """``station``: also the station's own events (hq.reports.station); otherwise
+        only the counters', so a ticket of a shared queue counts once, at its window."""
         a = f"{alias}." if alias else ""
         marks = ", ".join("?" * len(types))
         sql = [f"{a}verified = 1", f"{a}ts >= ?", f"{a}ts < ?", f"{a}type IN ({marks})"]
+        if not station:
+            sql.append(f"{a}device <> '{STATION_DEVICE}'")
         params: list[object] = [utc_bound(self.start, self.tz), utc_bound(self.end, self.tz),
                                 *types]
         if not self.simulated:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from hq.db import HqDb
+from hq.facts import STATION_DEVICE
 
 GOOD = ("very_satisfied", "satisfied")
 BAD = ("unsatisfied", "very_unsatisfied")
@@ -143,7 +144,9 @@ def _aggregate(db: HqDb, lo: str, hi: str, keys: list[str], order_keys: list[str
                sites: Collection[str] | None, simulated: bool) -> list[Row]:
     """The indicators of ts in [lo, hi) grouped by ``keys`` (SQL on hq_events), the
     work orders' by ``order_keys`` (the same groups, on work_orders ``w``)."""
-    where = ["verified = 1", "ts >= ?", "ts < ?", f"type IN {COUNTED}"]
+    # The station's copies of its windows' ticket events count in its own report only.
+    where = ["verified = 1", "ts >= ?", "ts < ?", f"type IN {COUNTED}",
+             f"device <> '{STATION_DEVICE}'"]
     params: list[object] = [lo, hi]
     if not simulated:
         where.append("simulated = 0")

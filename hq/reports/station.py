@@ -37,10 +37,9 @@ from enum import StrEnum
 from typing import Any
 
 from hq.db import HqDb
-from hq.facts import BLOCK
+from hq.facts import BLOCK, STATION_DEVICE
 from hq.reports.documents import Scope
 
-STATION_DEVICE = "station"  # station/config.py: the station is this device of its site
 TYPES = ("ticket.issued", "ticket.called", "ticket.recalled", "ticket.no_show",
          "ticket.transferred", "ticket.done")
 # The station's own events, and the block tickets only the devices tell of.
@@ -147,7 +146,7 @@ def figures(db: HqDb, scope: Scope, per: Per | None = Per.STATION) -> list[Stati
     the tickets issued, which name no window; by service the recalls and transfers,
     which name no service) is in no row, but in the totals."""
     keys = per.columns if per else []
-    where, params = scope.where(TYPES, "e")
+    where, params = scope.where(TYPES, "e", station=True)
     cols = [f"COALESCE({k}, 0)" if k.endswith("window_no") else f"COALESCE({k}, '')"
             for k in keys]
     group = f" GROUP BY {', '.join(cols)}" if cols else ""
@@ -199,7 +198,7 @@ class ServiceTime:
 def service_times(db: HqDb, scope: Scope) -> list[ServiceTime]:
     """ticket.done per station, window number and service (what the station's wait
     estimates learn from, docs/station.md), in that order."""
-    where, params = scope.where(("ticket.done",), "e")
+    where, params = scope.where(("ticket.done",), "e", station=True)
     sql = ("SELECT e.site, e.window_no, COALESCE(e.service, ''), COUNT(*), "
            "COUNT(e.service_s), COALESCE(SUM(e.service_s), 0), MAX(e.service_s) "
            f"FROM hq_events e WHERE {where} AND e.device = '{STATION_DEVICE}' AND "

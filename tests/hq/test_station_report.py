@@ -22,7 +22,8 @@ from hq.facts import (
     doc_facts,
     station_facts,
 )
-from hq.reports.documents import Scope
+from hq.reports.documents import Scope, queue
+from hq.reports.queries import By, indicators
 from hq.reports.station import Per, ServiceTime, figures, service_times
 from hq.store import HqStore
 from tests.hq.station_support import BIRTH, RENEW, build
@@ -176,5 +177,26 @@ def test_a_scope_holds_its_stations_period_and_verified_events_only(
         with hq.db.tx():  # a chain that no longer verifies counts nowhere
             hq.db.execute("UPDATE hq_events SET verified = 0 WHERE site = 's2'")
         assert [r.key for r in figures(hq.db, WEEK)] == [("s1",)]
+    finally:
+        hq.close()
+
+
+def test_the_per_counter_reports_leave_the_stations_copies_out(hq_url: str,
+                                                               tmp_path: Path) -> None:
+    """The evaluation and document reports count each ticket once, at the counter that
+    recorded it: the station's own ticket events (device ``station``) repeat those, and
+    the station is no window."""
+    build(hq_url, tmp_path)
+    hq = HqStore.open(hq_url)
+    try:
+        rows = indicators(hq.db, WEEK.start, WEEK.end, sites={"s1"})
+        assert all(r.key[1] != "station" for r in rows), [r.key for r in rows]
+        # The entrance's four station tickets and its E001, the windows' seven calls.
+        assert (sum(r.tickets for r in rows), sum(r.called for r in rows)) == (5, 7)
+        [s1] = indicators(hq.db, WEEK.start, WEEK.end, sites={"s1"}, by=By.STATION)
+        assert (s1.tickets, s1.called) == (5, 7)
+        ctl = queue(hq.db, Scope(WEEK.start, WEEK.end, sites={"s1"}))
+        assert all(r.key[1] != "station" for r in ctl), [r.key for r in ctl]
+        assert sum(r.called for r in ctl) == 7 and sum(r.recalls for r in ctl) == 1
     finally:
         hq.close()
