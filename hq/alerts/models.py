@@ -7,21 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from django.db import models
 
-from hq.alerts.texts import Kind
+from hq.alerts.texts import Action, Kind, State
 
-
-class State(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-
-    @property
-    def label(self) -> str:
-        return {State.OPEN: "未处理", State.ACKNOWLEDGED: "已知悉"}[self]
+__all__ = ["Action", "Alert", "AlertEntry", "Kind", "Refused", "State"]
 
 
 class Refused(ValueError):
@@ -75,19 +67,6 @@ class Alert(models.Model):
             raise Refused("知悉告警须有具名账号")
         self.state, self.acknowledged_by = State.ACKNOWLEDGED.value, who
         self.acknowledged_at, self.remark = at, remark.strip()
-
-
-class Action(StrEnum):
-    OPENED = "opened"
-    ACKNOWLEDGED = "acknowledged"
-    NOTICE_PUSHED = "notice_pushed"
-    NOTICE_FAILED = "notice_failed"
-
-    @property
-    def label(self) -> str:
-        return {Action.OPENED: "收到告警", Action.ACKNOWLEDGED: "知悉",
-                Action.NOTICE_PUSHED: "推送延时服务公告",
-                Action.NOTICE_FAILED: "推送公告失败"}[self]
 
 
 class AlertEntry(models.Model):

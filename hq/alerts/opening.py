@@ -15,8 +15,7 @@ from datetime import UTC
 from typing import Any
 
 from hq import clock
-from hq.alerts.models import Action, State
-from hq.alerts.texts import Kind, describe, window_of
+from hq.alerts.texts import Action, Kind, State, describe, window_of
 
 # The events the chain walk hands to on_verified (hq/store.py).
 OPENS = tuple(k.value for k in Kind)

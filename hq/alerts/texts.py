@@ -1,5 +1,7 @@
-"""What an alert says, in the chief's words, from the station's event data. No Django:
-the collector builds the text at ingest, once, and the pages show it as stored."""
+"""What an alert is and says, in the chief's words: its kinds, states and record actions,
+and its text from the station's event data. No Django: the collector (hq/store.py,
+imported before Django is set up) builds the text at ingest, once, and the pages show
+it as stored."""
 
 from __future__ import annotations
 
@@ -43,3 +45,25 @@ def describe(kind: Kind, data: Mapping[str, Any]) -> str:
 def window_of(kind: Kind, data: Mapping[str, Any]) -> int | None:
     w = data.get("window")
     return w if kind is Kind.AWAY and isinstance(w, int) and not isinstance(w, bool) else None
+
+
+class State(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+    @property
+    def label(self) -> str:
+        return {State.OPEN: "未处理", State.ACKNOWLEDGED: "已知悉"}[self]
+
+
+class Action(StrEnum):
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    NOTICE_PUSHED = "notice_pushed"
+    NOTICE_FAILED = "notice_failed"
+
+    @property
+    def label(self) -> str:
+        return {Action.OPENED: "收到告警", Action.ACKNOWLEDGED: "知悉",
+                Action.NOTICE_PUSHED: "推送延时服务公告",
+                Action.NOTICE_FAILED: "推送公告失败"}[self]

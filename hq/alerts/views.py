@@ -109,10 +109,10 @@ def alert_detail(request: HttpRequest, pk: str) -> HttpResponse:
 
 @console_view(*actions.HANDLERS)
 def alert_push(request: HttpRequest, pk: str) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=pk)
+    site_or_404(request.user, alert.site)  # another station's alert: 404 whatever the method
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    alert = get_object_or_404(Alert, pk=pk)
-    site_or_404(request.user, alert.site)
     back = redirect("alerts:list") if request.POST.get("from") == "list" else \
         redirect("alerts:detail", pk=alert.pk)
     form = PushForm(request.POST)
