@@ -37,7 +37,11 @@ class PushForm(forms.Form):
     text = forms.CharField(label="公告内容", max_length=MAX_TEXT,
                            widget=forms.Textarea(attrs={"rows": 2}))
     until = forms.TimeField(label="显示至（今天）", input_formats=["%H:%M"],
-                            widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}))
+                            # Plain text, not type=time: a browser's time picker may
+                            # show "06:30 PM" on a Chinese page.
+                            widget=forms.TimeInput(format="%H:%M", attrs={
+                                "inputmode": "numeric", "placeholder": "18:30",
+                                "pattern": "[0-2][0-9]:[0-5][0-9]", "size": "5"}))
 
 
 def push_form(now: datetime) -> PushForm:
