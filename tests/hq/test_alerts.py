@@ -7,6 +7,7 @@ Mosquitto."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,11 @@ def station_journal(tmp_path: Path) -> list[tuple[dict[str, Any], bool]]:
 
 
 @pytest.fixture
-def hq(tmp_path: Path) -> HqStore:
-    return HqStore.open(str(tmp_path / "hq.db"))
+def hq(hq_url: str) -> Iterator[HqStore]:
+    """The console's database on SQLite, then on PostgreSQL (the opening is raw SQL)."""
+    store = HqStore.open(hq_url)
+    yield store
+    store.close()
 
 
 def _alerts(hq: HqStore) -> list[Any]:
