@@ -9,10 +9,11 @@ IMMEDIATE`` already serialises writers: a counter's head never moves twice at on
 The chain walk is what makes an event count. Each counter has a verified head (seq,
 hash); after each batch the events just above it are checked in seq order, and only an
 event whose ``prev`` is the head's hash and whose ``hash`` matches its content is
-*verified*: it moves the head, and only then may it open a work order or appear in a
-report. Anything else is a problem on record that opens nothing and is taken out of
-``hq_events`` (kept in ``hq_problems`` with its body): a second event for a seq already
-held (a replay under a new id), a broken or altered link, a jump far beyond the head.
+*verified*: it moves the head, and only then may it open a work order or a station
+alert (hq.alerts) or appear in a report. Anything else is a problem on record that
+opens nothing and is taken out of ``hq_events`` (kept in ``hq_problems`` with its
+body): a second event for a seq already held (a replay under a new id), a broken or
+altered link, a jump far beyond the head.
 The head stays where it was, so the genuine event that follows still verifies.
 """
 
