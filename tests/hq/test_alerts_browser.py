@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from device.events import Draft, EventType
+from device.store import Store
 from hq.alerts.notice import default_text, default_until
 from tests.hq.console import Console, login, screenshot
 from tests.hq.test_alerts import AWAY_TEXT, CROWD_TEXT, ZONE, station_journal
@@ -20,6 +22,16 @@ from tests.hq.test_results_push import retained
 from tests.sync.conftest import Mosquitto
 
 pytestmark = pytest.mark.broker
+
+
+def _window_booted(tmp_path: Path) -> list[tuple[dict[str, Any], bool]]:
+    """Window w01 of s1 as a counter's store journals its start."""
+    counter = Store(tmp_path / "w01.db", site="s1", device="w01")
+    try:
+        counter.append([Draft(EventType.DEVICE_BOOT, {})])
+        return [(dict(ev), False) for ev in counter.events()]
+    finally:
+        counter.close()
 
 
 def _console_now(journal: list[tuple[dict[str, Any], bool]]) -> datetime:
@@ -34,7 +46,7 @@ def _console_now(journal: list[tuple[dict[str, Any], bool]]) -> datetime:
 def test_a_chief_acknowledges_and_pushes_the_extended_hours_notice(
         console: Console, broker: Mosquitto, tmp_path: Path, browser_page: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from hq.fleet.models import Station
+    from hq.fleet.models import Station, Window
 
     journal = station_journal(tmp_path)
     now = _console_now(journal)
@@ -45,7 +57,10 @@ def test_a_chief_acknowledges_and_pushes_the_extended_hours_notice(
                          "KIOSK_HQ_NOW": now.isoformat()})
     Station.objects.using(console.alias).get_or_create(site="s1",
                                                        defaults={"name": "城关派出所"})
+    Window.objects.using(console.alias).get_or_create(site="s1", device="w01",
+                                                      defaults={"name": "1号窗口"})
     console.store.ingest(journal)
+    console.store.ingest(_window_booted(tmp_path))  # so the wall has s1's window to show
     page = browser_page
     login(page, console, "chief-b", console.add_user("chief-b", "chief", station="s1"))
     expect(page.locator(".alerts-line")).to_contain_text("站点告警：2 条未处理")
@@ -84,3 +99,8 @@ def test_a_chief_acknowledges_and_pushes_the_extended_hours_notice(
     screenshot(page, "alerts")
     page.click("text=← 返回首页")
     expect(page.locator(".alerts-line")).to_contain_text("站点告警：1 条未处理")
+    page.goto(console.url + "/live/")  # the wall's station heading says so too
+    expect(page.locator("[data-site=s1]")).to_contain_text("1号窗口")
+    page.click("[data-site=s1] a.alerts-badge:has-text('1 条未处理告警')")
+    expect(page.locator("table.alerts tbody tr")).to_have_count(1)
+    expect(page.locator("table.alerts tbody tr")).to_contain_text(AWAY_TEXT)
