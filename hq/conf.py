@@ -28,6 +28,7 @@ APPS = [
     "hq.reports",
     "hq.publish",
     "hq.holidays",
+    "hq.alerts",
 ]
 
 _lock = threading.Lock()

@@ -9,10 +9,11 @@ IMMEDIATE`` already serialises writers: a counter's head never moves twice at on
 The chain walk is what makes an event count. Each counter has a verified head (seq,
 hash); after each batch the events just above it are checked in seq order, and only an
 event whose ``prev`` is the head's hash and whose ``hash`` matches its content is
-*verified*: it moves the head, and only then may it open a work order or appear in a
-report. Anything else is a problem on record that opens nothing and is taken out of
-``hq_events`` (kept in ``hq_problems`` with its body): a second event for a seq already
-held (a replay under a new id), a broken or altered link, a jump far beyond the head.
+*verified*: it moves the head, and only then may it open a work order or a station
+alert (hq.alerts) or appear in a report. Anything else is a problem on record that
+opens nothing and is taken out of ``hq_events`` (kept in ``hq_problems`` with its
+body): a second event for a seq already held (a replay under a new id), a broken or
+altered link, a jump far beyond the head.
 The head stays where it was, so the genuine event that follows still verifies.
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 from django.db import IntegrityError
 
 from device.events import GENESIS, chain_digest, chain_hash, hashed_text
+from hq.alerts import opening as alert_opening
 from hq.db import LOCK_CHAIN, HqDb, now_iso, redact_url
 from hq.facts import doc_facts, facts, station_facts
 from hq.store_reads import StoreReads
@@ -43,6 +45,8 @@ Key = tuple[str, str]  # (site, device)
 # An event this far above the verified head is not the counter's next events but a
 # forgery (or a broken counter): kept as a problem so it leaves no gap nobody can fill.
 MAX_AHEAD = 100_000
+# The verified events that open something at ingest: 差评 work orders, station alerts.
+_OPENS = frozenset((*opening.OPENS, *alert_opening.OPENS))
 _WALK = 5000
 # The insert's columns: a prepared row (prepare) and, last, its verified flag.
 EVENT_COLUMNS = ("id", "site", "device", "seq", "ts", "type", "body", "replayed",
@@ -56,6 +60,7 @@ class IngestResult:
     new: int = 0
     duplicates: int = 0
     work_orders: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     problems: list[tuple[str, str, int, str, str]] = field(default_factory=list)
     # Counters whose verified head moved in this batch, and where it is now.
     confirmed: dict[Key, int] = field(default_factory=dict)
@@ -175,6 +180,8 @@ class HqStore(StoreReads):
             log.warning("work order %s: %s rating by case %s of officer %s at %s/%s",
                         wo["id"], wo["level"], wo["case_no"], wo["officer"], wo["site"],
                         wo["device"])
+        for al in res.alerts:
+            log.warning("station alert %s at %s: %s", al["id"], al["site"], al["text"])
         for site, device, seq, kind, detail in res.problems:
             log.error("chain problem on %s/%s seq %d (%s): %s", site, device, seq, kind,
                       detail)
@@ -202,6 +209,7 @@ class HqStore(StoreReads):
             (*batch.rows[eid], int(eid in walked.verified))
             for fresh in touched.values() for eid in fresh if eid not in walked.rejected])
         res.work_orders += opening.on_verified(db, walked.opens, received)
+        res.alerts += alert_opening.on_verified(db, walked.opens, received)
         # A counter sending what HQ holds has not seen its confirmation (a broker that
         # lost the retained message): confirm again where the head is.
         for key in resent - res.confirmed.keys():
@@ -366,7 +374,7 @@ class HqStore(StoreReads):
                 walked.rejected.add(eid)
                 continue
             walked.verified.add(eid)
-            if ev["type"] in opening.OPENS:
+            if ev["type"] in _OPENS:
                 walked.opens.append(ev)
             head_seq, head_hash = seq, ev["hash"]
         return head_seq, head_hash
@@ -397,6 +405,7 @@ class HqStore(StoreReads):
                 (str(s), str(d)): {} for s, d in keys}
             walked = self._advance(touched, now, res, {}, self._chains(touched, now))
             opening.on_verified(self.db, walked.opens, now_iso())
+            alert_opening.on_verified(self.db, walked.opens, now_iso())
 
     def quarantine(self, site: str, device: str, topic: str, reason: str,
                    payload: bytes) -> None:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("orders/", include("hq.workorders.urls")),
     path("live/", include("hq.wall.urls")),
+    path("alerts/", include("hq.alerts.urls")),
     path("reports/", include("hq.reports.urls")),
     path("content/", include("hq.publish.urls")),
     path("public/", include("hq.reports.public_urls")),

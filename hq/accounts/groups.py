@@ -9,7 +9,7 @@ from hq.accounts.roles import Role
 
 # Which apps' models each role may change in the admin (view is implied by change).
 EDITS: dict[Role, tuple[str, ...]] = {
-    Role.ADMIN: ("fleet", "publish", "holidays", "workorders", "accounts", "auth"),
+    Role.ADMIN: ("fleet", "publish", "holidays", "workorders", "alerts", "accounts", "auth"),
     Role.EDITOR: ("fleet", "publish", "holidays"),
     Role.SUPERVISOR: ("workorders",),
     Role.CHIEF: (),

@@ -94,6 +94,7 @@ NAV = [
     ("home", "首页", frozenset(Role)),
     ("wall:index", "实时大屏", frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CHIEF})),
     ("workorders:list", "差评工单", frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CHIEF})),
+    ("alerts:list", "站点告警", frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CHIEF})),
     ("reports:index", "评价报表", frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CHIEF})),
     ("publish:index", "内容发布", frozenset({Role.ADMIN, Role.EDITOR})),
     ("public:index", "公开结果", frozenset(Role)),

@@ -8,12 +8,13 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from hq.accounts.scope import Role, console_view, nav_items, role_of, visible_sites
+from hq.accounts.scope import Role, console_view, nav_items, role_of, scoped, visible_sites
 
 # What each section is for, in the landing page's words.
 SECTIONS = {
     "wall:index": "每个派出所每个窗口的实时状态：在线、办理、评价、暂离、故障、排队人数。",
     "workorders:list": "每一条不满意评价的回访、核实、整改、答复和办结，逾期的标红。",
+    "alerts:list": "派出所上报的窗口离岗超时、候办人数过多，知悉处理并可推送延时服务公告。",
     "reports:index": "任意时段、派出所、窗口、民警、事项的好评率、差评率等指标，可导出。",
     "publish:index": "编辑服务事项、民警名册、通知和预约，发布到窗口设备并查看各设备版本。",
     "public:index": "向群众公开的每月评价结果和差评处理情况（不含个人信息）。",
@@ -51,7 +52,18 @@ def home(request: HttpRequest) -> HttpResponse:
         "stations": [names.station(s) for s in sorted(sites)] if sites is not None else None,
         "previous_login": datetime.fromisoformat(previous) if previous else None,
         "is_chief": role is Role.CHIEF,
+        "open_alerts": _open_alerts(request, cards),
     })
+
+
+def _open_alerts(request: HttpRequest, cards: list[dict[str, Any]]) -> int | None:
+    """The user's open station alerts, for the landing page's line; None for a role that
+    does not see alerts (it has no card for them either)."""
+    if not any(c["name"] == "alerts:list" for c in cards):
+        return None
+    from hq.alerts.models import Alert, State  # the landing page's one look at alerts
+
+    return scoped(Alert.objects.filter(state=State.OPEN.value), request.user).count()
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -49,14 +49,28 @@ def index(request: HttpRequest) -> HttpResponse:
     for e in sorted(entries, key=lambda e: (e.tile.window, e.tile.device)):
         groups.setdefault(e.tile.site, []).append(e)
     district_of = {p["site"]: p["district"] for p in picks}
+    alerts = _open_alerts(wall.alias, set(groups))
     stations = [{"site": site, "name": wall.names.station(site),
-                 "district": district_of.get(site, ""), "tiles": tiles}
+                 "district": district_of.get(site, ""), "tiles": tiles,
+                 "alerts": alerts.get(site, 0)}
                 for site, tiles in sorted(groups.items(), key=lambda kv: (
                     district_of.get(kv[0], "\uffff"), wall.names.station(kv[0])))]
     return render(request, "wall/index.html", {
         "stations": stations, "picks": picks, "chosen": chosen,
         "districts": sorted({p["district"] for p in picks if p["district"]}),
         "cursor": wall.cursor(), "windows": len(entries)})
+
+
+def _open_alerts(alias: str, sites: set[str]) -> dict[str, int]:
+    """Each shown station's open alerts (hq.alerts), as the page loads: the badge leads to
+    them; the tiles update live, the count with the next load."""
+    from django.db.models import Count
+
+    from hq.alerts.models import Alert, State
+
+    rows = (Alert.objects.using(alias).filter(site__in=sorted(sites), state=State.OPEN.value)
+            .values("site").annotate(n=Count("id")))
+    return {str(r["site"]): int(r["n"]) for r in rows}
 
 
 @console_view(*WALL_ROLES)
