@@ -27,6 +27,7 @@ from device.rating import RatingLevel
 from device.snapshot import Mode
 from hq import clock
 from hq.conf import TIME_ZONE
+from hq.facts import STATION_DEVICE
 from hq.names import Names
 
 TZ = ZoneInfo(TIME_ZONE)
@@ -243,8 +244,11 @@ class Wall:
                 if (site, device) not in self.entries:
                     self._put((site, device), (None, None, None, None), "", now)
         since = self._since()
+        # The station's queue server reports as a device too (its kiosk-sync's state): it
+        # is no window; its trouble reaches HQ as station alerts (hq.alerts).
         rows = db.all("SELECT site, device, head_seq, state, health, last_seen FROM "
-                      "hq_devices WHERE last_seen >= ?", (since,))
+                      "hq_devices WHERE last_seen >= ? AND device <> ?",
+                      (since, STATION_DEVICE))
         for site, device, head, state, health, seen in rows:
             key = (str(site), str(device))
             raw = (int(head), state, health, seen)

@@ -92,6 +92,8 @@ def test_a_refresh_sends_only_what_changed_and_the_last_rating(store: HqStore) -
 
     store.set_status("s1", "w01", "state", {"online": True, "mode": "idle"})
     store.set_status("s1", "w02", "state", {"online": True, "mode": "idle"})
+    # The station's queue server's kiosk-sync reports too: it is no window, no tile.
+    store.set_status("s1", "station", "state", {"online": True})
     wall = Wall(store.db.alias)
     wall.refresh(force=True)
     full, first = wall.after("")
