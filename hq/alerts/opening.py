@@ -16,12 +16,12 @@ from typing import Any
 
 from hq import clock
 from hq.alerts.texts import Action, Kind, State, describe, window_of
+from hq.facts import STATION_DEVICE
 
 # The events the chain walk hands to on_verified (hq/store.py).
 OPENS = tuple(k.value for k in Kind)
-# kiosk-station's device id in its site (station/config.py STATION_DEVICE). A window's
-# own events never open a station alert: the station is the one that counts the hall.
-STATION = "station"
+# A window's own events never open a station alert: the station is the one that counts
+# the hall (hq.facts.STATION_DEVICE, kiosk-station's device id in its site).
 _COLUMNS = ("id", "site", "device", "kind", "window_no", "text", "data", "event_ts",
             "created_at", "simulated", "state")
 
@@ -30,7 +30,7 @@ def on_verified(db: Any, evs: Sequence[Mapping[str, Any]], _now: str) -> list[di
     """Open the alerts of a batch's verified station events; returns those opened."""
     since = db.conn.ops.adapt_datetimefield_value(clock.now().astimezone(UTC))
     rows = [_row(ev, since) for ev in evs
-            if ev["type"] in OPENS and ev["device"] == STATION]
+            if ev["type"] in OPENS and ev["device"] == STATION_DEVICE]
     opened: list[dict[str, Any]] = []
     for i in range(0, len(rows), 200):
         chunk = rows[i:i + 200]
