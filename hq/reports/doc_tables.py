@@ -11,8 +11,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
+from hq.accounts.scope import visible_sites
 from hq.db import HqDb
 from hq.names import Names
 from hq.reports.documents import (
@@ -185,6 +186,28 @@ def sections(db: HqDb, scope: Scope, by: By, names: Names, today: date) -> list[
 
 
 # ----------------------------------------------------------------------------- exports
+
+
+def export(request: HttpRequest, title: str, parts: list[Section],
+           filename: str) -> HttpResponse | None:
+    """The CSV or Excel file ``?format=`` asks for, or None: render the page."""
+    fmt = request.GET.get("format", "")
+    if fmt == "csv":
+        return csv_reply(title, parts, filename)
+    if fmt == "xlsx":
+        return xlsx_reply(title, parts, filename)
+    return None
+
+
+def page_context(request: HttpRequest, names: Names) -> dict[str, Any]:
+    """What every report page's form shows beside its tables: the stations the user may
+    choose, and the query without ``format`` (the export links add their own)."""
+    visible = visible_sites(request.user)
+    stations = sorted(((s, names.station(s)) for s in (
+        names.stations.keys() if visible is None else visible)), key=lambda p: p[1])
+    query = request.GET.copy()
+    query.pop("format", None)
+    return {"stations": stations, "query": query.urlencode()}
 
 
 def csv_reply(title: str, parts: list[Section], filename: str) -> HttpResponse:

@@ -10,10 +10,10 @@ from django.shortcuts import render
 
 from hq import clock
 from hq.accounts.roles import Role
-from hq.accounts.scope import console_view, visible_sites
+from hq.accounts.scope import console_view
 from hq.db import HqDb
 from hq.names import Names
-from hq.reports.doc_tables import csv_reply, sections, xlsx_reply
+from hq.reports.doc_tables import export, page_context, sections
 from hq.reports.documents import Scope
 from hq.reports.views import filters
 
@@ -26,17 +26,9 @@ def documents(request: HttpRequest) -> HttpResponse:
                      clock.now().date())
     last = end - timedelta(days=1)
     title = f"文书与叫号报表 {start.isoformat()} 至 {last.isoformat()}"
-    fmt = request.GET.get("format", "")
-    if fmt == "csv":
-        return csv_reply(title, parts, "documents")
-    if fmt == "xlsx":
-        return xlsx_reply(title, parts, "documents")
-    visible = visible_sites(request.user)
-    stations = sorted(((s, names.station(s)) for s in (
-        names.stations.keys() if visible is None else visible)), key=lambda p: p[1])
-    query = request.GET.copy()
-    query.pop("format", None)
+    exported = export(request, title, parts, "documents")
+    if exported is not None:
+        return exported
     return render(request, "reports/documents.html", {
         "form": form, "tables": parts[:3], "ranks": parts[3:-1], "moved": parts[-1],
-        "stations": stations, "site": site, "by": by, "query": query.urlencode(),
-        "start": start, "last": last})
+        "site": site, "by": by, "start": start, "last": last, **page_context(request, names)})

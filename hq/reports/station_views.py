@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from hq.accounts.roles import Role
-from hq.accounts.scope import console_view, visible_sites
+from hq.accounts.scope import console_view
 from hq.db import HqDb
 from hq.names import Names
-from hq.reports.doc_tables import csv_reply, xlsx_reply
+from hq.reports.doc_tables import export, page_context
 from hq.reports.documents import Scope
 from hq.reports.station import Per
 from hq.reports.station_tables import EMPTY, sections
@@ -45,17 +45,10 @@ def station(request: HttpRequest) -> HttpResponse:
     parts = sections(HqDb("default"), Scope(start, end, sites=sites), per, names)
     last = end - timedelta(days=1)
     title = f"{TITLE} {start.isoformat()} 至 {last.isoformat()}"
-    fmt = request.GET.get("format", "")
-    if fmt == "csv":
-        return csv_reply(title, parts, "station")
-    if fmt == "xlsx":
-        return xlsx_reply(title, parts, "station")
-    visible = visible_sites(request.user)
-    stations = sorted(((s, names.station(s)) for s in (
-        names.stations.keys() if visible is None else visible)), key=lambda p: p[1])
-    query = request.GET.copy()
-    query.pop("format", None)
+    exported = export(request, title, parts, "station")
+    if exported is not None:
+        return exported
     return render(request, "reports/station.html", {
         "form": form, "tables": parts if any(p.rows for p in parts) else [],
-        "empty": EMPTY, "stations": stations, "site": site, "per": per,
-        "query": query.urlencode(), "start": start, "last": last})
+        "empty": EMPTY, "site": site, "per": per, "start": start, "last": last,
+        **page_context(request, names)})
